@@ -1,0 +1,45 @@
+# make test: create .venv if missing, install the package with its dev extra, then run
+# ruff, mypy (strict), the schema drift check, validate on this repository, and pytest.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: venv test lint typecheck check-registry unit bench schemas format clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: lint typecheck check-registry unit
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+check-registry: venv
+	$(BIN)/adapterctl schemas
+	$(BIN)/adapterctl validate
+
+unit: venv
+	$(BIN)/pytest -q
+
+bench: venv
+	$(BIN)/python bench/validate.py
+
+schemas: venv
+	$(BIN)/adapterctl schemas --write
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache src/*.egg-info

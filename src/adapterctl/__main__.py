@@ -1,0 +1,3 @@
+from adapterctl.cli.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""The ``adapterctl`` application and its one top-level error handler."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Annotated
+
+import click
+import typer
+
+from adapterctl import __version__
+from adapterctl.cli import schemas, validate
+from adapterctl.errors import AdapterctlError, ExitCode
+
+app = typer.Typer(
+    name="adapterctl",
+    help="A GitOps release train for LoRA adapters.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("validate")(validate.command)
+app.command("schemas")(schemas.command)
+# CODEOWNERS
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"adapterctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Global options; the commands follow."""
+    del version  # handled eagerly by its callback
+    _state["debug"] = debug
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; every outcome becomes an exit code, never a raw traceback."""
+    command = typer.main.get_command(app)
+    args = list(sys.argv[1:] if argv is None else argv)
+    _state["debug"] = "--debug" in args
+    try:
+        result = command.main(args=args, prog_name="adapterctl", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return ExitCode.USAGE
+    except click.exceptions.Abort:
+        return 130
+    except AdapterctlError as exc:
+        sys.stderr.write(f"adapterctl: error: {exc.diagnostics()}\n")
+        return exc.exit_code
+    except Exception as exc:  # the one place that turns bugs into exit 3
+        return _internal(exc)
+    return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+def _internal(exc: Exception) -> int:
+    if _state["debug"]:
+        traceback.print_exception(exc)
+    else:
+        sys.stderr.write(
+            f"adapterctl: internal error: {type(exc).__name__}: {exc}\n"
+            "  → run again with --debug for the traceback, and report it\n"
+        )
+    return ExitCode.INTERNAL

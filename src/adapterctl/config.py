@@ -1,0 +1,47 @@
+"""Finding the registry root and its settings (``[tool.adapterctl]`` in pyproject.toml)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from adapterctl.errors import UsageError
+from adapterctl.layout import ROOTS
+
+
+def _declares_registry(pyproject: Path) -> bool:
+    try:
+        with pyproject.open("rb") as handle:
+            return "adapterctl" in tomllib.load(handle).get("tool", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
+def find_root(start: Path) -> Path:
+    """The nearest ancestor of ``start`` that is an adapterctl registry.
+
+    A registry is marked by a pyproject.toml with a ``[tool.adapterctl]`` table, or, failing
+    that, by an ``adapters/``, ``bases/`` or ``environments/`` folder.
+    """
+    start = start.resolve()
+    candidates = [start, *start.parents]
+    for folder in candidates:
+        if _declares_registry(folder / "pyproject.toml"):
+            return folder
+    for folder in candidates:
+        if any((folder / top).is_dir() for top in ROOTS):
+            return folder
+    raise UsageError(
+        f"{start} is not inside an adapterctl registry",
+        hint="run it in a registry checkout, or pass --root "
+        "(a registry has pyproject.toml with [tool.adapterctl], or adapters/ and environments/)",
+    )
+
+
+def resolve_root(root: Path | None) -> Path:
+    """``--root`` when given (it must be a directory), otherwise the registry around cwd."""
+    if root is None:
+        return find_root(Path.cwd())
+    if not root.is_dir():
+        raise UsageError(f"--root {root}: not a directory")
+    return root.resolve()

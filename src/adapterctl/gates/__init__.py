@@ -1,0 +1,1 @@
+"""Gates: each takes what it checks and returns findings; none knows about reporters."""

@@ -1,0 +1,127 @@
+"""Where each kind of document lives in the repository (DESIGN.md §1).
+
+``classify`` maps a repository-relative path to a kind and the identity the path implies,
+so the schema gate can check that names and versions in file names match the contents.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from adapterctl.findings import JsonPath
+from adapterctl.model import AdapterLine, AdapterRevision, Environment
+from adapterctl.model.common import Frozen
+from adapterctl.model.kinds import Kind
+
+ROOTS = ("adapters", "bases", "environments")
+SIGNATURE_SUFFIX = ".sigstore.json"
+_SEMVER_FILE = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?\.yaml$")
+
+EXPECTED_PLACES = (
+    "adapters/<name>/adapter.yaml, adapters/<name>/<version>.yaml, "
+    "adapters/<name>/golden/<suite>.yaml, bases/<name>/<revision>.yaml or "
+    "environments/<env>/environment.yaml"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A document's kind and the identity its path gives it."""
+
+    kind: Kind
+    name: str
+    """Adapter line, base or environment name (the folder)."""
+    item: str | None = None
+    """Revision version, base revision or suite name (the file stem)."""
+
+
+def classify(path: str) -> Placement | None:
+    """The placement of a registry YAML file, or None when it is in no known place."""
+    parts = PurePosixPath(path).parts
+    if len(parts) == 3:
+        return _classify_top(parts[0], parts[1], parts[2])
+    if (
+        len(parts) == 4
+        and parts[0] == "adapters"
+        and parts[2] == "golden"
+        and parts[3].endswith(".yaml")
+    ):
+        return Placement(Kind.GOLDEN_SUITE, parts[1], parts[3].removesuffix(".yaml"))
+    return None
+
+
+def _classify_top(root: str, folder: str, file: str) -> Placement | None:
+    stem = file.removesuffix(".yaml")
+    if root == "adapters" and file == "adapter.yaml":
+        return Placement(Kind.ADAPTER_LINE, folder)
+    if root == "adapters" and _SEMVER_FILE.match(file):
+        return Placement(Kind.ADAPTER_REVISION, folder, stem)
+    if root == "bases" and file.endswith(".yaml"):
+        return Placement(Kind.BASE, folder, stem)
+    if root == "environments" and file == "environment.yaml":
+        return Placement(Kind.ENVIRONMENT, folder)
+    return None
+
+
+def is_registry_yaml(path: str) -> bool:
+    """Files under the registry roots that the registry reads or must refuse."""
+    return path.endswith((".yaml", ".yml")) and path.split("/", 1)[0] in ROOTS
+
+
+def revision_path(name: str, version: str) -> str:
+    return f"adapters/{name}/{version}.yaml"
+
+
+def line_path(name: str) -> str:
+    return f"adapters/{name}/adapter.yaml"
+
+
+def base_path(name: str, revision: str) -> str:
+    return f"bases/{name}/{revision}.yaml"
+
+
+def environment_path(name: str) -> str:
+    return f"environments/{name}/environment.yaml"
+
+
+def suite_path(line: str, suite: str) -> str:
+    return f"adapters/{line}/golden/{suite}.yaml"
+
+
+def schema_reference(path: str, kind: Kind) -> str:
+    """The relative ``$schema`` reference a file at ``path`` should carry."""
+    depth = len(PurePosixPath(path).parts) - 1
+    return "../" * depth + "schemas/" + kind.schema_file
+
+
+Reference = tuple[JsonPath, str]
+"""Where in a document a reference is made, and the path of the file it names."""
+
+
+def references_of(model: Frozen) -> tuple[Reference, ...]:
+    """Every registry file a document names, with the field that names it."""
+    if isinstance(model, AdapterRevision):
+        return ((("base",), base_path(model.base.name, model.base.revision)),)
+    if isinstance(model, AdapterLine):
+        return tuple(
+            (("golden_suites", i), suite_path(model.name, suite))
+            for i, suite in enumerate(model.golden_suites)
+        )
+    if isinstance(model, Environment):
+        return _environment_references(model)
+    return ()
+
+
+def _environment_references(env: Environment) -> tuple[Reference, ...]:
+    refs: list[Reference] = [(("base",), base_path(env.base.name, env.base.revision))]
+    if env.promotion.from_ is not None:
+        refs.append((("promotion", "from"), environment_path(env.promotion.from_)))
+    for alias, routes in env.routes.items():
+        refs.append((("routes", alias), line_path(alias)))
+        refs += [
+            (("routes", alias, i, "version"), revision_path(alias, route.version))
+            for i, route in enumerate(routes)
+        ]
+    return tuple(refs)

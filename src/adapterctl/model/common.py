@@ -1,0 +1,148 @@
+"""Shared building blocks of the data model: the frozen base class and constrained types.
+
+Scalars are strict (YAML's ``"8"`` is not the integer 8, ``yes`` is not a boolean) while
+sequences read from YAML lists become tuples, so that every model is immutable.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    Strict,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+
+
+class Frozen(BaseModel):
+    """Base of every registry model: immutable, unknown fields refused."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        populate_by_name=False,
+        use_attribute_docstrings=True,
+    )
+
+
+def _pattern_type(
+    name: str, pattern: str, description: str, explain: str, max_length: int = 128
+) -> Any:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if len(value) > max_length or not compiled.fullmatch(value):
+            raise PydanticCustomError(name, explain, {"value": value})
+        return value
+
+    schema = {"type": "string", "pattern": pattern, "maxLength": max_length}
+    return Annotated[
+        str,
+        Strict(),
+        AfterValidator(check),
+        WithJsonSchema({**schema, "description": description}),
+    ]
+
+
+Str = Annotated[str, Strict()]
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+Number = Annotated[float, Strict()]
+Text = Annotated[str, Strict(), Field(min_length=1, max_length=4096)]
+PositiveInt = Annotated[int, Strict(), Field(ge=1)]
+Percent = Annotated[int, Strict(), Field(ge=0, le=100)]
+Fraction = Annotated[float, Strict(), Field(ge=0.0, le=1.0)]
+Timestamp = AwareDatetime
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+SEMVER_PATTERN = (
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+REVISION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+OWNER_PATTERN = r"^@[A-Za-z0-9](?:[A-Za-z0-9-]*)(?:/[A-Za-z0-9._-]+)?$"
+DURATION_PATTERN = r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"
+
+Name = _pattern_type(
+    "name",
+    NAME_PATTERN,
+    "Lower-case letters, digits and '-', at most 63 characters (a DNS label).",
+    "'{value}' is not a valid name: use lower-case letters, digits and '-' "
+    "(at most 63, starting and ending with a letter or digit)",
+    max_length=63,
+)
+SemVer = _pattern_type(
+    "semver",
+    SEMVER_PATTERN,
+    "A semantic version (https://semver.org), e.g. 1.2.0.",
+    "'{value}' is not a semantic version: expected MAJOR.MINOR.PATCH, e.g. 1.2.0",
+)
+Digest = _pattern_type(
+    "digest",
+    DIGEST_PATTERN,
+    "A SHA-256 digest: 'sha256:' and 64 lower-case hex digits.",
+    "'{value}' is not a digest: expected 'sha256:' followed by 64 lower-case hex digits",
+    max_length=71,
+)
+Revision = _pattern_type(
+    "revision",
+    REVISION_PATTERN,
+    "A base model revision: an upstream commit, a digest prefix or a label such as r1.",
+    "'{value}' is not a valid revision: use letters, digits, '.', '_' and '-'",
+)
+Owner = _pattern_type(
+    "owner",
+    OWNER_PATTERN,
+    "A GitHub user (@name) or team (@org/team).",
+    "'{value}' is not a GitHub owner: expected @user or @org/team",
+)
+Duration = _pattern_type(
+    "duration",
+    DURATION_PATTERN,
+    "A duration such as 24h, 1d12h or 30m.",
+    "'{value}' is not a duration: expected e.g. 24h, 1d12h or 30m",
+    max_length=32,
+)
+
+
+def _check_scalar(value: object) -> str | int | float | bool:
+    if isinstance(value, str | int | float | bool):
+        return value
+    raise PydanticCustomError(
+        "scalar_type", "expected a string, number or boolean, got {kind}", {"kind": kind(value)}
+    )
+
+
+_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (type(None), "null"),
+    (bool, "a boolean"),
+    ((int, float), "a number"),
+    (str, "a string"),
+    (dict, "a mapping"),
+    ((list, tuple), "a list"),
+)
+
+
+def kind(value: object) -> str:
+    """How a YAML value reads to a person: 'a mapping', 'a list', 'a number'..."""
+    for types, word in _KINDS:
+        if isinstance(value, types):
+            return word
+    return f"a {type(value).__name__}"
+
+
+Scalar = Annotated[
+    str | int | float | bool,
+    PlainValidator(_check_scalar),
+    WithJsonSchema({"type": ["string", "number", "boolean"]}),
+]

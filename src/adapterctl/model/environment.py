@@ -1,0 +1,96 @@
+"""The desired state of one environment: ``environments/<env>/environment.yaml``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from adapterctl.model.common import (
+    Bool,
+    Duration,
+    Frozen,
+    Int,
+    Name,
+    Owner,
+    Percent,
+    PositiveInt,
+    SemVer,
+    Str,
+)
+from adapterctl.model.refs import BaseRef
+
+# vLLM's accepted values for --max-lora-rank (vllm/config/lora.py, MaxLoRARanks).
+VLLM_MAX_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+
+
+class Serving(Frozen):
+    """How the environment's nodes serve LoRA adapters."""
+
+    engine: Literal["vllm"]
+    max_lora_rank: Literal[1, 8, 16, 32, 64, 128, 256, 320, 512]
+    """vLLM --max-lora-rank."""
+    max_loras: PositiveInt
+    """vLLM --max-loras: adapters in one GPU batch."""
+    max_cpu_loras: PositiveInt | None = None
+    """vLLM --max-cpu-loras: adapters cached in CPU memory (≥ max_loras)."""
+
+    @model_validator(mode="after")
+    def _cpu_cache_holds_gpu_slots(self) -> Serving:
+        if self.max_cpu_loras is not None and self.max_cpu_loras < self.max_loras:
+            raise ValueError(
+                f"max_cpu_loras ({self.max_cpu_loras}) must be at least max_loras "
+                f"({self.max_loras}), as vLLM requires"
+            )
+        return self
+
+
+class Route(Frozen):
+    """One revision behind an alias and the share of traffic it receives."""
+
+    version: SemVer
+    weight: Percent
+    """Percent of the alias's traffic (the weights of an alias sum to 100)."""
+
+
+def _check_routes(routes: tuple[Route, ...]) -> tuple[Route, ...]:
+    versions = [route.version for route in routes]
+    duplicates = sorted({v for v in versions if versions.count(v) > 1})
+    if duplicates:
+        raise ValueError(f"version {duplicates[0]} is listed twice")
+    total = sum(route.weight for route in routes)
+    if total != 100:
+        shares = " + ".join(str(route.weight) for route in routes)
+        raise ValueError(f"weights sum to {total} ({shares}), not 100")
+    return routes
+
+
+Routes = Annotated[tuple[Route, ...], Field(min_length=1), AfterValidator(_check_routes)]
+
+
+class Promotion(Frozen):
+    """What a revision needs before it may be routed here."""
+
+    from_: Name | None = Field(default=None, alias="from")
+    """The environment that must have served a revision first."""
+    min_soak: Duration | None = None
+    """How long it must have been served there, e.g. 24h."""
+    required_approvals: Int = Field(default=1, ge=0)
+    approver_teams: tuple[Owner, ...] = ()
+    require_signed_commits: Bool = False
+    adapter_signers: tuple[Str, ...] = ()
+    """Identities (or key names) allowed to sign adapter artifacts for this environment."""
+
+
+class Environment(Frozen):
+    """Desired state of one environment."""
+
+    name: Name
+    description: Str | None = None
+    base: BaseRef
+    serving: Serving
+    routes: dict[Name, Routes] = Field(default_factory=dict)
+    """Alias (adapter line) → revisions and their weights."""
+    retain: PositiveInt = 1
+    """How many previous revisions per alias stay loadable for rollback."""
+    promotion: Promotion = Field(default_factory=Promotion)
