@@ -7,7 +7,6 @@ import traceback
 from collections.abc import Sequence
 from typing import Annotated
 
-import click
 import typer
 
 from adapterctl import __version__
@@ -56,13 +55,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     _state["debug"] = "--debug" in args
     try:
         result = command.main(args=args, prog_name="adapterctl", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return ExitCode.USAGE
-    except click.exceptions.Abort:
+    except typer.Abort:
         return 130
+    except typer.TyperException as exc:  # typer's (vendored) click usage errors
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        return ExitCode.USAGE
     except AdapterctlError as exc:
         sys.stderr.write(f"adapterctl: error: {exc.diagnostics()}\n")
         return exc.exit_code
