@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from adapterctl import __version__, validation
+from adapterctl import __version__
 from adapterctl.cli.app import main
+from adapterctl.gates import references
 
 ENV = "environments/prod/environment.yaml"
 
@@ -158,7 +159,7 @@ def test_internal_error_exits_three_without_traceback(
     def explode(*_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(validation.references, "check", explode)
+    monkeypatch.setattr(references, "check", explode)
     assert main(["validate", "--root", str(registry)]) == 3
     assert capsys.readouterr().err == (
         "adapterctl: internal error: RuntimeError: boom\n"

@@ -8,6 +8,7 @@ import git
 import pytest
 
 from adapterctl.cli.app import main
+from tests.conftest import copy_registry
 
 REVISION = "adapters/support-bot/1.1.0.yaml"
 HINT = "  → revisions are append-only: restore the file and publish a new version instead\n"
@@ -81,8 +82,6 @@ def test_new_revision_and_edited_environment_are_fine(
 def test_registry_in_a_subfolder_of_the_repository(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.conftest import copy_registry
-
     outer = tmp_path / "outer"
     root = copy_registry(outer / "registry")
     repository = git.Repo.init(outer, initial_branch="main")
