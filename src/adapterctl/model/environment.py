@@ -21,14 +21,14 @@ from adapterctl.model.common import (
 from adapterctl.model.refs import BaseRef
 
 # vLLM's accepted values for --max-lora-rank (vllm/config/lora.py, MaxLoRARanks).
-VLLM_MAX_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+MaxLoRARank = Literal[1, 8, 16, 32, 64, 128, 256, 320, 512]
 
 
 class Serving(Frozen):
     """How the environment's nodes serve LoRA adapters."""
 
     engine: Literal["vllm"]
-    max_lora_rank: Literal[1, 8, 16, 32, 64, 128, 256, 320, 512]
+    max_lora_rank: MaxLoRARank
     """vLLM --max-lora-rank."""
     max_loras: PositiveInt
     """vLLM --max-loras: adapters in one GPU batch."""
