@@ -3,7 +3,7 @@
 A case folder holds:
 
 - ``overlay/``: files copied over a fresh copy of the example registry (same paths);
-- ``case.yaml`` (optional): what cannot live in git as a plain file —
+- ``case.toml`` (optional): what cannot live in git as a plain file —
   ``remove`` (paths), ``directories`` (paths made into folders), ``symlinks``
   (path → target), ``large_files`` (path → size in bytes), ``args`` (extra arguments);
 - ``expected.txt`` (invalid cases): the exact output of ``adapterctl validate``.
@@ -12,11 +12,10 @@ A case folder holds:
 from __future__ import annotations
 
 import shutil
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from tests.conftest import copy_registry
 
@@ -73,12 +72,11 @@ def cases(group: str) -> list[Case]:
 
 
 def _spec(folder: Path) -> dict[str, Any]:
-    spec_file = folder / "case.yaml"
+    spec_file = folder / "case.toml"
     if not spec_file.is_file():
         return {}
-    loaded = yaml.safe_load(spec_file.read_text("utf-8"))
-    assert isinstance(loaded, dict), f"{spec_file}: expected a mapping"
-    return loaded
+    with spec_file.open("rb") as handle:
+        return tomllib.load(handle)
 
 
 def _args(folder: Path) -> list[str]:
