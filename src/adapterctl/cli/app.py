@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from adapterctl import __version__
-from adapterctl.cli import schemas, validate
+from adapterctl.cli import codeowners, schemas, validate
 from adapterctl.errors import AdapterctlError, ExitCode
 
 app = typer.Typer(
@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 app.command("validate")(validate.command)
 app.command("schemas")(schemas.command)
-# CODEOWNERS
+app.command("codeowners")(codeowners.command)
 
 _state = {"debug": False}
 
