@@ -38,6 +38,16 @@ def find_root(start: Path) -> Path:
     )
 
 
+def relative_path(root: Path, path: Path) -> str:
+    """``path`` (relative to cwd, or absolute) as a ``/``-separated path inside ``root``."""
+    absolute = path if path.is_absolute() else Path.cwd() / path
+    candidate = absolute.parent.resolve() / absolute.name
+    if not candidate.is_relative_to(root):
+        raise UsageError(f"{path}: outside the repository at {root}")
+    relative = candidate.relative_to(root).as_posix()
+    return "" if relative == "." else relative
+
+
 def resolve_root(root: Path | None) -> Path:
     """``--root`` when given (it must be a directory), otherwise the registry around cwd."""
     if root is None:

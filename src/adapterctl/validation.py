@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from adapterctl.config import relative_path
 from adapterctl.errors import UsageError
 from adapterctl.findings import Report
 from adapterctl.gates import immutability, references
@@ -29,13 +30,7 @@ def validate(
 def _relative(root: Path, path: Path) -> str:
     if not path.exists() and not path.is_symlink():
         raise UsageError(f"{path}: no such file or directory")
-    absolute = path.absolute()
-    resolved_root = root.resolve()
-    for candidate in (absolute, absolute.parent.resolve() / absolute.name):
-        if candidate.is_relative_to(resolved_root):
-            rel = candidate.relative_to(resolved_root).as_posix()
-            return "" if rel == "." else rel
-    raise UsageError(f"{path}: outside the registry at {root}")
+    return relative_path(root, path)
 
 
 def _within(file: str, selected: Sequence[str]) -> bool:

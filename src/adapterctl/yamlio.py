@@ -64,6 +64,13 @@ class Source:
         mark = found.start_mark
         return Location(self.file, mark.line + 1, mark.column + 1, path)
 
+    def scalar_text(self, path: JsonPath) -> str | None:
+        """The text of the scalar at ``path`` as written in the file (``1.10``, ``yes``)."""
+        node = self.root
+        for part in path:
+            node = _child(node, part, key=False)
+        return str(node.value) if isinstance(node, yaml.ScalarNode) else None
+
 
 def _child(node: yaml.Node | None, part: str | int, *, key: bool) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):

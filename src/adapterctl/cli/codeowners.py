@@ -11,7 +11,7 @@ import typer
 
 from adapterctl import codeowners
 from adapterctl.cli.options import RootOption
-from adapterctl.config import resolve_root
+from adapterctl.config import relative_path, resolve_root
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.findings import Report
 from adapterctl.report.ownership import Ownership, render_json, render_text
@@ -38,17 +38,9 @@ def command(
     parsed = codeowners.read(registry_root, file)
     owned = [
         Ownership(rel, parsed.owners_for(rel))
-        for rel in (_relative(registry_root, path) for path in paths)
+        for rel in (relative_path(registry_root, path) for path in paths)
     ]
     report = Report.build("codeowners", [file], parsed.findings)
     render = render_json if fmt is OwnersFormat.JSON else render_text
     sys.stdout.write(render(file, owned, report))
     return ExitCode.FINDINGS if report.failed else ExitCode.OK
-
-
-def _relative(root: Path, path: Path) -> str:
-    absolute = Path.cwd() / path if not path.is_absolute() else path
-    resolved = absolute.parent.resolve() / absolute.name
-    if not resolved.is_relative_to(root):
-        raise UsageError(f"{path}: outside the repository at {root}")
-    return resolved.relative_to(root).as_posix()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -87,13 +88,12 @@ def _finding(model: type[BaseModel], error: ErrorDetails, source: Source) -> Fin
     if kind_ == "extra_forbidden":
         return _unknown(model, path, source)
     location = source.locate(path)
-    message, hint = _describe(error)
+    message, hint = _describe(error, source.scalar_text(path))
     return Finding("schema/invalid-value", Severity.ERROR, location, message, hint)
 
 
 def _missing(path: JsonPath, source: Source) -> Finding:
-    parent = source.locate(path[:-1])
-    location = type(parent)(parent.file, parent.line, parent.column, path)
+    location = replace(source.locate(path[:-1]), path=path)
     message = f"missing required field '{path[-1]}'"
     return Finding("schema/missing-field", Severity.ERROR, location, message)
 
@@ -113,13 +113,16 @@ def _unknown(model: type[BaseModel], path: JsonPath, source: Source) -> Finding:
     )
 
 
-def _describe(error: ErrorDetails) -> tuple[str, str | None]:
+def _describe(error: ErrorDetails, written: str | None) -> tuple[str, str | None]:
     kind_, value = error["type"], error["input"]
+    if kind_ == "string_type" and isinstance(value, int | float | bool):
+        written = written or _show(value)
+        return (
+            f"expected a string, got {written} (YAML reads it as {kind(value)}: {_show(value)})",
+            f'quote the value: "{written}"',
+        )
     if kind_ in _EXPECTED:
-        hint = None
-        if kind_ == "string_type" and isinstance(value, int | float | bool):
-            hint = f"quote the value: YAML reads {_show(value)} as {kind(value)}"
-        return f"expected {_EXPECTED[kind_]}, got {_shown_with_kind(value)}", hint
+        return f"expected {_EXPECTED[kind_]}, got {_shown_with_kind(value)}", None
     if kind_ in _BOUNDS:
         ctx = error.get("ctx", {})
         got = ctx.get("actual_length", _show(value))
