@@ -1,0 +1,1 @@
+"""Example material: the tiny model kit that generates test and registry artifacts."""
