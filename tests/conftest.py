@@ -37,12 +37,15 @@ def _isolated_caches(
     monkeypatch.delenv("ADAPTERCTL_STORE", raising=False)
 
 
-def copy_registry(target: Path) -> Path:
-    """A copy of this repository's example registry at ``target``."""
+def copy_registry(target: Path, *, with_store: bool = False) -> Path:
+    """A copy of this repository's example registry at ``target`` (and its store)."""
     target.mkdir(parents=True, exist_ok=True)
     for part in REGISTRY_PARTS:
         shutil.copytree(REPO / part, target / part)
-    (target / "pyproject.toml").write_text("[tool.adapterctl]\n")
+    setting = 'store = "file://examples/store"\n' if with_store else ""
+    (target / "pyproject.toml").write_text(f"[tool.adapterctl]\n{setting}")
+    if with_store:
+        shutil.copytree(REPO / "examples/store", target / "examples/store")
     return target
 
 

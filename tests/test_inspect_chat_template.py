@@ -157,7 +157,7 @@ def test_newline_after_an_expression_is_output(tmp_path: Path) -> None:
     expected = write_model(tmp_path / "a", with_template(LLAMA3))
     actual = write_model(tmp_path / "b", with_template(naive))
     assert compare_templates(expected, actual) == Difference(
-        what="rendered chat template",
+        what="rendered chat template (with a system message)",
         index=120,
         expected="<|start_header_id|>user<|end_h",
         actual="\n<|start_header_id|>user<|end_",
@@ -187,7 +187,7 @@ def test_changed_role_header_is_reported(tmp_path: Path) -> None:
     expected = write_model(tmp_path / "a", with_template(LLAMA3))
     actual = write_model(tmp_path / "b", with_template(changed))
     assert compare_templates(expected, actual) == Difference(
-        what="rendered chat template",
+        what="rendered chat template (with a system message)",
         index=60,
         expected="\nYou are a concise assistant. ",
         actual="You are a concise assistant. R",
@@ -201,7 +201,7 @@ def test_bos_and_eos_come_from_each_config(tmp_path: Path) -> None:
     expected = write_model(tmp_path / "a", with_template(template))
     actual = write_model(tmp_path / "b", with_template(template) | {"bos_token": added})
     assert compare_templates(expected, actual) == Difference(
-        what="rendered chat template",
+        what="rendered chat template (with a system message)",
         index=1,
         expected="|begin_of_text|>|<|eot_id|>",
         actual="s>|<|eot_id|>",

@@ -21,7 +21,9 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 def _broken_registry(root: Path) -> Path:
     """The example registry with a YAML error, a schema error and a dangling reference."""
-    _edit(root / "adapters/support-bot/1.2.0.yaml", "  alpha: 32\n", "  alpha: 32\n  alpha: 8\n")
+    _edit(
+        root / "adapters/support-bot/1.2.0.yaml", "  alpha: 32.0\n", "  alpha: 32.0\n  alpha: 8\n"
+    )
     _edit(root / "environments/staging/environment.yaml", "{version: 1.1.0", "{version: v1.1")
     _edit(root / "adapters/sql-helper/1.0.0.yaml", "revision: r1}", "revision: r9}")
     return root

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
 from adapterctl.errors import UsageError
 from adapterctl.layout import ROOTS
+
+STORE_ENV = "ADAPTERCTL_STORE"
+
+
+def settings(root: Path) -> dict[str, object]:
+    """The ``[tool.adapterctl]`` table of ``root/pyproject.toml`` (empty when absent)."""
+    try:
+        with (root / "pyproject.toml").open("rb") as handle:
+            table = tomllib.load(handle).get("tool", {}).get("adapterctl")
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return table if isinstance(table, dict) else {}
 
 
 def _declares_registry(pyproject: Path) -> bool:
@@ -15,6 +28,17 @@ def _declares_registry(pyproject: Path) -> bool:
             return "adapterctl" in tomllib.load(handle).get("tool", {})
     except (OSError, tomllib.TOMLDecodeError):
         return False
+
+
+def store_uri(root: Path, flag: str | None) -> str:
+    """The artifact store: ``--store``, else $ADAPTERCTL_STORE, else pyproject's ``store``."""
+    uri = flag or os.environ.get(STORE_ENV) or settings(root).get("store")
+    if not isinstance(uri, str) or not uri:
+        raise UsageError(
+            "no artifact store configured",
+            hint=f"pass --store URI, set {STORE_ENV}, or set store in [tool.adapterctl]",
+        )
+    return uri
 
 
 def find_root(start: Path) -> Path:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from adapterctl import __version__
-from adapterctl.cli import codeowners, schemas, validate
+from adapterctl.cli import check, codeowners, register, schemas, validate
 from adapterctl.errors import AdapterctlError, ExitCode
 
 app = typer.Typer(
@@ -24,6 +24,9 @@ app = typer.Typer(
 app.command("validate")(validate.command)
 app.command("schemas")(schemas.command)
 app.command("codeowners")(codeowners.command)
+app.command("register-base")(register.base_command)
+app.command("register")(register.adapter_command)
+app.command("check")(check.command)
 
 _state = {"debug": False}
 

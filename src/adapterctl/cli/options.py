@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +10,7 @@ import typer
 
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.findings import Report
+from adapterctl.fsutil import write_atomic
 from adapterctl.report import Format, render
 
 RootOption = Annotated[
@@ -20,6 +20,18 @@ RootOption = Annotated[
         help="Registry root (default: the nearest folder with pyproject.toml [tool.adapterctl]).",
         file_okay=False,
     ),
+]
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        envvar="ADAPTERCTL_STORE",
+        help="Artifact store URI, file:// or s3:// (default: [tool.adapterctl] store).",
+    ),
+]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="S3-compatible endpoint (MinIO, Ceph) for s3:// stores."),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 OutputOption = Annotated[
@@ -36,16 +48,13 @@ def emit(report: Report, fmt: Format, output: Path | None) -> int:
     if output is None:
         sys.stdout.write(text)
     else:
-        write_atomic(output, text)
+        write_report(output, text)
     return ExitCode.FINDINGS if report.failed else ExitCode.OK
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so nothing is half-written."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def write_report(path: Path, text: str) -> None:
+    """Write a report file atomically; a path that cannot be written is a usage error."""
     try:
-        tmp.write_text(text, "utf-8")
-        tmp.replace(path)
+        write_atomic(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None

@@ -11,7 +11,6 @@ from adapterctl.cli.options import FormatOption, RootOption, emit
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode
 from adapterctl.findings import Report
-from adapterctl.model.kinds import Kind
 from adapterctl.report import Format
 
 
@@ -24,7 +23,7 @@ def command(
 ) -> int:
     """Check that schemas/ matches the models (default), or regenerate it with --write."""
     registry_root = resolve_root(root)
-    files = [f"{schemagen.SCHEMA_DIR}/{kind.schema_file}" for kind in Kind]
+    files = schemagen.files()
     if write:
         changed = schemagen.write(registry_root)
         for path in files:

@@ -81,7 +81,7 @@ def _without_suggested_missing(findings: list[Finding]) -> list[Finding]:
 
 
 def _finding(model: type[BaseModel], error: ErrorDetails, source: Source) -> Finding:
-    path: JsonPath = tuple(error["loc"])
+    path: JsonPath = tuple(part for part in error["loc"] if part != "[key]")
     kind_ = error["type"]
     if kind_ == "missing":
         return _missing(path, source)

@@ -36,6 +36,12 @@ PROBE_CONVERSATION: Final[tuple[dict[str, str], ...]] = (
     {"role": "assistant", "content": "Tokyo (東京) 🗼, depuis 1868."},
     {"role": "user", "content": "Merci.  And 2 + 2 = ?\n\tAnswer with one digit."},
 )
+PROBES: Final[tuple[tuple[str, tuple[dict[str, str], ...]], ...]] = (
+    ("with a system message", PROBE_CONVERSATION),
+    ("without a system message", PROBE_CONVERSATION[1:]),
+)
+"""Every conversation a comparison renders: templates often differ only when the
+conversation has no system turn (a default system prompt, say)."""
 PROBE_NOW: Final = datetime(2024, 1, 2, 3, 4, 5)
 """What ``strftime_now`` sees, so that a probe renders the same on every run."""
 
@@ -146,6 +152,7 @@ def render(
     eos_token: str,
     add_generation_prompt: bool = True,
     source: str = "chat template",
+    messages: tuple[dict[str, str], ...] = PROBE_CONVERSATION,
 ) -> str:
     """:data:`PROBE_CONVERSATION` rendered by ``template``; ChatTemplateError on failure.
 
@@ -157,7 +164,7 @@ def render(
         raise ChatTemplateError(f"{source}: line {exc.lineno}: {exc.message}") from None
     try:
         return compiled.render(
-            messages=[dict(message) for message in PROBE_CONVERSATION],
+            messages=[dict(message) for message in messages],
             tools=None,
             documents=None,
             add_generation_prompt=add_generation_prompt,
@@ -185,19 +192,23 @@ def _template_line(traceback: TracebackType | None) -> int | str:
     return line
 
 
-def _render_dir(model_dir: Path) -> tuple[str, str] | None:
-    """(rendered probe, template source) for ``model_dir``, or None without a template."""
+def _render_dir(model_dir: Path) -> tuple[tuple[str, ...], str] | None:
+    """(each probe rendered, template source) for ``model_dir``, or None without one."""
     found = find_chat_template(model_dir)
     if found is None:
         return None
     template, where = found
-    text = render(
-        template,
-        bos_token=special_token(model_dir, "bos_token") or "",
-        eos_token=special_token(model_dir, "eos_token") or "",
-        source=str(model_dir / where),
+    texts = tuple(
+        render(
+            template,
+            bos_token=special_token(model_dir, "bos_token") or "",
+            eos_token=special_token(model_dir, "eos_token") or "",
+            source=str(model_dir / where),
+            messages=messages,
+        )
+        for _, messages in PROBES
     )
-    return text, where
+    return texts, where
 
 
 def compare_templates(expected_dir: Path, actual_dir: Path) -> Difference | None:
@@ -217,12 +228,16 @@ def compare_templates(expected_dir: Path, actual_dir: Path) -> Difference | None
             actual=actual[1] if actual else "(no chat template)",
             context="",
         )
-    left, right = expected[0], actual[0]
-    if left == right:
-        return None
+    for (probe, _), left, right in zip(PROBES, expected[0], actual[0], strict=True):
+        if left != right:
+            return _text_difference(f"rendered chat template ({probe})", left, right)
+    return None
+
+
+def _text_difference(what: str, left: str, right: str) -> Difference:
     index = _common_prefix(left, right)
     return Difference(
-        what="rendered chat template",
+        what=what,
         index=index,
         expected=left[index : index + _CONTEXT],
         actual=right[index : index + _CONTEXT],

@@ -43,11 +43,17 @@ class BaseManifest(Frozen):
     created: Timestamp | None = None
     source: Str | None = None
     """Where the weights come from, e.g. an internal hub id."""
+    aliases: tuple[Str, ...] = ()
+    """Other names training pipelines use for this base (hub ids, local paths); an
+    adapter's base_model_name_or_path must be the name, the source or one of these."""
     architecture: Text
     """The ``architectures[0]`` of config.json, e.g. LlamaForCausalLM."""
     config_digest: Digest
     tokenizer_digest: Digest
     chat_template_digest: Digest
+    tokenizer_artifact: Digest | None = None
+    """Store digest of the tokenizer and chat-template files, so the compat gate can
+    explain a fingerprint difference by behaviour (render and encode probes)."""
     quantization: Quantization
     vocab_size: PositiveInt
     max_model_len: PositiveInt | None = None

@@ -25,7 +25,10 @@ from adapterctl.model.common import (
 from adapterctl.model.quantization import Quantization
 from adapterctl.model.refs import BaseRef
 
-FileName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$", max_length=255)]
+# One path component (not '.' or '..'): artifact files live flat in the store.
+FileName = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$", max_length=255)
+]
 
 
 class ArtifactFile(Frozen):

@@ -1,0 +1,107 @@
+"""Rebuild the example registry's artifacts and manifests from the example kit.
+
+``python -m examples.build_registry`` regenerates the kit's model directories (seeded,
+byte-identical every time), registers the bases and adapters into ``examples/store`` and
+rewrites their manifests. Descriptions, creation dates and training records are carried
+over from the manifests already in the repository, so a rebuild changes nothing unless
+the kit changes. Run it only when the kit changes: revisions are otherwise immutable.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from adapterctl import layout
+from adapterctl.model import BaseRef
+from adapterctl.register.adapter import Candidate, register_adapter
+from adapterctl.register.base import register_base
+from adapterctl.registry import Registry
+from adapterctl.store.filestore import FileStore
+from examples.kit import write_examples
+
+REPO = Path(__file__).resolve().parent.parent
+#: base manifest (name, revision) → kit directory, source and creation date.
+BASES = {
+    ("tiny-llama", "r1"): ("tiny-llama-r1", "2026-11-01T08:00:00Z"),
+    ("tiny-llama", "r2"): ("tiny-llama-r2-template-drift", "2026-11-22T08:00:00Z"),
+    ("tiny-llama-wide", "r1"): ("tiny-llama-wide", "2026-11-01T08:00:00Z"),
+}
+#: adapter revisions (line, version) → kit directory; all trained on tiny-llama@r1.
+ADAPTERS = {
+    ("support-bot", "1.0.0"): "support-bot-1.0.0",
+    ("support-bot", "1.1.0"): "support-bot-1.1.0",
+    ("support-bot", "1.2.0"): "support-bot-1.2.0",
+    ("sql-helper", "1.0.0"): "sql-helper-1.0.0",
+    ("sql-helper", "1.1.0"): "sql-helper-1.1.0",
+}
+
+
+def _epoch(timestamp: str) -> str:
+    return str(int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()))
+
+
+def _previous(root: Path, path: str) -> dict[str, Any]:
+    file = root / path
+    if not file.is_file():
+        return {}
+    data = yaml.safe_load(file.read_text("utf-8"))
+    file.unlink()
+    return data if isinstance(data, dict) else {}
+
+
+def build(root: Path, kit: Path) -> None:
+    """Register the kit's bases and adapters into ``root`` (a registry checkout)."""
+    store = FileStore(root / "examples" / "store", "file://examples/store")
+    for (name, revision), (directory, created) in BASES.items():
+        _previous(root, layout.base_path(name, revision))
+        os.environ["SOURCE_DATE_EPOCH"] = _epoch(created)
+        register_base(
+            root,
+            kit / "bases" / directory,
+            store,
+            name=name,
+            revision=revision,
+            source=f"examples/kit ({directory})",
+        )
+    for (name, version), directory in ADAPTERS.items():
+        old = _previous(root, layout.revision_path(name, version))
+        _register(root, store, kit / "adapters" / directory, name, version, old)
+
+
+def _register(
+    root: Path, store: FileStore, adapter: Path, name: str, version: str, old: dict[str, Any]
+) -> None:
+    os.environ["SOURCE_DATE_EPOCH"] = _epoch(old["created"].isoformat())
+    with tempfile.TemporaryDirectory() as tmp:
+        training = Path(tmp) / "training.yaml"
+        training.write_text(yaml.safe_dump(old["training"], sort_keys=False), "utf-8")
+        candidate = Candidate(
+            adapter_dir=adapter,
+            name=name,
+            version=version,
+            base=BaseRef(name="tiny-llama", revision="r1"),
+            training_file=training,
+            description=old["description"],
+        )
+        written, findings = register_adapter(Registry.load(root), store, candidate)
+    if written is None:
+        raise SystemExit("\n".join(f"{f.location} {f.rule}: {f.message}" for f in findings))
+
+
+def main() -> int:
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO
+    with tempfile.TemporaryDirectory(prefix="adapterctl-kit-") as tmp:
+        write_examples(Path(tmp))
+        build(root, Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

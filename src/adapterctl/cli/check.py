@@ -1,0 +1,75 @@
+"""``adapterctl check``: the integrity and compat gates for adapter revisions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from adapterctl.changes import added_revisions
+from adapterctl.checks import check_revisions
+from adapterctl.cli.options import (
+    EndpointOption,
+    FormatOption,
+    OutputOption,
+    RootOption,
+    StoreOption,
+    emit,
+)
+from adapterctl.cli.stores import store_for
+from adapterctl.config import resolve_root
+from adapterctl.errors import UsageError
+from adapterctl.registry import Registry
+from adapterctl.report import Format
+from adapterctl.store.digests import DigestCache
+
+
+def _parse(target: str) -> tuple[str, str]:
+    name, sep, version = target.partition("@")
+    if not sep or not name or not version:
+        raise UsageError(f"{target}: expected NAME@VERSION, e.g. support-bot@1.2.0")
+    return name, version
+
+
+def command(
+    targets: Annotated[
+        list[str] | None, typer.Argument(metavar="[NAME@VERSION]...", help="Revisions to check.")
+    ] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--env",
+            help="Environment to check against (repeatable; default: every "
+            "environment serving the revision's base).",
+        ),
+    ] = None,
+    changed: Annotated[
+        bool, typer.Option("--changed", help="Check every revision added since --against.")
+    ] = False,
+    against: Annotated[
+        str | None, typer.Option("--against", metavar="REF", help="Git ref for --changed.")
+    ] = None,
+    root: RootOption = None,
+    store: StoreOption = None,
+    endpoint_url: EndpointOption = None,
+    fmt: FormatOption = Format.TEXT,
+    output: OutputOption = None,
+) -> int:
+    """Check adapter revisions: integrity of the stored artifact, compat with the base."""
+    registry_root = resolve_root(root)
+    wanted = [_parse(target) for target in targets or ()]
+    if changed:
+        if against is None:
+            raise UsageError("--changed needs --against REF (e.g. origin/main)")
+        wanted += added_revisions(registry_root, against)
+    elif not wanted:
+        raise UsageError("name at least one NAME@VERSION, or use --changed --against REF")
+    registry = Registry.load(registry_root)
+    report = check_revisions(
+        registry,
+        store_for(registry_root, store, endpoint_url),
+        sorted(set(wanted)),
+        env or (),
+        DigestCache.default(),
+    )
+    return emit(report, fmt, output)

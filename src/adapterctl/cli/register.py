@@ -1,0 +1,106 @@
+"""``adapterctl register-base`` and ``adapterctl register``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adapterctl.cli.options import (
+    EndpointOption,
+    FormatOption,
+    OutputOption,
+    RootOption,
+    StoreOption,
+    emit,
+)
+from adapterctl.cli.stores import store_for
+from adapterctl.config import resolve_root
+from adapterctl.errors import ExitCode, UsageError
+from adapterctl.findings import Report
+from adapterctl.model import BaseRef
+from adapterctl.register.adapter import Candidate, register_adapter
+from adapterctl.register.base import register_base
+from adapterctl.registry import Registry
+from adapterctl.report import Format
+from adapterctl.store.digests import DigestCache
+
+DirArgument = Annotated[
+    Path, typer.Argument(exists=True, file_okay=False, dir_okay=True, resolve_path=False)
+]
+
+
+def base_command(
+    path: DirArgument,
+    name: Annotated[str, typer.Option("--name", help="Base name (bases/<name>/).")],
+    revision: Annotated[str, typer.Option("--revision", help="Upstream commit or label.")],
+    source: Annotated[
+        str | None, typer.Option("--source", help="Where the weights come from.")
+    ] = None,
+    alias: Annotated[
+        list[str] | None, typer.Option("--alias", help="Another name trainers use (repeatable).")
+    ] = None,
+    root: RootOption = None,
+    store: StoreOption = None,
+    endpoint_url: EndpointOption = None,
+) -> int:
+    """Fingerprint a base model directory and write bases/<name>/<revision>.yaml."""
+    registry_root = resolve_root(root)
+    written = register_base(
+        registry_root,
+        path,
+        store_for(registry_root, store, endpoint_url),
+        name=name,
+        revision=revision,
+        source=source,
+        aliases=tuple(alias or ()),
+    )
+    sys.stdout.write(f"wrote {written}\n")
+    return ExitCode.OK
+
+
+def _parse_ref(text: str) -> BaseRef:
+    name, sep, revision = text.partition("@")
+    if not sep:
+        raise UsageError(f"--base {text}: expected NAME@REVISION, e.g. tiny-llama@r1")
+    return BaseRef(name=name, revision=revision)
+
+
+def adapter_command(
+    path: DirArgument,
+    name: Annotated[str, typer.Option("--name", help="Adapter line (adapters/<name>/).")],
+    version: Annotated[str, typer.Option("--version", help="Semantic version, e.g. 1.2.0.")],
+    base: Annotated[
+        str, typer.Option("--base", metavar="NAME@REV", help="Base it was trained on.")
+    ],
+    description: Annotated[str, typer.Option("--description", help="What this revision changes.")],
+    training: Annotated[
+        Path | None,
+        typer.Option("--training", help="Training hand-over record (default: PATH/training.yaml)."),
+    ] = None,
+    root: RootOption = None,
+    store: StoreOption = None,
+    endpoint_url: EndpointOption = None,
+    fmt: FormatOption = Format.TEXT,
+    output: OutputOption = None,
+) -> int:
+    """Check a PEFT LoRA directory, store it, and write adapters/<name>/<version>.yaml."""
+    registry_root = resolve_root(root)
+    candidate = Candidate(
+        adapter_dir=path,
+        name=name,
+        version=version,
+        base=_parse_ref(base),
+        training_file=training or path / "training.yaml",
+        description=description,
+    )
+    registry = Registry.load(registry_root)
+    target = store_for(registry_root, store, endpoint_url)
+    written, findings = register_adapter(registry, target, candidate, DigestCache.default())
+    report = Report.build("register", [str(path)], findings)
+    code = emit(report, fmt, output)
+    if written is not None:
+        sys.stderr.write(f"wrote {written} (artifact {target.uri})\n")
+    return code

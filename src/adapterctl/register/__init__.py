@@ -1,0 +1,1 @@
+"""Registration: read a model or adapter directory, store it, write its manifest."""

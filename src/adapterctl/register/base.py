@@ -1,0 +1,62 @@
+"""``register-base``: fingerprint a base model directory and write its manifest."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from adapterctl import layout
+from adapterctl.inspect.base import read_base
+from adapterctl.model import BaseManifest
+from adapterctl.model.kinds import Kind
+from adapterctl.register.writer import ensure_new, now, render, write_new
+from adapterctl.store.base import Store
+from adapterctl.store.digests import digest_directory
+
+
+def store_tokenizer(store: Store, model_dir: Path, files: tuple[str, ...]) -> str:
+    """Put the tokenizer and chat-template files into the store; returns their digest."""
+    with tempfile.TemporaryDirectory(prefix="adapterctl-tokenizer-") as tmp:
+        staging = Path(tmp)
+        for name in files:
+            shutil.copyfile(model_dir / name, staging / name)
+        digest = digest_directory(staging).digest
+        store.put(digest, staging)
+    return digest
+
+
+def register_base(
+    root: Path,
+    model_dir: Path,
+    store: Store,
+    *,
+    name: str,
+    revision: str,
+    source: str | None = None,
+    aliases: tuple[str, ...] = (),
+) -> str:
+    """Write ``bases/<name>/<revision>.yaml``; returns its path."""
+    path = layout.base_path(name, revision)
+    ensure_new(root, path)
+    info = read_base(model_dir)
+    manifest = BaseManifest.model_validate(
+        {
+            "name": name,
+            "revision": revision,
+            "created": now(),
+            "source": source,
+            "aliases": aliases,
+            "architecture": info.architecture,
+            "config_digest": info.config_digest,
+            "tokenizer_digest": info.tokenizer_digest,
+            "chat_template_digest": info.chat_template_digest,
+            "tokenizer_artifact": store_tokenizer(store, model_dir, info.tokenizer_files),
+            "quantization": info.quantization,
+            "vocab_size": info.vocab_size,
+            "max_model_len": info.max_model_len,
+            "shapes": info.shapes,
+        }
+    )
+    write_new(root, path, render(path, Kind.BASE, manifest))
+    return path
