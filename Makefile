@@ -33,6 +33,8 @@ unit: venv
 
 bench: venv
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/compat.py
+	$(BIN)/python bench/digest.py
 
 schemas: venv
 	$(BIN)/adapterctl schemas --write

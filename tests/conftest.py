@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import shutil
 import socket
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3  # type: ignore[import-untyped]
 import pytest
+from moto.s3.responses import S3Response
+from moto.server import ThreadedMotoServer
 
 REPO = Path(__file__).resolve().parent.parent
 REGISTRY_PARTS = ("adapters", "bases", "environments", "schemas")
@@ -52,3 +57,44 @@ def copy_registry(target: Path, *, with_store: bool = False) -> Path:
 @pytest.fixture
 def registry(tmp_path: Path) -> Path:
     return copy_registry(tmp_path / "registry")
+
+
+# --- an S3-compatible server (moto) on loopback, for the s3:// store -------------------
+
+BUCKET = "adapters"
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+}
+
+
+def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
+    """moto checks ``If-None-Match`` then writes; real S3 does both atomically."""
+    lock = threading.Lock()
+
+    def locked(self: Any) -> Any:
+        with lock:
+            return method(self)
+
+    return locked
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in AWS_ENV.items():
+            patch.setenv(name, value)
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+            patch.delenv(name, raising=False)
+        patch.setattr(S3Response, "put_object", _serialized(S3Response.put_object))
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+        yield endpoint
+        server.stop()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import boto3  # type: ignore[import-untyped]
 import git
 import pytest
-from examples.kit import BaseSpec, make_base
 
 from adapterctl.cli.app import main
 from adapterctl.registry import Registry
-from tests.conftest import copy_registry
+from examples.kit import AdapterSpec, BaseSpec, make_adapter, make_base
+from tests.conftest import BUCKET, REPO, copy_registry
 
 STAGING = "environments/staging/environment.yaml"
 
@@ -234,3 +235,44 @@ def test_usage_errors(workspace: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert capsys.readouterr().err == (
         "adapterctl: error: no revision support-bot@9.9.9: adapters/support-bot/9.9.9.yaml does not exist\n"
     )
+
+
+def test_register_and_check_through_an_s3_store(
+    workspace: Path, moto_endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = [
+        "--store",
+        f"s3://{BUCKET}/check-{workspace.parent.name}",
+        "--endpoint-url",
+        moto_endpoint,
+    ]
+    adapter = workspace.parent / "adapter"
+    make_adapter(adapter, BaseSpec(arch="llama"), AdapterSpec(seed=11))
+    register = [
+        "register",
+        str(adapter),
+        "--name",
+        "sql-helper",
+        "--version",
+        "2.0.0",
+        "--base",
+        "tiny-llama@r1",
+        "--description",
+        "Through S3.",
+        "--training",
+        str(REPO / "tests/data/training.yaml"),
+        *store,
+    ]
+    assert main(register) == 0
+    capsys.readouterr()
+    assert _check(capsys, "sql-helper@2.0.0", *store) == (0, [])
+    revision = Registry.load(workspace).revision("sql-helper", "2.0.0")
+    assert revision is not None
+    key = f"check-{workspace.parent.name}/sha256/{revision.artifact.digest[7:]}/adapter_model.safetensors"
+    client = boto3.client("s3", endpoint_url=moto_endpoint)
+    body = bytearray(client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    body[-1] ^= 0x01
+    client.put_object(Bucket=BUCKET, Key=key, Body=bytes(body))
+    code, findings = _check(capsys, "sql-helper@2.0.0", *store)
+    assert code == 1
+    assert [rule for rule, _, _ in findings] == ["integrity/digest-mismatch"]

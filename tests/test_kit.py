@@ -12,6 +12,9 @@ from typing import Any, get_args
 import jinja2
 import numpy as np
 import pytest
+from safetensors import safe_open
+from tokenizers import Tokenizer
+
 from examples.kit import (
     ARCHITECTURES,
     EXAMPLE_ADAPTERS,
@@ -33,8 +36,6 @@ from examples.kit_tokenizer import (
     EOS_TOKEN,
     TemplateLocation,
 )
-from safetensors import safe_open
-from tokenizers import Tokenizer
 
 REPO = Path(__file__).resolve().parent.parent
 ARCHS: tuple[Arch, ...] = get_args(Arch)

@@ -7,6 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors.numpy import save_file
+
+from adapterctl.cli.app import main
+from adapterctl.model import AdapterRevision, BaseManifest
+from adapterctl.registry import Registry
 from examples.kit import (
     AdapterSpec,
     BaseSpec,
@@ -16,11 +21,6 @@ from examples.kit import (
     module_path,
     module_shapes,
 )
-from safetensors.numpy import save_file
-
-from adapterctl.cli.app import main
-from adapterctl.model import AdapterRevision, BaseManifest
-from adapterctl.registry import Registry
 from tests.conftest import copy_registry
 
 R1 = BaseSpec(arch="llama")

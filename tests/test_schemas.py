@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from adapterctl import schemagen
 from adapterctl.cli.app import main
 from adapterctl.documents import MODELINE
-from adapterctl.layout import classify, schema_reference
+from adapterctl.layout import classify
 from adapterctl.model.kinds import Kind
 from tests.conftest import REPO
 
@@ -34,6 +34,16 @@ def _yaml_files() -> list[str]:
 def _registry_path(path: str) -> str:
     """The path a file has inside its registry (test overlays mirror a registry)."""
     return path.split("/overlay/", 1)[1] if "/overlay/" in path else path
+
+
+def _schema_file(path: str) -> str:
+    """The schema a YAML file of the repository must name: its registry kind's, or the
+    training record's for hand-over files."""
+    placement = classify(_registry_path(path))
+    if placement is not None:
+        return placement.kind.schema_file
+    assert path.endswith("/training.yaml"), f"{path} is neither a registry file nor a record"
+    return "training-record.schema.json"
 
 
 def _registry_files() -> list[str]:
@@ -75,12 +85,11 @@ def test_schemas_are_valid_draft_2020_12() -> None:
 
 @pytest.mark.parametrize("path", _yaml_files())
 def test_yaml_file_names_its_schema_and_the_schema_accepts_it(path: str) -> None:
-    placement = classify(_registry_path(path))
-    assert placement is not None, f"{path} is not a registry file"
+    schema_file = _schema_file(path)
+    depth = path.count("/") if "/overlay/" not in path else _registry_path(path).count("/")
     text = (REPO / path).read_text()
-    reference = schema_reference(_registry_path(path), placement.kind)
-    assert text.startswith(MODELINE + reference + "\n")
-    schema = json.loads((REPO / "schemas" / placement.kind.schema_file).read_text())
+    assert text.startswith(f"{MODELINE}{'../' * depth}schemas/{schema_file}\n")
+    schema = json.loads((REPO / "schemas" / schema_file).read_text())
     document = json.loads(json.dumps(yaml.safe_load(text), default=str))
     assert list(Draft202012Validator(schema).iter_errors(document)) == []
 

@@ -6,61 +6,22 @@ import stat
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 import pytest
-from moto.s3.responses import S3Response
-from moto.server import ThreadedMotoServer
 
 from adapterctl.store.base import Store, StoreError
 from adapterctl.store.filestore import FileStore
 from adapterctl.store.s3store import S3Store
 from adapterctl.store.uri import open_store
+from tests.conftest import BUCKET
 
-BUCKET = "adapters"
 DIGEST = "sha256:" + "ab" * 32
 OTHER = "sha256:" + "cd" * 32
 CONTENT = {"adapter_model.safetensors": bytes(range(256)) * 40, "adapter_config.json": b"{}"}
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-}
-
-
-def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
-    """moto checks ``If-None-Match`` then writes; real S3 does both atomically."""
-    lock = threading.Lock()
-
-    def locked(self: Any) -> Any:
-        with lock:
-            return method(self)
-
-    return locked
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in AWS_ENV.items():
-            patch.setenv(name, value)
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-            patch.delenv(name, raising=False)
-        patch.setattr(S3Response, "put_object", _serialized(S3Response.put_object))
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
-        yield endpoint
-        server.stop()
 
 
 def _s3_store(endpoint: str) -> S3Store:
