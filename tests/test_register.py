@@ -409,3 +409,39 @@ def test_store_comes_from_the_environment_variable(
     assert _register() == 0
     assert capsys.readouterr().err.endswith(f"(artifact file://{other})\n")
     assert len(list((other / "sha256").iterdir())) == 1
+
+
+@pytest.mark.parametrize("arch", ["llama", "mistral", "qwen2", "gemma"])
+def test_register_check_and_tamper_on_every_layout(
+    workspace: Path, capsys: pytest.CaptureFixture[str], arch: str
+) -> None:
+    spec = BaseSpec(arch=arch, seed=5)  # type: ignore[arg-type]
+    make_base(workspace.parent / "base", spec)
+    assert main(["register-base", "../base", "--name", f"tiny-{arch}", "--revision", "t1"]) == 0
+    adapter = _adapter(workspace, AdapterSpec(seed=9, base_model_name_or_path=f"tiny-{arch}"), spec)
+    command = [
+        "register",
+        str(adapter),
+        "--name",
+        "sql-helper",
+        "--version",
+        "3.0.0",
+        "--base",
+        f"tiny-{arch}@t1",
+        "--description",
+        f"On {arch}.",
+        "--training",
+        "../training.yaml",
+    ]
+    assert main(command) == 0
+    assert main(["check", "sql-helper@3.0.0"]) == 0
+    capsys.readouterr()
+    revision = Registry.load(workspace).revision("sql-helper", "3.0.0")
+    assert revision is not None
+    stored = workspace / "examples/store/sha256" / revision.artifact.digest[7:]
+    config = stored / "adapter_config.json"
+    config.chmod(0o644)
+    config.write_text(config.read_text().replace('"r": 8', '"r": 4'))
+    assert main(["check", "sql-helper@3.0.0", "--format", "json"]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert [f["rule"] for f in findings] == ["integrity/digest-mismatch"]

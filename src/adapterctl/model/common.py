@@ -33,7 +33,7 @@ class Frozen(BaseModel):
     )
 
 
-def _pattern_type(
+def pattern_type(
     name: str, pattern: str, description: str, explain: str, max_length: int = 128
 ) -> Any:
     compiled = re.compile(pattern)
@@ -73,7 +73,7 @@ REVISION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 OWNER_PATTERN = r"^@[A-Za-z0-9](?:[A-Za-z0-9-]*)(?:/[A-Za-z0-9._-]+)?$"
 DURATION_PATTERN = r"^(?=\d)(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"
 
-Name = _pattern_type(
+Name = pattern_type(
     "name",
     NAME_PATTERN,
     "Lower-case letters, digits and '-', at most 63 characters (a DNS label).",
@@ -81,32 +81,32 @@ Name = _pattern_type(
     "(at most 63, starting and ending with a letter or digit)",
     max_length=63,
 )
-SemVer = _pattern_type(
+SemVer = pattern_type(
     "semver",
     SEMVER_PATTERN,
     "A semantic version (https://semver.org), e.g. 1.2.0.",
     "'{value}' is not a semantic version: expected MAJOR.MINOR.PATCH, e.g. 1.2.0",
 )
-Digest = _pattern_type(
+Digest = pattern_type(
     "digest",
     DIGEST_PATTERN,
     "A SHA-256 digest: 'sha256:' and 64 lower-case hex digits.",
     "'{value}' is not a digest: expected 'sha256:' followed by 64 lower-case hex digits",
     max_length=71,
 )
-Revision = _pattern_type(
+Revision = pattern_type(
     "revision",
     REVISION_PATTERN,
     "A base model revision: an upstream commit, a digest prefix or a label such as r1.",
     "'{value}' is not a valid revision: use letters, digits, '.', '_' and '-'",
 )
-Owner = _pattern_type(
+Owner = pattern_type(
     "owner",
     OWNER_PATTERN,
     "A GitHub user (@name) or team (@org/team).",
     "'{value}' is not a GitHub owner: expected @user or @org/team",
 )
-Duration = _pattern_type(
+Duration = pattern_type(
     "duration",
     DURATION_PATTERN,
     "A duration such as 24h, 1d12h or 30m.",

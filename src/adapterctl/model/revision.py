@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -21,14 +21,20 @@ from adapterctl.model.common import (
     Str,
     Text,
     Timestamp,
+    pattern_type,
 )
 from adapterctl.model.quantization import Quantization
 from adapterctl.model.refs import BaseRef
 
 # One path component (not '.' or '..'): artifact files live flat in the store.
-FileName = Annotated[
-    str, Field(pattern=r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$", max_length=255)
-]
+FileName = pattern_type(
+    "file_name",
+    r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$",
+    "An artifact file name: one path component of letters, digits, '.', '_' and '-'.",
+    "'{value}' is not an artifact file name: one path component, no '/' or '..' "
+    "(it would escape the store)",
+    max_length=255,
+)
 
 
 class ArtifactFile(Frozen):
