@@ -106,6 +106,15 @@ Owner = pattern_type(
     "A GitHub user (@name) or team (@org/team).",
     "'{value}' is not a GitHub owner: expected @user or @org/team",
 )
+# One path component (not '.' or '..'): artifact files live flat in the store.
+FileName = pattern_type(
+    "file_name",
+    r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$",
+    "An artifact file name: one path component of letters, digits, '.', '_' and '-'.",
+    "'{value}' is not an artifact file name: one path component, no '/' or '..' "
+    "(it would escape the store)",
+    max_length=255,
+)
 Duration = pattern_type(
     "duration",
     DURATION_PATTERN,

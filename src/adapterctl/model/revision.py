@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from adapterctl.model.common import (
     Bool,
     Digest,
+    FileName,
     Fraction,
     Frozen,
     Int,
@@ -21,20 +22,9 @@ from adapterctl.model.common import (
     Str,
     Text,
     Timestamp,
-    pattern_type,
 )
 from adapterctl.model.quantization import Quantization
 from adapterctl.model.refs import BaseRef
-
-# One path component (not '.' or '..'): artifact files live flat in the store.
-FileName = pattern_type(
-    "file_name",
-    r"^[A-Za-z0-9._-]*[A-Za-z0-9_-][A-Za-z0-9._-]*$",
-    "An artifact file name: one path component of letters, digits, '.', '_' and '-'.",
-    "'{value}' is not an artifact file name: one path component, no '/' or '..' "
-    "(it would escape the store)",
-    max_length=255,
-)
 
 
 class ArtifactFile(Frozen):
