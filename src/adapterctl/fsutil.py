@@ -7,6 +7,9 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from adapterctl.errors import InputError
 
 
 def write_atomic(path: Path, text: str, *, exclusive: bool = False) -> None:
@@ -27,6 +30,19 @@ def write_atomic(path: Path, text: str, *, exclusive: bool = False) -> None:
             Path(tmp).replace(path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def read_json_object(path: Path, error: type[InputError]) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (None when there is no such file); ``error`` otherwise."""
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{path}: not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise error(f"{path}: expected a JSON object")
+    return value
 
 
 def canonical_json_digest(value: object) -> str:

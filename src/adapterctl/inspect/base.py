@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapterctl.errors import InputError
-from adapterctl.fsutil import canonical_json_digest
+from adapterctl.fsutil import canonical_json_digest, read_json_object
 from adapterctl.inspect.chat_template import chat_template_digest, find_chat_template
 from adapterctl.inspect.safetensors import read_header_file
 from adapterctl.inspect.tokenizer import tokenizer_digest, tokenizer_files
@@ -71,14 +71,9 @@ def read_base(path: Path) -> BaseInfo:
 
 def _config(path: Path) -> dict[str, object]:
     file = path / "config.json"
-    if not file.is_file():
+    config = read_json_object(file, BaseModelError)
+    if config is None:
         raise BaseModelError(f"{file}: missing: a base model directory needs config.json")
-    try:
-        config = json.loads(file.read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BaseModelError(f"{file}: not JSON: {exc}") from None
-    if not isinstance(config, dict):
-        raise BaseModelError(f"{file}: expected a JSON object")
     return config
 
 

@@ -17,7 +17,6 @@ what users of the adapter see).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -25,7 +24,7 @@ from typing import Any, Final
 from tokenizers import AddedToken, Tokenizer
 
 from adapterctl.errors import InputError
-from adapterctl.fsutil import canonical_json_digest
+from adapterctl.fsutil import canonical_json_digest, read_json_object
 
 TOKENIZER_JSON: Final = "tokenizer.json"
 TOKENIZER_CONFIG: Final = "tokenizer_config.json"
@@ -88,15 +87,7 @@ class Difference:
 
 def load_json_object(path: Path, error: type[InputError] = TokenizerError) -> dict[str, Any] | None:
     """The JSON object in ``path``, or None when there is no such file."""
-    if not path.is_file():
-        return None
-    try:
-        value = json.loads(path.read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise error(f"{path}: not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise error(f"{path}: expected a JSON object")
-    return value
+    return read_json_object(path, error)
 
 
 def tokenizer_digest(model_dir: Path) -> str:
