@@ -445,3 +445,20 @@ def test_register_check_and_tamper_on_every_layout(
     assert main(["check", "sql-helper@3.0.0", "--format", "json"]) == 1
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert [f["rule"] for f in findings] == ["integrity/digest-mismatch"]
+
+
+def test_register_base_can_store_the_weights(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = workspace.parent / "base"
+    make_base(model, R1)
+    assert (
+        main(["register-base", str(model), "--name", "x", "--revision", "r1", "--store-weights"])
+        == 0
+    )
+    manifest = Registry.load(workspace).base("x", "r1")
+    assert manifest is not None
+    assert manifest.weights_artifact is not None
+    stored = workspace / "examples/store/sha256" / manifest.weights_artifact[7:]
+    assert sorted(p.name for p in stored.iterdir()) == sorted(p.name for p in model.iterdir())
+    assert (stored / "model.safetensors").read_bytes() == (model / "model.safetensors").read_bytes()

@@ -42,6 +42,10 @@ def base_command(
     alias: Annotated[
         list[str] | None, typer.Option("--alias", help="Another name trainers use (repeatable).")
     ] = None,
+    store_weights: Annotated[
+        bool,
+        typer.Option("--store-weights", help="Also store the whole model directory (small bases)."),
+    ] = False,
     root: RootOption = None,
     store: StoreOption = None,
     endpoint_url: EndpointOption = None,
@@ -56,6 +60,7 @@ def base_command(
         revision=revision,
         source=source,
         aliases=tuple(alias or ()),
+        store_weights=store_weights,
     )
     sys.stdout.write(f"wrote {written}\n")
     return ExitCode.OK

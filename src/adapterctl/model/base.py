@@ -54,6 +54,9 @@ class BaseManifest(Frozen):
     tokenizer_artifact: Digest | None = None
     """Store digest of the tokenizer and chat-template files, so the compat gate can
     explain a fingerprint difference by behaviour (render and encode probes)."""
+    weights_artifact: Digest | None = None
+    """Store digest of the whole model directory, for bases the store also serves
+    (the example kit); production nodes hold their base weights locally."""
     quantization: Quantization
     vocab_size: PositiveInt
     max_model_len: PositiveInt | None = None

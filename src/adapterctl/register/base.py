@@ -26,6 +26,12 @@ def store_tokenizer(store: Store, model_dir: Path, files: tuple[str, ...]) -> st
     return digest
 
 
+def _store_model(store: Store, model_dir: Path) -> str:
+    digest = digest_directory(model_dir).digest
+    store.put(digest, model_dir)
+    return digest
+
+
 def register_base(
     root: Path,
     model_dir: Path,
@@ -35,6 +41,7 @@ def register_base(
     revision: str,
     source: str | None = None,
     aliases: tuple[str, ...] = (),
+    store_weights: bool = False,
 ) -> str:
     """Write ``bases/<name>/<revision>.yaml``; returns its path."""
     path = layout.base_path(name, revision)
@@ -52,6 +59,7 @@ def register_base(
             "tokenizer_digest": info.tokenizer_digest,
             "chat_template_digest": info.chat_template_digest,
             "tokenizer_artifact": store_tokenizer(store, model_dir, info.tokenizer_files),
+            "weights_artifact": _store_model(store, model_dir) if store_weights else None,
             "quantization": info.quantization,
             "vocab_size": info.vocab_size,
             "max_model_len": info.max_model_len,
