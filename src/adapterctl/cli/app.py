@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from adapterctl import __version__
-from adapterctl.cli import check, codeowners, register, schemas, validate
+from adapterctl.cli import check, codeowners, register, schemas, serve, validate
 from adapterctl.errors import AdapterctlError, ExitCode
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.command("codeowners")(codeowners.command)
 app.command("register-base")(register.base_command)
 app.command("register")(register.adapter_command)
 app.command("check")(check.command)
+app.command("serve")(serve.command)
 
 _state = {"debug": False}
 

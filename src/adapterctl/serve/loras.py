@@ -1,0 +1,275 @@
+"""LoRA adapters on the reference node: vLLM's checks, its error texts, and the adapter table.
+
+Everything a client can observe when it loads or unloads an adapter is copied from vLLM
+(``vllm/entrypoints/openai/models/serving.py``, ``vllm/lora/worker_manager.py``,
+``vllm/lora/peft_helper.py``, ``vllm/lora/lora_model.py``): the order of the checks, the
+messages, the HTTP status and error type. Like vLLM, nothing here looks at the base model an
+adapter was trained for (``base_model_name_or_path``), nor at a tokenizer shipped beside it.
+
+The table keeps two things apart, as vLLM does: the *names* a client loaded (listed by
+``/v1/models`` until unloaded) and the *resident weights*, an LRU cache of at most
+``max_cpu_loras`` adapters. A name whose weights were evicted stays loaded; its weights are
+read again from its path on its next request.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from safetensors import safe_open
+
+#: The three tensor files vLLM's ``LoRAModel.from_local_checkpoint`` accepts, in its order.
+TENSOR_FILES = ("adapter_model.safetensors", "adapter_model.bin", "adapter_model.pt")
+REQUIRED_FIELDS = ("r", "lora_alpha", "target_modules")
+
+
+class LoraError(Exception):
+    """A load, unload or request error, carrying vLLM's HTTP status and error type."""
+
+    def __init__(
+        self,
+        message: str,
+        status: int = 400,
+        type_: str = "BadRequestError",
+        *,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.type_ = type_
+        self.param = param
+
+    @property
+    def type(self) -> str:
+        """The OpenAI error ``type`` field (``type_`` under another name)."""
+        return self.type_
+
+
+# --- vLLM's messages -----------------------------------------------------------------------
+
+
+def both_required() -> LoraError:
+    """serving.py ``_check_load_lora_adapter_request``."""
+    return LoraError("Both 'lora_name' and 'lora_path' must be provided.", 400, "InvalidUserInput")
+
+
+def already_loaded(name: str) -> LoraError:
+    """serving.py ``_check_load_lora_adapter_request`` (load_inplace is not supported here)."""
+    return LoraError(
+        f"The lora adapter '{name}' has already been loaded. If you want to load the adapter"
+        " in place, set 'load_inplace' to True.",
+        400,
+        "InvalidUserInput",
+    )
+
+
+def name_required() -> LoraError:
+    """serving.py ``_check_unload_lora_adapter_request``."""
+    return LoraError(
+        "'lora_name' needs to be provided to unload a LoRA adapter.", 400, "InvalidUserInput"
+    )
+
+
+def cannot_be_found(name: str) -> LoraError:
+    """serving.py ``_check_unload_lora_adapter_request``."""
+    return LoraError(f"The lora adapter '{name}' cannot be found.", 404, "NotFoundError")
+
+
+def no_such_model(model: str) -> LoraError:
+    """serving.py ``_check_model``: a request names a model the node does not serve."""
+    return LoraError(f"The model `{model}` does not exist.", 404, "NotFoundError", param="model")
+
+
+def no_adapter_found(name: str, path: str) -> LoraError:
+    """worker_manager.py ``_load_adapter`` turns FileNotFoundError into this; serving.py maps
+    any message containing "No adapter found" to 404 NotFoundError."""
+    return LoraError(
+        f"Loading lora {name} failed: No adapter found for {path}", 404, "NotFoundError"
+    )
+
+
+def outside_allowed_dir(path: str, allowed: Path) -> LoraError:
+    """Not vLLM: the reference node's own guard (``--allowed-lora-dir``)."""
+    return LoraError(
+        f"LoRA path '{path}' is outside the allowed directory '{allowed}'.",
+        400,
+        "BadRequestError",
+        param="lora_path",
+    )
+
+
+# --- the checks, in vLLM's order -----------------------------------------------------------
+
+
+def check_allowed(path: str, allowed: Path | None) -> None:
+    """Refuse a path that resolves outside ``allowed`` (symbolic links followed)."""
+    if allowed is None:
+        return
+    root = allowed.expanduser().resolve()
+    if not Path(path).expanduser().resolve().is_relative_to(root):
+        raise outside_allowed_dir(path, root)
+
+
+def read_config(name: str, path: str) -> dict[str, Any]:
+    """adapter_config.json as ``PEFTHelper.from_local_dir`` reads it.
+
+    Only a missing file (or directory) is "No adapter found" (404); any other error — a
+    path that is a file, unreadable JSON — is a 400 with the error's own text."""
+    config_path = Path(path).expanduser() / "adapter_config.json"
+    try:
+        with config_path.open(encoding="utf-8") as handle:
+            config = json.load(handle)
+    except FileNotFoundError as error:
+        raise no_adapter_found(name, path) from error
+    except (OSError, ValueError) as error:
+        raise LoraError(str(error)) from error
+    if not isinstance(config, dict):
+        raise LoraError(f"{config_path} is not a JSON object")
+    return config
+
+
+def validate_legal(config: dict[str, Any], max_lora_rank: int) -> None:
+    """``PEFTHelper.from_dict``, ``__post_init__`` and ``validate_legal``."""
+    missing = {field for field in REQUIRED_FIELDS if field not in config}
+    if missing:
+        raise LoraError(f"Missing required configuration fields: {missing}")
+    rank = config["r"]
+    if not isinstance(rank, int) or rank <= 0:
+        raise LoraError(f"LoRA rank `r` must be a positive integer, got {rank}.")
+    errors = []
+    if config.get("modules_to_save"):
+        errors.append("vLLM only supports modules_to_save being None.")
+    if config.get("use_dora"):
+        errors.append("vLLM does not yet support DoRA.")
+    if rank > max_lora_rank:
+        errors.append(f"LoRA rank {rank} is greater than max_lora_rank {max_lora_rank}.")
+    if config.get("bias", "none") != "none":
+        errors.append("Adapter bias is not supported.")
+    if errors:
+        raise LoraError(" ".join(errors))
+
+
+def _module_of(key: str) -> str | None:
+    """The module a LoRA tensor belongs to (``...q_proj.lora_A.weight`` → ``...q_proj``)."""
+    if "base_layer" in key or ".lora_" not in key:
+        return None
+    return key.split(".lora_", 1)[0].removeprefix("base_model.model.")
+
+
+def check_tensors(path: str, expected_modules: set[str]) -> None:
+    """``LoRAModel.from_local_checkpoint``: the tensor file exists, its header reads, and
+    every LoRA module it holds is one the model can serve (by its last name)."""
+    directory = Path(path).expanduser().resolve()
+    tensors = directory / TENSOR_FILES[0]
+    if not tensors.is_file():
+        if any((directory / name).is_file() for name in TENSOR_FILES[1:]):
+            return
+        raise LoraError(f"{directory} doesn't contain tensors")
+    try:
+        with safe_open(str(tensors), framework="pt") as handle:
+            keys = list(handle.keys())
+    except Exception as error:  # safetensors raises its own SafetensorError
+        raise LoraError(str(error)) from error
+    modules = (_module_of(key) for key in keys)
+    unexpected = sorted(
+        {m for m in modules if m is not None and m.rsplit(".", 1)[-1] not in expected_modules}
+    )
+    if unexpected:
+        raise LoraError(
+            f"While loading {directory}, expected target modules in {sorted(expected_modules)}"
+            f" but received {unexpected}. Please verify that the loaded LoRA module is correct"
+        )
+
+
+def validate(name: str, path: str, *, max_lora_rank: int, expected_modules: set[str]) -> None:
+    """Every check vLLM makes before it puts an adapter's weights into the model."""
+    validate_legal(read_config(name, path), max_lora_rank)
+    check_tensors(path, expected_modules)
+
+
+# --- the adapter table -----------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Adapter:
+    """One loaded name. ``key`` is its PEFT adapter name (served names may hold dots)."""
+
+    name: str
+    path: str
+    key: str
+    resident: bool = False
+    in_use: int = 0
+    unloaded: bool = False
+
+
+class AdapterTable:
+    """Loaded names in load order, and the LRU order of the adapters whose weights are
+    resident. Thread-safe; a per-name lock makes load and unload of one name atomic."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._by_name: dict[str, Adapter] = {}
+        self._lru: OrderedDict[str, Adapter] = OrderedDict()
+        self._name_locks: dict[str, threading.Lock] = {}
+        self._ids = itertools.count(1)
+
+    def name_lock(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._name_locks.setdefault(name, threading.Lock())
+
+    def get(self, name: str) -> Adapter | None:
+        with self._lock:
+            return self._by_name.get(name)
+
+    def create(self, name: str, path: str) -> Adapter:
+        """A new adapter record with a fresh PEFT key (like vLLM's ``lora_int_id``)."""
+        with self._lock:
+            return Adapter(name=name, path=path, key=f"lora{next(self._ids)}")
+
+    def register(self, adapter: Adapter) -> None:
+        with self._lock:
+            self._by_name[adapter.name] = adapter
+
+    def unregister(self, name: str) -> Adapter | None:
+        with self._lock:
+            adapter = self._by_name.pop(name, None)
+            if adapter is not None:
+                adapter.unloaded = True
+            return adapter
+
+    def names(self) -> dict[str, str]:
+        with self._lock:
+            return {name: adapter.path for name, adapter in self._by_name.items()}
+
+    def touch(self, adapter: Adapter) -> None:
+        """Mark ``adapter`` resident and most recently used."""
+        with self._lock:
+            adapter.resident = True
+            self._lru[adapter.key] = adapter
+            self._lru.move_to_end(adapter.key)
+
+    def drop(self, adapter: Adapter) -> None:
+        """Forget that ``adapter``'s weights are resident."""
+        with self._lock:
+            adapter.resident = False
+            self._lru.pop(adapter.key, None)
+
+    def resident_count(self) -> int:
+        with self._lock:
+            return len(self._lru)
+
+    def victims(self) -> list[Adapter]:
+        """Resident adapters to evict to get back to capacity, least recently used first.
+        An adapter that a request is using is never chosen (the cache may run over)."""
+        with self._lock:
+            excess = len(self._lru) - self.capacity
+            idle = [adapter for adapter in self._lru.values() if adapter.in_use == 0]
+            return idle[: max(excess, 0)]
