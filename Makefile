@@ -35,6 +35,7 @@ bench: venv
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/compat.py
 	$(BIN)/python bench/digest.py
+	$(BIN)/python bench/serve.py
 
 schemas: venv
 	$(BIN)/adapterctl schemas --write
