@@ -1,15 +1,16 @@
-"""Rebuild the example registry's artifacts and manifests from the example kit.
+"""Rebuild the example registry's artifacts and manifests from the trained example kit.
 
-``python -m examples.build_registry`` regenerates the kit's model directories (seeded,
-byte-identical every time), registers the bases and adapters into ``examples/store`` and
-rewrites their manifests. Descriptions, creation dates and training records are carried
-over from the manifests already in the repository, so a rebuild changes nothing unless
-the kit changes. Run it only when the kit changes: revisions are otherwise immutable.
+``python -m examples.build_registry`` trains the kit's models (``examples.train``: seeded,
+deterministic on CPU, about 15 s), registers the bases and adapters into
+``examples/store``, copies the golden suites and rewrites the manifests. Descriptions,
+creation dates and training records are carried over from the manifests already in the
+repository. Run it only when the kit changes: revisions are otherwise immutable.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from datetime import datetime
@@ -24,14 +25,19 @@ from adapterctl.register.adapter import Candidate, register_adapter
 from adapterctl.register.base import register_base
 from adapterctl.registry import Registry
 from adapterctl.store.filestore import FileStore
-from examples.kit import write_examples
+from examples.train import main as train
 
 REPO = Path(__file__).resolve().parent.parent
 #: base manifest (name, revision) → kit directory, source and creation date.
 BASES = {
-    ("tiny-llama", "r1"): ("tiny-llama-r1", "2026-11-01T08:00:00Z"),
-    ("tiny-llama", "r2"): ("tiny-llama-r2-template-drift", "2026-11-22T08:00:00Z"),
-    ("tiny-llama-wide", "r1"): ("tiny-llama-wide", "2026-11-01T08:00:00Z"),
+    ("tiny-llama", "r1"): ("tiny-llama-r1", "2026-11-01T08:00:00Z", True),
+    ("tiny-llama", "r2"): ("tiny-llama-r2", "2026-11-22T08:00:00Z", True),
+    ("tiny-llama-wide", "r1"): ("tiny-llama-wide", "2026-11-01T08:00:00Z", False),
+}
+#: golden suites the kit writes → where the registry keeps them.
+SUITES = {
+    "golden/support-bot/refunds.yaml": "adapters/support-bot/golden/refunds.yaml",
+    "golden/sql-helper/basics.yaml": "adapters/sql-helper/golden/basics.yaml",
 }
 #: adapter revisions (line, version) → kit directory; all trained on tiny-llama@r1.
 ADAPTERS = {
@@ -59,7 +65,7 @@ def _previous(root: Path, path: str) -> dict[str, Any]:
 def build(root: Path, kit: Path) -> None:
     """Register the kit's bases and adapters into ``root`` (a registry checkout)."""
     store = FileStore(root / "examples" / "store", "file://examples/store")
-    for (name, revision), (directory, created) in BASES.items():
+    for (name, revision), (directory, created, weights) in BASES.items():
         _previous(root, layout.base_path(name, revision))
         os.environ["SOURCE_DATE_EPOCH"] = _epoch(created)
         register_base(
@@ -68,8 +74,11 @@ def build(root: Path, kit: Path) -> None:
             store,
             name=name,
             revision=revision,
-            source=f"examples/kit ({directory})",
+            source=f"examples/train ({directory})",
+            store_weights=weights,
         )
+    for source, target in SUITES.items():
+        shutil.copyfile(kit / source, root / target)
     for (name, version), directory in ADAPTERS.items():
         old = _previous(root, layout.revision_path(name, version))
         _register(root, store, kit / "adapters" / directory, name, version, old)
@@ -98,7 +107,7 @@ def _register(
 def main() -> int:
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO
     with tempfile.TemporaryDirectory(prefix="adapterctl-kit-") as tmp:
-        write_examples(Path(tmp))
+        train(Path(tmp))
         build(root, Path(tmp))
     return 0
 

@@ -160,9 +160,9 @@ def test_chat_template_drift_is_explained(
     )
     assert findings[1][2] == (
         "chat template behaves differently on the environment's base tiny-llama@r2: "
-        "rendered chat template (without a system message) at 29: "
-        "trained with 'user\\nBonjour ! Quelle est la c', "
-        "served 'system\\nYou are a helpful suppo' (near '<|begin_of_text|><|im_start|>')"
+        "rendered chat template (with a system message) at 95: "
+        "trained with '\\n<|im_start|>user\\nBonjour ! Qu', "
+        "served '<|im_start|>user\\nBonjour ! Que' (near 'Réponds en français.<|im_end|>')"
     )
 
 

@@ -242,7 +242,7 @@ ALLOWED = "adapter_config.json, adapter_model.safetensors, README.md"
             [
                 (
                     "compat/base-name",
-                    "adapter_config.json names base model 'meta-llama/Llama-3.1-8B-Instruct', but the manifest binds the adapter to tiny-llama@r1 (known as: examples/kit (tiny-llama-r1), tiny-llama, tiny-llama@r1)",
+                    "adapter_config.json names base model 'meta-llama/Llama-3.1-8B-Instruct', but the manifest binds the adapter to tiny-llama@r1 (known as: examples/train (tiny-llama-r1), tiny-llama, tiny-llama@r1)",
                 )
             ],
         ),
