@@ -43,6 +43,7 @@ def client() -> Iterator[OpenAI]:
         assert revision is not None
         engine.load_lora(label, str(_stored(revision.artifact.digest)))
     listener = socket.create_server(("127.0.0.1", 0))  # connections queue until uvicorn runs
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # asyncio won't set it here
     port = listener.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_app(engine), log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
