@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from adapterctl import __version__
-from adapterctl.cli import check, codeowners, register, schemas, serve, validate
+from adapterctl.cli import check, codeowners, eval, register, schemas, serve, validate
 from adapterctl.errors import AdapterctlError, ExitCode
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.command("register-base")(register.base_command)
 app.command("register")(register.adapter_command)
 app.command("check")(check.command)
 app.command("serve")(serve.command)
+app.command("eval")(eval.command)
 
 _state = {"debug": False}
 

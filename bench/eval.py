@@ -1,0 +1,227 @@
+"""Benchmark: the golden runner's own overhead, against a stub node with a fixed latency.
+
+Starts a stub OpenAI-compatible node (this file with ``--stub``: a subprocess serving a
+pre-bound loopback socket) that answers every chat request after ``--latency-ms``, then
+runs a ``--cases`` suite of one revision, repeats=1, ``--concurrency`` requests in flight,
+exactly as ``adapterctl eval`` does, and prints:
+
+- the ideal, cases × latency / concurrency, and the wall time (target within 1.2×);
+- overhead per request: (wall − ideal) × concurrency / cases, the time each request holds a
+  slot beyond the node's latency (target < 2 ms); and the runner's CPU time per request;
+- a floor: the same requests from a minimal raw-socket client, what the stub and loopback
+  cost by themselves;
+- the same suite run by promptfoo, if ``npx --no-install promptfoo --version`` works.
+
+The stub is plain asyncio, not FastAPI: uvicorn and FastAPI add about 2 ms per request at
+this rate, which would be counted as the runner's.
+Usage: ``python bench/eval.py [--cases 500] [--latency-ms 50] [--concurrency 32]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from adapterctl.evals.runner import EvalPlan, run
+from adapterctl.model.golden import GoldenSuite
+
+MODEL = "bench@1.0.0"
+ANSWER = "Returns are accepted within 30 days."
+CHAT = b"POST /v1/chat/completions HTTP/1.1\r\nhost: stub\r\ncontent-length: 2\r\n\r\n{}"
+
+
+def _http(document: object) -> bytes:
+    body = json.dumps(document).encode()
+    head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}"
+    return head.encode() + b"\r\n\r\n" + body
+
+
+MODELS = _http({"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0}]})
+ANSWERED = _http(
+    {
+        "id": "bench",
+        "object": "chat.completion",
+        "created": 0,
+        "model": MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": ANSWER},
+                "finish_reason": "stop",
+            }
+        ],
+    }
+)
+
+
+async def stub(fd: int, latency_s: float) -> None:
+    """Serve ``/v1/models`` and ``/v1/chat/completions`` (HTTP/1.1 keep-alive) on ``fd``."""
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+                for line in head[1:]:
+                    name, _, value = line.partition(":")
+                    if name.strip().lower() == "content-length":
+                        await reader.readexactly(int(value))
+                if "/models" in head[0]:
+                    writer.write(MODELS)
+                else:
+                    await asyncio.sleep(latency_s)
+                    writer.write(ANSWERED)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(connection, sock=socket.socket(fileno=fd))
+    await server.serve_forever()
+
+
+def start_stub(latency_s: float) -> tuple[subprocess.Popen[bytes], int]:
+    listener = socket.create_server(("127.0.0.1", 0))  # connections queue until it serves
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted ones inherit it
+    port = int(listener.getsockname()[1])
+    command = [sys.executable, __file__, "--stub", str(listener.fileno()), str(latency_s)]
+    process = subprocess.Popen(command, pass_fds=(listener.fileno(),))
+    listener.close()
+    return process, port
+
+
+def suite_document(cases: int) -> dict[str, Any]:
+    return {
+        "suite": "bench",
+        "description": "Synthetic cases for the runner benchmark.",
+        "cases": [
+            {
+                "id": f"case-{i}",
+                "messages": [{"role": "user", "content": f"Question {i}: how long to return?"}],
+                "assert": [{"type": "icontains", "value": "30 days"}],
+            }
+            for i in range(cases)
+        ],
+    }
+
+
+def run_adapterctl(url: str, cases: int, concurrency: int) -> tuple[float, float, int]:
+    """Wall and CPU seconds of one whole run (client, /v1/models check, every case), passes."""
+    suite = GoldenSuite.model_validate(suite_document(cases))
+    plan = EvalPlan(
+        base_url=url,
+        api_key=None,
+        suites=(suite,),
+        revisions=(MODEL,),
+        repeats=1,
+        concurrency=concurrency,
+        root=Path.cwd(),
+    )
+    run(plan)  # warm-up: the stub's start-up is not the runner's cost
+    wall, cpu = time.perf_counter(), time.process_time()
+    results = run(plan)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return wall, cpu, sum(result.passed for result in results)
+
+
+async def floor(port: int, cases: int, concurrency: int) -> float:
+    """Wall seconds of the same requests from a minimal client (one connection per slot)."""
+    pending = iter(range(cases))
+
+    async def slot() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in pending:
+            writer.write(CHAT)
+            await reader.readexactly(len(ANSWERED))
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(slot() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+def promptfoo_version() -> str | None:
+    if shutil.which("npx") is None:
+        return None
+    command = ["npx", "--no-install", "promptfoo", "--version"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def run_promptfoo(url: str, cases: int, concurrency: int) -> float:
+    """Wall seconds of ``promptfoo eval`` on the same suite, node and concurrency."""
+    provider = {
+        "id": f"openai:chat:{MODEL}",
+        "config": {"apiBaseUrl": url, "apiKey": "EMPTY", "temperature": 0, "max_tokens": 64},
+    }
+    tests = [
+        {"vars": {"question": case["messages"][0]["content"]}, "assert": case["assert"]}
+        for case in suite_document(cases)["cases"]
+    ]
+    config = {"providers": [provider], "prompts": ["{{question}}"], "tests": tests}
+    env = dict(os.environ, PROMPTFOO_DISABLE_TELEMETRY="1", PROMPTFOO_DISABLE_UPDATE="1")
+    with tempfile.TemporaryDirectory(prefix="adapterctl-bench-") as tmp:
+        path = Path(tmp) / "promptfooconfig.yaml"
+        path.write_text(json.dumps(config))  # JSON is YAML
+        command = ["npx", "--no-install", "promptfoo", "eval", "-c", str(path), "--no-cache"]
+        command += ["--no-write", "--no-table", "--max-concurrency", str(concurrency)]
+        started = time.perf_counter()
+        subprocess.run(command, env=env, cwd=tmp, check=False, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--cases", type=int, default=500)
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--stub", nargs=2, metavar=("FD", "LATENCY_S"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stub:
+        asyncio.run(stub(int(args.stub[0]), float(args.stub[1])))
+        return 0
+    n, concurrency, latency_s = args.cases, args.concurrency, args.latency_ms / 1000
+    process, port = start_stub(latency_s)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        wall, cpu, passed = run_adapterctl(url, n, concurrency)
+        bottom = asyncio.run(floor(port, n, concurrency))
+        version = promptfoo_version()
+        promptfoo = None if version is None else run_promptfoo(url, n, concurrency)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    ideal = n * latency_s / concurrency
+    print(f"{n} cases × 1 revision × 1 repeat, stub latency {args.latency_ms:g} ms, ", end="")
+    print(f"concurrency {concurrency}; {passed} passed")
+    print(f"ideal (cases × latency / concurrency)  {ideal:6.3f} s")
+    print(f"floor (raw-socket client, same stub)   {bottom:6.3f} s  {bottom / ideal:.2f}× ideal")
+    print(
+        f"adapterctl                             {wall:6.3f} s  {wall / ideal:.2f}× ideal", end=""
+    )
+    print(" (target ≤ 1.2×)")
+    overhead_ms = (wall - ideal) * concurrency / n * 1000
+    print(
+        f"overhead per request  {overhead_ms:5.2f} ms  (wall − ideal) × concurrency / cases", end=""
+    )
+    print(" (target < 2 ms)")
+    print(f"runner CPU per request  {cpu / n * 1000:5.2f} ms")
+    if promptfoo is None:
+        print("promptfoo: not installed")
+    else:
+        print(f"promptfoo {version}: {promptfoo:6.3f} s  {promptfoo / ideal:.2f}× ideal")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

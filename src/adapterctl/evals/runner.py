@@ -1,0 +1,304 @@
+"""Running golden suites against a serving node: every case × revision × repeat.
+
+One async openai client and a bounded pool of workers. The revisions are interleaved: for
+each repeat and case, the candidate's request is dispatched right next to the baseline's,
+so drift on the node (load, thermal throttling, a neighbour's burst) affects both alike.
+The node is checked first (``/v1/models`` must list every revision); after that a failed
+request (past the client's bounded retries) becomes an :class:`Answer` with an error, which
+fails the case — it never passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import openai
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from adapterctl.errors import InputError, UsageError
+from adapterctl.evals.assertions import case_outcome, evaluate
+from adapterctl.evals.results import Answer, CaseResult
+from adapterctl.model.golden import Case, GoldenSuite, Message
+
+OnResult = Callable[[CaseResult], None]
+"""Called once per finished result, in completion order (e.g. to advance a progress bar)."""
+NO_KEY = "EMPTY"
+"""Sent when the node needs no key (vLLM's convention); never the user's ``OPENAI_API_KEY``."""
+_Choice = TypeVar("_Choice")
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")
+
+
+class EvalError(InputError):
+    """The evaluation cannot start: the node is unreachable or does not serve a revision."""
+
+
+class NoChoiceError(Exception):
+    """The node answered with an empty ``choices`` list."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalPlan:
+    """What to ask, of which node, how often."""
+
+    base_url: str
+    """The node's OpenAI-compatible base URL, e.g. ``http://node:8000/v1``."""
+    api_key: str | None
+    suites: tuple[GoldenSuite, ...]
+    revisions: tuple[str, ...]
+    """Served model names, candidate first: ``("support-bot@1.2.0", "support-bot@1.1.0")``."""
+    repeats: int = 3
+    concurrency: int = 8
+    """Requests in flight at once."""
+    timeout_s: float = 60
+    """Per request attempt."""
+    retries: int = 2
+    """Retries of a request after a timeout, a connection error, 408/409/429 or a 5xx."""
+    temperature: float = 0.0
+    default_max_tokens: int = 64
+    """For cases without ``max_tokens``."""
+    seed: int | None = None
+    """None: no seed is sent. Otherwise repeat r sends ``seed + r`` for every revision."""
+    root: Path
+    """The registry root, against which ``python`` assertions are resolved."""
+
+    def __post_init__(self) -> None:
+        if not self.revisions:
+            raise UsageError("an evaluation needs at least one revision")
+        if len(set(self.revisions)) != len(self.revisions):
+            raise UsageError(f"a revision is named twice: {', '.join(self.revisions)}")
+        if self.repeats < 1 or self.concurrency < 1 or self.retries < 0:
+            raise UsageError("repeats and concurrency must be at least 1, retries at least 0")
+
+    @property
+    def total(self) -> int:
+        """How many results the plan produces: cases × revisions × repeats."""
+        cases = sum(len(suite.cases) for suite in self.suites)
+        return cases * len(self.revisions) * self.repeats
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One request: a case asked of one revision in one repeat."""
+
+    suite: GoldenSuite
+    case: Case
+    revision: str
+    repeat: int
+    order: tuple[int, int, int, int]
+    """Sort key of the result: suite, case, revision (plan order), repeat."""
+
+
+def schedule(plan: EvalPlan) -> list[Job]:
+    """The dispatch order: repeat by repeat, case by case, the revisions side by side."""
+    return [
+        Job(suite, case, revision, repeat, (s, c, v, repeat))
+        for repeat in range(plan.repeats)
+        for s, suite in enumerate(plan.suites)
+        for c, case in enumerate(suite.cases)
+        for v, revision in enumerate(plan.revisions)
+    ]
+
+
+def render(text: str, variables: Mapping[str, str]) -> str:
+    """``{{name}}`` replaced by its value; a name without a value is left as written."""
+    return _VARIABLE.sub(lambda match: variables.get(match.group(1), match.group(0)), text)
+
+
+def run(plan: EvalPlan, progress: OnResult | None = None) -> list[CaseResult]:
+    """:func:`run_plan`, for synchronous callers (it runs its own event loop)."""
+    return asyncio.run(run_plan(plan, progress))
+
+
+async def run_plan(plan: EvalPlan, progress: OnResult | None = None) -> list[CaseResult]:
+    """Ask every case of every suite of every revision ``plan.repeats`` times, and judge.
+
+    Raises :class:`EvalError` when the node cannot be reached or lacks a revision; once it
+    has answered, nothing else raises for a request. Results are sorted by suite and case
+    (plan and file order), revision (plan order) and repeat.
+    """
+    async with AsyncOpenAI(
+        base_url=plan.base_url,
+        api_key=plan.api_key or NO_KEY,
+        timeout=plan.timeout_s,
+        max_retries=plan.retries,
+    ) as client:
+        await check_node(client, plan)
+        jobs = schedule(plan)
+        pending = iter(jobs)
+        done: list[tuple[tuple[int, int, int, int], CaseResult]] = []
+
+        async def worker() -> None:
+            for job in pending:  # shared: each job is taken by exactly one worker
+                result = await judge(client, plan, job)
+                done.append((job.order, result))
+                if progress is not None:
+                    progress(result)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(plan.concurrency, len(jobs))):
+                group.create_task(worker())
+    return [result for _, result in sorted(done, key=lambda item: item[0])]
+
+
+async def check_node(client: AsyncOpenAI, plan: EvalPlan) -> None:
+    """Raise :class:`EvalError` unless the node answers and lists every revision."""
+    url = plan.base_url
+    try:
+        served = {model.id async for model in client.models.list()}
+    except openai.APIConnectionError as exc:
+        raise EvalError(
+            f"cannot reach the node at {url}: {_cause(exc)}",
+            hint="is it running? --endpoint takes the base URL, e.g. http://host:8000/v1",
+        ) from None
+    except openai.APIStatusError as exc:
+        key = exc.status_code in (401, 403)
+        raise EvalError(
+            f"the node at {url} refused to list its models: {exc.message}",
+            hint="check --api-key (or ADAPTERCTL_API_KEY)" if key else None,
+        ) from None
+    except openai.APIError as exc:
+        raise EvalError(f"the node at {url} does not answer like an OpenAI server: {exc}") from None
+    missing = [revision for revision in plan.revisions if revision not in served]
+    if missing:
+        serves = ", ".join(sorted(served)) or "no models"
+        raise EvalError(
+            f"the node at {url} does not serve {', '.join(missing)} (it serves: {serves})",
+            hint="load the revision on the node first (POST /v1/load_lora_adapter)",
+        )
+
+
+async def judge(client: AsyncOpenAI, plan: EvalPlan, job: Job) -> CaseResult:
+    """Ask ``job``'s question and check the answer against the case's assertions."""
+    answer = await ask(client, plan, job)
+    assertions = evaluate(job.case, answer, root=plan.root)
+    score, passed = case_outcome(job.case, assertions)
+    return CaseResult(
+        suite=job.suite.suite,
+        case=job.case.id,
+        revision=job.revision,
+        repeat=job.repeat,
+        answer=answer,
+        assertions=assertions,
+        score=score,
+        passed=passed and answer.error is None,
+    )
+
+
+async def ask(client: AsyncOpenAI, plan: EvalPlan, job: Job) -> Answer:
+    """The node's answer; a request that failed past the retries gives an error answer.
+
+    ``latency_ms`` of an answer is the time of the attempt that answered (the client's
+    retry back-offs are not the model's latency); of an error, the time until giving up.
+    """
+    started = time.perf_counter()
+    try:
+        if job.case.messages is not None:
+            return await _chat(client, plan, job, job.case.messages)
+        return await _complete(client, plan, job, job.case.prompt or "")
+    except (openai.APIError, NoChoiceError) as exc:
+        latency = (time.perf_counter() - started) * 1000
+        return Answer("", None, latency, error=f"{type(exc).__name__}: {exc}")
+
+
+async def _chat(
+    client: AsyncOpenAI, plan: EvalPlan, job: Job, messages: tuple[Message, ...]
+) -> Answer:
+    variables = _variables(job)
+    raw = await client.chat.completions.with_raw_response.create(
+        model=job.revision,
+        messages=[_message(m.role, render(m.content, variables)) for m in messages],
+        temperature=plan.temperature,
+        max_tokens=job.case.max_tokens or plan.default_max_tokens,
+        seed=_seed(plan, job),
+    )
+    choice = _first(raw.parse().choices)
+    return Answer(choice.message.content or "", choice.finish_reason, _ms(raw.elapsed))
+
+
+async def _complete(client: AsyncOpenAI, plan: EvalPlan, job: Job, prompt: str) -> Answer:
+    raw = await client.completions.with_raw_response.create(
+        model=job.revision,
+        prompt=render(prompt, _variables(job)),
+        temperature=plan.temperature,
+        max_tokens=job.case.max_tokens or plan.default_max_tokens,
+        seed=_seed(plan, job),
+    )
+    choice = _first(raw.parse().choices)
+    return Answer(choice.text or "", choice.finish_reason, _ms(raw.elapsed))
+
+
+def _seed(plan: EvalPlan, job: Job) -> int | openai.Omit:
+    return openai.omit if plan.seed is None else plan.seed + job.repeat
+
+
+def _first(choices: Sequence[_Choice]) -> _Choice:
+    if not choices:
+        raise NoChoiceError("the node answered without a choice")
+    return choices[0]
+
+
+def _ms(elapsed: timedelta) -> float:
+    return elapsed.total_seconds() * 1000
+
+
+def _variables(job: Job) -> dict[str, str]:
+    return {**job.suite.vars, **job.case.vars}
+
+
+def _message(role: str, content: str) -> ChatCompletionMessageParam:
+    if role == "system":
+        return {"role": "system", "content": content}
+    if role == "assistant":
+        return {"role": "assistant", "content": content}
+    return {"role": "user", "content": content}
+
+
+def _cause(exc: openai.APIConnectionError) -> str:
+    cause = str(exc.__cause__ or "") or exc.message
+    return cause.rstrip(".")
+
+
+def progress_bar(total: int, console: Console | None = None) -> tuple[OnResult, Progress]:
+    """A progress bar on stderr counting results (and failures); silent off a terminal.
+
+    Use the returned :class:`~rich.progress.Progress` as a context manager around the run.
+    """
+    console = console or Console(stderr=True)
+    bar = Progress(
+        TextColumn("golden"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+    task = bar.add_task("golden", total=total, failed=0)
+    failed = 0
+
+    def advance(result: CaseResult) -> None:
+        nonlocal failed
+        if not result.passed:
+            failed += 1
+        bar.update(task, advance=1, failed=failed)
+
+    return advance, bar
+
+
+@contextlib.contextmanager
+def progress_reporter(plan: EvalPlan, console: Console | None = None) -> Iterator[OnResult]:
+    """``with progress_reporter(plan) as progress: run(plan, progress)``."""
+    advance, bar = progress_bar(plan.total, console)
+    with bar:
+        yield advance

@@ -1,0 +1,121 @@
+"""The ``eval`` pipeline: plan the golden run, run it, judge it, keep the evidence."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from adapterctl import layout
+from adapterctl.errors import UsageError
+from adapterctl.evals.results import CaseResult
+from adapterctl.evals.runner import EvalPlan, run
+from adapterctl.findings import Finding, JsonPath, Location, Report, Severity
+from adapterctl.fsutil import write_atomic
+from adapterctl.gates import golden
+from adapterctl.gates.golden import Comparison
+from adapterctl.model import AdapterLine, GoldenSuite
+from adapterctl.registry import Registry
+
+
+def served_name(name: str, version: str) -> str:
+    """The immutable name a revision is loaded under on every node (DESIGN §2)."""
+    return f"{name}@{version}"
+
+
+def auto_baseline(registry: Registry, env_name: str, name: str, candidate: str) -> str | None:
+    """The version the environment routes most of the alias's traffic to (not the candidate)."""
+    env = registry.environment(env_name)
+    if env is None:
+        raise UsageError(
+            f"no environment {env_name}: {layout.environment_path(env_name)} is missing or invalid"
+        )
+    routes = [r for r in env.routes.get(name, ()) if r.version != candidate]
+    if not routes:
+        return None
+    best: str = max(routes, key=lambda route: route.weight).version
+    return best
+
+
+def line_and_suites(registry: Registry, name: str) -> tuple[AdapterLine, tuple[GoldenSuite, ...]]:
+    line = registry.line(name)
+    if line is None:
+        raise UsageError(f"no adapter line {name}: {layout.line_path(name)} is missing or invalid")
+    suites = []
+    for suite_name in line.golden_suites:
+        suite = registry.suite(name, suite_name)
+        if suite is None:
+            path = layout.suite_path(name, suite_name)
+            raise UsageError(
+                f"suite {suite_name} is missing or invalid: run adapterctl validate {path}"
+            )
+        suites.append(suite)
+    if not suites:
+        raise UsageError(f"adapter line {name} names no golden_suites in {layout.line_path(name)}")
+    return line, tuple(suites)
+
+
+def evaluate(
+    registry: Registry,
+    plan: EvalPlan,
+    line: AdapterLine,
+    progress: Callable[[CaseResult], None] | None = None,
+) -> tuple[Report, Comparison]:
+    """Run ``plan`` and judge it; the report holds the gate's findings and a summary."""
+    results = tuple(run(plan, progress))
+    candidate = plan.revisions[0]
+    baseline = plan.revisions[1] if len(plan.revisions) > 1 else None
+    comparison = Comparison(line, plan.suites, results, candidate, baseline)
+
+    def locate(path: str, json_path: JsonPath) -> Location:
+        return registry.locate(path, json_path)
+
+    findings = golden.check(comparison, locate) + summary(comparison, locate)
+    checked = [layout.suite_path(line.name, suite.suite) for suite in plan.suites]
+    return Report.build("eval", checked, findings), comparison
+
+
+def summary(comparison: Comparison, locate: golden.Locate) -> list[Finding]:
+    """One info finding per suite: pass rates of both revisions, side by side."""
+    findings = []
+    for suite in comparison.suites:
+        path = layout.suite_path(comparison.line.name, suite.suite)
+        rates = [
+            f"{revision} {golden.pass_rate(_of(comparison.results, revision, suite.suite)):.0%}"
+            for revision in _revisions(comparison)
+        ]
+        message = f"suite {suite.suite}: " + ", ".join(rates)
+        findings.append(Finding("golden/summary", Severity.INFO, locate(path, ()), message))
+    return findings
+
+
+def _revisions(comparison: Comparison) -> list[str]:
+    return [r for r in (comparison.candidate, comparison.baseline) if r is not None]
+
+
+def _of(results: Sequence[CaseResult], revision: str, suite: str) -> list[CaseResult]:
+    return [r for r in results if r.revision == revision and r.suite == suite]
+
+
+def write_evidence(path: Path, comparison: Comparison, report: Report) -> None:
+    """Everything the run saw, for the promotion pull request to cite."""
+    document = {
+        "candidate": comparison.candidate,
+        "baseline": comparison.baseline,
+        "ok": not report.failed,
+        "suites": {
+            suite.suite: {
+                revision: golden.pass_rate(_of(comparison.results, revision, suite.suite))
+                for revision in _revisions(comparison)
+            }
+            for suite in comparison.suites
+        },
+        "findings": [
+            {"rule": f.rule, "severity": f.severity.value, "message": f.message}
+            for f in report.findings
+        ],
+        "results": [asdict(result) for result in comparison.results],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")

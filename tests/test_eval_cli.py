@@ -1,0 +1,100 @@
+"""``adapterctl eval`` end to end: the example registry on the reference node, over HTTP.
+
+support-bot 1.1.0 passes against 1.0.0 (what prod serves most); 1.2.0 is refused against
+1.1.0 (what staging serves) with the two regressed cases named; sql-helper's JSON cases pass.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adapterctl.cli.app import main
+from tests.conftest import copy_registry
+from tests.refnode import serving
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with serving() as url:
+        yield f"{url}/v1"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return copy_registry(tmp_path / "registry")
+
+
+def _eval(root: Path, *args: str) -> int:
+    return main(["eval", *args, "--root", str(root), "--format", "json"])
+
+
+def test_better_revision_passes_against_prod(
+    root: Path, endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = _eval(root, "support-bot@1.1.0", "--env", "prod", "--endpoint", endpoint)
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    messages = [f["message"] for f in report["findings"]]
+    assert messages == ["suite refunds: support-bot@1.1.0 100%, support-bot@1.0.0 83%"]
+    evidence = json.loads((root / "reports/golden/support-bot@1.1.0.json").read_text())
+    assert evidence["candidate"] == "support-bot@1.1.0"
+    assert evidence["baseline"] == "support-bot@1.0.0"
+    assert evidence["ok"] is True
+    assert len(evidence["results"]) == 6 * 2 * 3  # cases × revisions × repeats
+
+
+def test_regressed_revision_is_refused_naming_the_cases(
+    root: Path, endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = _eval(root, "support-bot@1.2.0", "--env", "staging", "--endpoint", endpoint)
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    regressions = [f for f in report["findings"] if f["rule"] == "golden/regression"]
+    assert [f["message"] for f in regressions] == [
+        "case refund-window passed on support-bot@1.1.0 in all 3 repeats"
+        " but fails on support-bot@1.2.0 in 3 of 3: does not contain '30 days' (ignoring case)",
+        "case escalation passed on support-bot@1.1.0 in all 3 repeats"
+        " but fails on support-bot@1.2.0 in 3 of 3: contains none of 'agent', 'colleague', 'human'",
+    ]
+    assert [(f["file"], f["line"], f["path"]) for f in regressions] == [
+        ("adapters/support-bot/golden/refunds.yaml", 6, "$.cases[0]"),
+        ("adapters/support-bot/golden/refunds.yaml", 21, "$.cases[2]"),
+    ]
+
+
+def test_sql_helper_json_cases_pass(
+    root: Path, endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = _eval(root, "sql-helper@1.1.0", "--env", "prod", "--endpoint", endpoint, "--repeat", "1")
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    assert [f["message"] for f in report["findings"]] == [
+        "suite basics: sql-helper@1.1.0 100%, sql-helper@1.0.0 100%"
+    ]
+
+
+def test_endpoint_down_is_a_clear_error(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    code = _eval(
+        root, "support-bot@1.1.0", "--env", "prod", "--endpoint", f"http://127.0.0.1:{port}/v1"
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Traceback" not in err
+    assert f"http://127.0.0.1:{port}/v1" in err
+    assert not (root / "reports").exists()
+
+
+def test_unknown_revision_is_a_usage_error(
+    root: Path, endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = _eval(root, "support-bot@9.9.9", "--env", "prod", "--endpoint", endpoint)
+    assert code == 2
+    assert "no valid revision support-bot@9.9.9" in capsys.readouterr().err
