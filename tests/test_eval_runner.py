@@ -40,6 +40,8 @@ class Stub:
     failures: dict[str, int] = field(default_factory=dict)
     """Per model: how many of its next requests get a 500."""
     retry_after_ms: int = 1
+    malformed: dict[str, str] = field(default_factory=dict)
+    """Per model: a 200 body to send instead of a completion."""
     key: str | None = None
     arrivals: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """(endpoint, request body), in arrival order."""
@@ -47,7 +49,7 @@ class Stub:
     in_flight: int = 0
     most_in_flight: int = 0
 
-    async def answer(self, endpoint: str, request: Request) -> JSONResponse:
+    async def answer(self, endpoint: str, request: Request) -> Response:
         body: dict[str, Any] = await request.json()
         self.arrivals.append((endpoint, body))
         model = str(body["model"])
@@ -59,6 +61,8 @@ class Stub:
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         await asyncio.sleep(self.latency_s.get(model, 0.0))
         self.in_flight -= 1
+        if model in self.malformed:
+            return Response(self.malformed[model], media_type="application/json")
         return JSONResponse(_completion(endpoint, model, ANSWERS[model]))
 
 
@@ -98,11 +102,11 @@ def stub_app(current: Callable[[], Stub]) -> FastAPI:
         return {"object": "list", "data": cards}
 
     @app.post("/v1/chat/completions")
-    async def chat(request: Request) -> JSONResponse:
+    async def chat(request: Request) -> Response:
         return await current().answer("chat", request)
 
     @app.post("/v1/completions")
-    async def completions(request: Request) -> JSONResponse:
+    async def completions(request: Request) -> Response:
         return await current().answer("completions", request)
 
     return app
@@ -234,6 +238,16 @@ def test_a_seed_varies_with_the_repeat_not_the_revision(stub: Stub) -> None:
     assert [body["seed"] for _, body in stub.arrivals] == [7, 7, 7, 7, 8, 8, 8, 8]
 
 
+def test_extra_body_reaches_the_node_but_cannot_override_the_plan(stub: Stub) -> None:
+    extra = {"top_k": 1, "repetition_penalty": 1.1, "model": "other", "max_tokens": 999}
+    run(_plan(stub.url, repeats=1, extra_body=extra))
+    window = next(body for endpoint, body in stub.arrivals if endpoint == "chat")
+    legacy = next(body for endpoint, body in stub.arrivals if endpoint == "completions")
+    assert (window["top_k"], window["repetition_penalty"]) == (1, 1.1)
+    assert (window["model"], window["max_tokens"], legacy["max_tokens"]) == (CAND, 64, 12)
+    assert "seed" not in window
+
+
 def test_concurrency_is_bounded(stub: Stub) -> None:
     stub.latency_s = {CAND: 0.05, BASE: 0.05}
     run(_plan(stub.url, repeats=3, concurrency=3))
@@ -274,6 +288,28 @@ def test_a_timeout_fails_the_case(stub: Stub) -> None:
     ]
     assert results[1].answer.error == "APITimeoutError: Request timed out."
     assert results[1].answer.latency_ms >= 100
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ('{"choices": []}', "NoChoiceError: the node answered without a choice"),
+        ("<html>busy</html>", "NoChoiceError: the node answered with a body that is not JSON"),
+        (
+            '{"choices": [{"message": {"content": 42}}]}',
+            "NoChoiceError: the node answered with content that is not text",
+        ),
+    ],
+)
+def test_a_malformed_answer_fails_the_case(stub: Stub, body: str, error: str) -> None:
+    stub.malformed = {BASE: body}
+    results = run(_plan(stub.url, repeats=1))
+    assert [(r.revision, r.passed, r.answer.error) for r in results] == [
+        (CAND, True, None),
+        (BASE, False, error),
+        (CAND, True, None),
+        (BASE, False, error),
+    ]
 
 
 def test_a_node_that_is_down() -> None:

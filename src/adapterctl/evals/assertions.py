@@ -9,24 +9,19 @@ check that raises) fails in both forms with the reason; nothing here raises.
 
 from __future__ import annotations
 
-import importlib
-import importlib.machinery
-import importlib.util
-import itertools
 import json
 import math
 import re
 import statistics
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any, TypeGuard, cast
+from typing import Any, TypeGuard
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 
+from adapterctl.evals.pycheck import PythonCheckError, describe, load_function
 from adapterctl.evals.results import Answer, AssertionResult
 from adapterctl.evals.textmetrics import (
     json_equal,
@@ -45,9 +40,6 @@ LEVENSHTEIN_THRESHOLD = 5.0
 ROUGE_THRESHOLD = 0.75
 """Default minimum ROUGE-N score (promptfoo's)."""
 _ROUGE_METRIC = re.compile(r"^rouge-?([1-9])$")
-_FILE_REF = re.compile(r"^(?P<path>.+\.py):(?P<name>[A-Za-z_]\w*)$")
-_MODULE_REF = re.compile(r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<name>[A-Za-z_]\w*)$")
-_loads_counter = itertools.count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +125,7 @@ def _evaluate(check: _Check) -> AssertionResult:
     except Unjudgeable as exc:
         return result(False, 0.0, exc.reason)
     except Exception as exc:  # a malformed value the model let through
-        return result(False, 0.0, f"cannot check '{assertion.type}': {_describe(exc)}")
+        return result(False, 0.0, f"cannot check '{assertion.type}': {describe(exc)}")
     if assertion.type.startswith("not-"):
         return result(not verdict.held, 1.0 - verdict.score, verdict.reason)
     return result(verdict.held, verdict.score, verdict.reason)
@@ -298,7 +290,10 @@ def _latency(check: _Check) -> Verdict:
 
 def _python(check: _Check) -> Verdict:
     ref = check.string()
-    function = _load_function(ref, check.root)
+    try:
+        function = load_function(ref, check.root)
+    except PythonCheckError as exc:
+        raise Unjudgeable(exc.reason) from None
     context: dict[str, Any] = {
         "case": check.case.id,
         "vars": dict(check.case.vars),
@@ -310,7 +305,7 @@ def _python(check: _Check) -> Verdict:
     try:
         returned = function(check.text, context)
     except (Exception, SystemExit) as exc:
-        raise Unjudgeable(f"{ref} raised {_describe(exc)}") from None
+        raise Unjudgeable(f"{ref} raised {describe(exc)}") from None
     return _python_verdict(ref, returned, check.assertion.threshold)
 
 
@@ -345,51 +340,6 @@ def _unit(ref: str, value: object) -> float:
     return float(value)
 
 
-class _NoBytecodeLoader(importlib.machinery.SourceFileLoader):
-    """Loads a check's source without writing __pycache__ into the registry."""
-
-    def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:  # noqa: ARG002
-        return None
-
-
-def _load_function(ref: str, root: Path) -> Callable[[str, dict[str, Any]], object]:
-    """The function ``path/to/file.py:name`` or ``package.module:name``, both in ``root``."""
-    if found := _FILE_REF.match(ref):
-        relative = found["path"]
-    elif found := _MODULE_REF.match(ref):
-        relative = found["module"].replace(".", "/")
-        package = f"{relative}/__init__.py"
-        relative = package if (root / package).is_file() else f"{relative}.py"
-    else:
-        raise Unjudgeable(f"'python' needs path/to/file.py:function, not {quote(ref)}")
-    function = getattr(_load_file(relative, root), found["name"], None)
-    if not callable(function):
-        raise Unjudgeable(f"{relative} has no function {found['name']}")
-    return cast(Callable[[str, dict[str, Any]], object], function)
-
-
-def _load_file(relative: str, root: Path) -> ModuleType:
-    base = root.resolve()
-    path = (base / relative).resolve()
-    if not path.is_relative_to(base):
-        raise Unjudgeable(f"{relative} is outside the registry root")
-    if not path.is_file():
-        raise Unjudgeable(f"{relative} does not exist in the registry")
-    name = f"_adapterctl_check_{next(_loads_counter)}"
-    loader = _NoBytecodeLoader(name, str(path))
-    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # for dataclasses and the like while it runs
-    try:
-        loader.exec_module(module)
-    except (Exception, SystemExit) as exc:
-        raise Unjudgeable(f"cannot load {relative}: {_describe(exc)}") from None
-    finally:
-        sys.modules.pop(name, None)
-    return module
-
-
 def _threshold(check: _Check, default: float) -> float:
     return default if check.assertion.threshold is None else check.assertion.threshold
 
@@ -400,10 +350,6 @@ def _is_int(value: object) -> TypeGuard[int]:
 
 def _within(held: bool) -> str:
     return "within" if held else "above"
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 _CHECKS: dict[str, Callable[[_Check], Verdict]] = {
