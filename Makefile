@@ -36,6 +36,7 @@ bench: venv
 	$(BIN)/python bench/compat.py
 	$(BIN)/python bench/digest.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/eval.py
 
 schemas: venv
 	$(BIN)/adapterctl schemas --write

@@ -98,3 +98,31 @@ def test_unknown_revision_is_a_usage_error(
     code = _eval(root, "support-bot@9.9.9", "--env", "prod", "--endpoint", endpoint)
     assert code == 2
     assert "no valid revision support-bot@9.9.9" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--env", "qa"],
+            "no environment qa: environments/qa/environment.yaml is missing or invalid",
+        ),
+        (
+            ["--baseline", "0.9.0"],
+            "no valid revision support-bot@0.9.0 to compare with (--baseline)",
+        ),
+        (["--baseline", "1.1.0"], "--baseline 1.1.0 is the candidate itself"),
+        (["--extra-body", "[1]"], "--extra-body must be a JSON object, e.g. '{\"top_k\": 1}'"),
+        (
+            ["--extra-body", "{top_k: 1}"],
+            "--extra-body is not JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        ),
+    ],
+)
+def test_usage_errors_before_any_request(
+    root: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unused = "http://127.0.0.1:9/v1"  # never contacted: the command stops first
+    code = _eval(root, "support-bot@1.1.0", "--env", "prod", "--endpoint", unused, *args)
+    assert code == 2
+    assert f"adapterctl: error: {message}" in capsys.readouterr().err

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+
+import git
 
 from adapterctl import layout
 from adapterctl.errors import UsageError
@@ -17,6 +20,7 @@ from adapterctl.gates import golden
 from adapterctl.gates.golden import Comparison
 from adapterctl.model import AdapterLine, GoldenSuite
 from adapterctl.registry import Registry
+from adapterctl.report.json import finding_dict
 
 
 def served_name(name: str, version: str) -> str:
@@ -98,24 +102,55 @@ def _of(results: Sequence[CaseResult], revision: str, suite: str) -> list[CaseRe
     return [r for r in results if r.revision == revision and r.suite == suite]
 
 
-def write_evidence(path: Path, comparison: Comparison, report: Report) -> None:
-    """Everything the run saw, for the promotion pull request to cite."""
+EVIDENCE_FORMAT = "adapterctl/golden-evidence@1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunContext:
+    """Where and how the run happened, recorded with its evidence."""
+
+    environment: str
+    endpoint: str
+    repeats: int
+    registry_commit: str | None = None
+
+
+def write_evidence(path: Path, comparison: Comparison, report: Report, run: RunContext) -> None:
+    """Everything the run saw, for the promotion pull request to cite (docs/golden.md)."""
     document = {
+        "format": EVIDENCE_FORMAT,
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "environment": run.environment,
+        "endpoint": run.endpoint,
+        "registry_commit": run.registry_commit,
         "candidate": comparison.candidate,
         "baseline": comparison.baseline,
+        "repeats": run.repeats,
+        "rules": comparison.line.gates.model_dump(mode="json"),
         "ok": not report.failed,
         "suites": {
             suite.suite: {
-                revision: golden.pass_rate(_of(comparison.results, revision, suite.suite))
+                revision: {
+                    "pass_rate": round(golden.pass_rate(of), 4),
+                    "cases": len(suite.cases),
+                    "runs_passed": sum(r.passed for r in of),
+                    "runs": len(of),
+                }
                 for revision in _revisions(comparison)
+                for of in [_of(comparison.results, revision, suite.suite)]
             }
             for suite in comparison.suites
         },
-        "findings": [
-            {"rule": f.rule, "severity": f.severity.value, "message": f.message}
-            for f in report.findings
-        ],
+        "findings": [finding_dict(f) for f in report.findings],
         "results": [asdict(result) for result in comparison.results],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def head_commit(root: Path) -> str | None:
+    """The registry's checked-out commit, when it is a git work tree."""
+    try:
+        return git.Repo(root, search_parent_directories=True).head.commit.hexsha
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        return None

@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from adapterctl.cli.options import FormatOption, OutputOption, RootOption, emit
+from adapterctl import layout
+from adapterctl.cli.options import FormatOption, OutputOption, RootOption, emit, parse_target
 from adapterctl.config import resolve_root
 from adapterctl.errors import UsageError
+from adapterctl.evals import html
 from adapterctl.evals.runner import EvalPlan, progress_reporter
 from adapterctl.evaluation import (
+    RunContext,
     auto_baseline,
     evaluate,
+    head_commit,
     line_and_suites,
     served_name,
     write_evidence,
 )
+from adapterctl.fsutil import write_atomic
 from adapterctl.registry import Registry
 from adapterctl.report import Format
-
-
-def _target(text: str) -> tuple[str, str]:
-    name, sep, version = text.partition("@")
-    if not sep or not name or not version:
-        raise UsageError(f"{text}: expected NAME@VERSION, e.g. support-bot@1.2.0")
-    return name, version
 
 
 def command(
@@ -67,22 +66,38 @@ def command(
             help="Where to write the full results (default: reports/golden/NAME@VERSION.json).",
         ),
     ] = None,
+    extra_body: Annotated[
+        str | None,
+        typer.Option(
+            "--extra-body",
+            metavar="JSON",
+            help="Server-specific request fields, e.g. '{\"top_k\": 1}' for vLLM.",
+        ),
+    ] = None,
+    html_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            metavar="PATH",
+            help="Where to write the HTML report (default: reports/golden/NAME@VERSION.html).",
+        ),
+    ] = None,
     root: RootOption = None,
     fmt: FormatOption = Format.TEXT,
     output: OutputOption = None,
 ) -> int:
     """Run the line's golden suites against the candidate and the baseline, and judge."""
     registry_root = resolve_root(root)
-    name, version = _target(target)
+    name, version = parse_target(target)
     registry = Registry.load(registry_root)
     if registry.revision(name, version) is None:
         raise UsageError(f"no valid revision {target}: run adapterctl validate first")
     line, suites = line_and_suites(registry, name)
-    base_version = (
-        auto_baseline(registry, env, name, version)
-        if baseline == "auto"
-        else (None if baseline == "none" else baseline)
-    )
+    if registry.environment(env) is None:
+        raise UsageError(
+            f"no environment {env}: {layout.environment_path(env)} is missing or invalid"
+        )
+    base_version = _baseline(registry, env, name, version, baseline)
     revisions = (served_name(name, version),) + (
         (served_name(name, base_version),) if base_version else ()
     )
@@ -95,9 +110,43 @@ def command(
         concurrency=concurrency,
         timeout_s=timeout,
         root=registry_root,
+        extra_body=_extra_body(extra_body),
     )
     with progress_reporter(plan) as progress:
         report, comparison = evaluate(registry, plan, line, progress)
     default = registry_root / "reports" / "golden" / f"{target}.json"
-    write_evidence(evidence or default, comparison, report)
+    run = RunContext(
+        environment=env,
+        endpoint=endpoint,
+        repeats=plan.repeats,
+        registry_commit=head_commit(registry_root),
+    )
+    write_evidence(evidence or default, comparison, report, run)
+    page = html_path or default.parent / f"{target}.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(page, html.render(comparison, report))
     return emit(report, fmt, output)
+
+
+def _baseline(registry: Registry, env: str, name: str, version: str, asked: str) -> str | None:
+    if asked == "none":
+        return None
+    if asked == "auto":
+        return auto_baseline(registry, env, name, version)
+    if asked == version:
+        raise UsageError(f"--baseline {asked} is the candidate itself")
+    if registry.revision(name, asked) is None:
+        raise UsageError(f"no valid revision {name}@{asked} to compare with (--baseline)")
+    return asked
+
+
+def _extra_body(text: str | None) -> dict[str, object]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--extra-body is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise UsageError("--extra-body must be a JSON object, e.g. '{\"top_k\": 1}'")
+    return value

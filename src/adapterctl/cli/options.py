@@ -58,3 +58,11 @@ def write_report(path: Path, text: str) -> None:
         write_atomic(path, text)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def parse_target(text: str) -> tuple[str, str]:
+    """``NAME@VERSION`` from the command line, as (name, version)."""
+    name, sep, version = text.partition("@")
+    if not sep or not name or not version:
+        raise UsageError(f"{text}: expected NAME@VERSION, e.g. support-bot@1.2.0")
+    return name, version

@@ -32,10 +32,12 @@ from openai import AsyncOpenAI
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from adapterctl.errors import InputError, UsageError
+from adapterctl import nodeclient
+from adapterctl.errors import UsageError
 from adapterctl.evals.assertions import case_outcome, evaluate
 from adapterctl.evals.results import Answer, CaseResult
 from adapterctl.model.golden import Case, GoldenSuite, Message
+from adapterctl.nodeclient import NodeError
 
 OnResult = Callable[[CaseResult], None]
 """Called once per finished result, in completion order (e.g. to advance a progress bar)."""
@@ -44,7 +46,7 @@ NO_KEY = "EMPTY"
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")
 
 
-class EvalError(InputError):
+class EvalError(NodeError):
     """The evaluation cannot start: the node is unreachable or does not serve a revision."""
 
 
@@ -161,29 +163,7 @@ async def run_plan(plan: EvalPlan, progress: OnResult | None = None) -> list[Cas
 
 async def check_node(client: AsyncOpenAI, plan: EvalPlan) -> None:
     """Raise :class:`EvalError` unless the node answers and lists every revision."""
-    url = plan.base_url
-    try:
-        served = {model.id async for model in client.models.list()}
-    except openai.APIConnectionError as exc:
-        raise EvalError(
-            f"cannot reach the node at {url}: {_cause(exc)}",
-            hint="is it running? --endpoint takes the base URL, e.g. http://host:8000/v1",
-        ) from None
-    except openai.APIStatusError as exc:
-        key = exc.status_code in (401, 403)
-        raise EvalError(
-            f"the node at {url} refused to list its models: {exc.message}",
-            hint="check --api-key (or ADAPTERCTL_API_KEY)" if key else None,
-        ) from None
-    except openai.APIError as exc:
-        raise EvalError(f"the node at {url} does not answer like an OpenAI server: {exc}") from None
-    missing = [revision for revision in plan.revisions if revision not in served]
-    if missing:
-        serves = ", ".join(sorted(served)) or "no models"
-        raise EvalError(
-            f"the node at {url} does not serve {', '.join(missing)} (it serves: {serves})",
-            hint="load the revision on the node first (POST /v1/load_lora_adapter)",
-        )
+    await nodeclient.check_node(client, plan.base_url, plan.revisions, error=EvalError)
 
 
 async def judge(client: AsyncOpenAI, plan: EvalPlan, job: Job) -> CaseResult:
@@ -281,11 +261,6 @@ def _ms(elapsed: timedelta) -> float:
 
 def _variables(job: Job) -> dict[str, str]:
     return {**job.suite.vars, **job.case.vars}
-
-
-def _cause(exc: openai.APIConnectionError) -> str:
-    cause = str(exc.__cause__ or "") or exc.message
-    return cause.rstrip(".")
 
 
 def progress_bar(total: int, console: Console | None = None) -> tuple[OnResult, Progress]:
