@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from adapterctl.findings import JsonPath
-from adapterctl.model import AdapterLine, AdapterRevision, Environment
+from adapterctl.model import AdapterLine, AdapterRevision, Environment, PressureProfile
 from adapterctl.model.common import Frozen
 from adapterctl.model.kinds import Kind
+from adapterctl.model.pressure import KEYWORDS
 
 ROOTS = ("adapters", "bases", "environments")
 SIGNATURE_SUFFIX = ".sigstore.json"
@@ -21,8 +22,8 @@ _SEMVER_FILE = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?\.yaml$")
 
 EXPECTED_PLACES = (
     "adapters/<name>/adapter.yaml, adapters/<name>/<version>.yaml, "
-    "adapters/<name>/golden/<suite>.yaml, bases/<name>/<revision>.yaml or "
-    "environments/<env>/environment.yaml"
+    "adapters/<name>/golden/<suite>.yaml, bases/<name>/<revision>.yaml, "
+    "environments/<env>/environment.yaml or environments/<env>/pressure/<profile>.yaml"
 )
 
 
@@ -32,9 +33,11 @@ class Placement:
 
     kind: Kind
     name: str
-    """Adapter line, base or environment name (the folder)."""
+    """Adapter line, base or environment name (the folder); a pressure profile's name (the
+    file stem), which is the identity its ``name`` field must repeat."""
     item: str | None = None
-    """Revision version, base revision or suite name (the file stem)."""
+    """Revision version, base revision or suite name (the file stem); for a pressure
+    profile, the environment it belongs to (the folder)."""
 
 
 def classify(path: str) -> Placement | None:
@@ -42,13 +45,16 @@ def classify(path: str) -> Placement | None:
     parts = PurePosixPath(path).parts
     if len(parts) == 3:
         return _classify_top(parts[0], parts[1], parts[2])
-    if (
-        len(parts) == 4
-        and parts[0] == "adapters"
-        and parts[2] == "golden"
-        and parts[3].endswith(".yaml")
-    ):
-        return Placement(Kind.GOLDEN_SUITE, parts[1], parts[3].removesuffix(".yaml"))
+    if len(parts) == 4 and parts[3].endswith(".yaml"):
+        return _classify_nested(parts[0], parts[1], parts[2], parts[3].removesuffix(".yaml"))
+    return None
+
+
+def _classify_nested(root: str, folder: str, sub: str, stem: str) -> Placement | None:
+    if root == "adapters" and sub == "golden":
+        return Placement(Kind.GOLDEN_SUITE, folder, stem)
+    if root == "environments" and sub == "pressure":
+        return Placement(Kind.PRESSURE_PROFILE, stem, folder)
     return None
 
 
@@ -90,6 +96,10 @@ def suite_path(line: str, suite: str) -> str:
     return f"adapters/{line}/golden/{suite}.yaml"
 
 
+def profile_path(env: str, profile: str) -> str:
+    return f"environments/{env}/pressure/{profile}.yaml"
+
+
 def schema_reference(path: str, kind: Kind) -> str:
     """The relative ``$schema`` reference a file at ``path`` should carry."""
     depth = len(PurePosixPath(path).parts) - 1
@@ -111,6 +121,12 @@ def references_of(model: Frozen) -> tuple[Reference, ...]:
         )
     if isinstance(model, Environment):
         return _environment_references(model)
+    if isinstance(model, PressureProfile):
+        return tuple(
+            (("mix", i, "target"), line_path(entry.target))
+            for i, entry in enumerate(model.mix)
+            if entry.target not in KEYWORDS
+        )
     return ()
 
 

@@ -10,7 +10,17 @@ from typing import Annotated
 import typer
 
 from adapterctl import __version__
-from adapterctl.cli import check, codeowners, eval, register, schemas, serve, validate
+from adapterctl.cli import (
+    check,
+    codeowners,
+    eval,
+    pressure,
+    promptfoo,
+    register,
+    schemas,
+    serve,
+    validate,
+)
 from adapterctl.errors import AdapterctlError, ExitCode
 
 app = typer.Typer(
@@ -29,6 +39,8 @@ app.command("register")(register.adapter_command)
 app.command("check")(check.command)
 app.command("serve")(serve.command)
 app.command("eval")(eval.command)
+app.command("export-promptfoo")(promptfoo.command)
+app.command("pressure")(pressure.command)
 
 _state = {"debug": False}
 

@@ -9,6 +9,7 @@ from adapterctl.model.base import BaseManifest
 from adapterctl.model.common import Frozen
 from adapterctl.model.environment import Environment
 from adapterctl.model.golden import GoldenSuite
+from adapterctl.model.pressure import PressureProfile
 from adapterctl.model.revision import AdapterRevision
 
 
@@ -18,6 +19,7 @@ class Kind(StrEnum):
     BASE = "base"
     ENVIRONMENT = "environment"
     GOLDEN_SUITE = "golden-suite"
+    PRESSURE_PROFILE = "pressure-profile"
 
     @property
     def model(self) -> type[Frozen]:
@@ -34,4 +36,5 @@ _MODELS: dict[Kind, type[Frozen]] = {
     Kind.BASE: BaseManifest,
     Kind.ENVIRONMENT: Environment,
     Kind.GOLDEN_SUITE: GoldenSuite,
+    Kind.PRESSURE_PROFILE: PressureProfile,
 }

@@ -1,0 +1,112 @@
+"""``adapterctl pressure``: replay a staging workload against the candidate and the baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from adapterctl.cli.options import FormatOption, OutputOption, RootOption, emit, parse_target
+from adapterctl.config import resolve_root
+from adapterctl.findings import Report
+from adapterctl.gates import pressure
+from adapterctl.pressure import evidence, pipeline
+from adapterctl.pressure.load import LoadPlan, run
+from adapterctl.pressure.pipeline import ProfileProblems
+from adapterctl.pressure.progress import progress_reporter
+from adapterctl.pressure.table import side_by_side
+from adapterctl.registry import Registry
+from adapterctl.report import Format
+
+
+def command(
+    target: Annotated[str, typer.Argument(metavar="NAME@VERSION", help="The candidate.")],
+    env: Annotated[
+        str, typer.Option("--env", help="Environment whose profile and routes are used.")
+    ],
+    endpoint: Annotated[
+        str,
+        typer.Option(
+            "--endpoint",
+            metavar="URL",
+            help="OpenAI-compatible base URL, e.g. http://node:8000/v1.",
+        ),
+    ],
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            metavar="NAME|FILE",
+            help="A profile name in environments/ENV/pressure/, or the path of its file.",
+        ),
+    ],
+    baseline: Annotated[
+        str,
+        typer.Option(
+            "--baseline", metavar="VERSION|auto|none", help="auto: what ENV routes most traffic to."
+        ),
+    ] = "auto",
+    base_model: Annotated[
+        str | None,
+        typer.Option(
+            "--base-model",
+            metavar="NAME",
+            help="Served name of the base model (default: the environment's base name).",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", envvar="ADAPTERCTL_API_KEY", help="Bearer key of the endpoint."),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", min=0.001, help="Seconds per request (default: the profile's, else 60)."
+        ),
+    ] = None,
+    evidence_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--evidence",
+            help="Where to write every sample (default: reports/pressure/NAME@VERSION.json).",
+        ),
+    ] = None,
+    root: RootOption = None,
+    fmt: FormatOption = Format.TEXT,
+    output: OutputOption = None,
+) -> int:
+    """Replay a workload profile against the candidate and the baseline, and judge."""
+    candidate = parse_target(target)
+    registry_root = resolve_root(root)
+    path = pipeline.profile_path(registry_root, env, profile)
+    registry = Registry.load(registry_root)
+    try:
+        setup = pipeline.prepare(
+            registry,
+            env=env,
+            path=path,
+            candidate=candidate,
+            baseline=baseline,
+            base_model=base_model,
+        )
+    except ProfileProblems as problems:
+        return emit(problems.report, fmt, output)
+    plan = LoadPlan(
+        base_url=endpoint,
+        api_key=api_key,
+        concurrency=setup.profile.concurrency,
+        timeout_s=timeout or setup.profile.timeout_s or 60.0,
+        temperature=setup.profile.temperature,
+        ignore_eos=setup.profile.ignore_eos,
+    )
+    with progress_reporter(setup.total) as progress:
+        rounds = run(plan, setup.rounds, progress)
+    comparison = pipeline.compare(setup, rounds)
+    report = Report.build("pressure", [path], pressure.check(comparison, registry.locate))
+    default = registry_root / "reports" / "pressure" / f"{target}.json"
+    evidence.write(evidence_path or default, setup, rounds, report, endpoint)
+    if fmt is Format.TEXT:
+        Console(stderr=True).print(side_by_side(comparison))
+    return emit(report, fmt, output)

@@ -1,0 +1,69 @@
+"""The metrics the gate judges and the reports show, each with its scope and its unit.
+
+A latency metric's ``key`` names its budget (``budgets.<key>_ms``) and its ratio to the
+baseline (``vs_baseline.max_ratio.<key>``) in the profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from adapterctl.pressure.stats import RevisionStats, Summary
+
+Scope = Literal["candidate", "all"]
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    key: str
+    label: str
+    """As a sentence names it: 'p95 latency'."""
+    scope: Scope
+    unit: str
+    read: Callable[[Summary], float | None]
+
+    def value(self, stats: RevisionStats) -> float | None:
+        return self.read(stats.candidate if self.scope == "candidate" else stats.all)
+
+    def show(self, value: float | None) -> str:
+        """The value with its unit, e.g. ``812 ms``, ``3.21 requests/s``, ``12.5%``."""
+        if value is None:
+            return "n/a"
+        if self.unit == "%":
+            return f"{value:.1%}"
+        if self.unit == "ms":
+            return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
+        return f"{value:.2f} {self.unit}"
+
+
+def _latency(key: str, label: str, read: Callable[[Summary], float | None]) -> Metric:
+    return Metric(key, label, "candidate", "ms", read)
+
+
+LATENCY = (
+    _latency("p50", "p50 latency", lambda s: s.latency_ms.p50),
+    _latency("p95", "p95 latency", lambda s: s.latency_ms.p95),
+    _latency("p99", "p99 latency", lambda s: s.latency_ms.p99),
+    _latency("ttft_p50", "p50 time to first token", lambda s: s.ttft_ms.p50),
+    _latency("ttft_p95", "p95 time to first token", lambda s: s.ttft_ms.p95),
+    _latency("ttft_p99", "p99 time to first token", lambda s: s.ttft_ms.p99),
+)
+"""Over the candidate's requests that succeeded."""
+ERROR_RATE = Metric("error_rate", "error rate", "candidate", "%", lambda s: s.error_rate)
+THROUGHPUT = Metric("throughput", "throughput", "all", "requests/s", lambda s: s.throughput_rps)
+OUTPUT_RATE = Metric(
+    "output_tokens_per_s", "output tokens/s", "all", "tokens/s", lambda s: s.output_tokens_per_s
+)
+QUEUE_P95 = Metric("queue_p95", "p95 wait for a free slot", "all", "ms", lambda s: s.queue_ms.p95)
+
+REPORTED = (ERROR_RATE, THROUGHPUT, OUTPUT_RATE, *LATENCY, QUEUE_P95)
+"""In the order the summaries and the table show them."""
+
+
+def ratio(candidate: float | None, baseline: float | None) -> float | None:
+    """candidate ÷ baseline, or None when either is unknown or the baseline is 0."""
+    if candidate is None or baseline is None or baseline == 0:
+        return None
+    return candidate / baseline
