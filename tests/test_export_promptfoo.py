@@ -17,12 +17,11 @@ import yaml
 from adapterctl.cli.app import main
 from adapterctl.cli.promptfoo import semver_key
 from adapterctl.errors import UsageError
+from adapterctl.evals.jsregex import JsRegex, js_regex
 from adapterctl.evals.promptfoo import (
     DEFAULT_MAX_TOKENS,
     Json,
-    JsRegex,
     PromptfooConfig,
-    js_regex,
     to_promptfoo,
 )
 from adapterctl.evals.runner import EvalPlan
