@@ -10,6 +10,8 @@ from openai import AsyncOpenAI
 
 from adapterctl.errors import InputError
 
+NO_KEY = "EMPTY"
+"""Sent when the node needs no key (vLLM's convention); never the user's ``OPENAI_API_KEY``."""
 ENDPOINT_HINT = "is it running? --endpoint takes the base URL, e.g. http://host:8000/v1"
 
 

@@ -29,10 +29,11 @@ from pathlib import Path
 
 from adapterctl.errors import UsageError
 from adapterctl.evals.jsregex import js_regex
-from adapterctl.evals.runner import NO_KEY, render
+from adapterctl.evals.runner import render
 from adapterctl.evals.textmetrics import number
 from adapterctl.model import AdapterLine, GoldenSuite
 from adapterctl.model.golden import Assertion, Case
+from adapterctl.nodeclient import NO_KEY
 
 Json = dict[str, object]
 DEFAULT_MAX_TOKENS = 64

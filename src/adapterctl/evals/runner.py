@@ -37,12 +37,10 @@ from adapterctl.errors import UsageError
 from adapterctl.evals.assertions import case_outcome, evaluate
 from adapterctl.evals.results import Answer, CaseResult
 from adapterctl.model.golden import Case, GoldenSuite, Message
-from adapterctl.nodeclient import NodeError
+from adapterctl.nodeclient import NO_KEY, NodeError
 
 OnResult = Callable[[CaseResult], None]
 """Called once per finished result, in completion order (e.g. to advance a progress bar)."""
-NO_KEY = "EMPTY"
-"""Sent when the node needs no key (vLLM's convention); never the user's ``OPENAI_API_KEY``."""
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")
 
 

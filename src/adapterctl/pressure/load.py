@@ -23,14 +23,13 @@ from dataclasses import dataclass
 import openai
 from openai import AsyncOpenAI
 
+from adapterctl.nodeclient import NO_KEY
 from adapterctl.pressure.node import check_node, describe
 from adapterctl.pressure.results import Round, Sample
 from adapterctl.pressure.schedule import Request
 
 OnSample = Callable[[Sample], None]
 """Called once per finished request, in completion order (e.g. to advance a progress bar)."""
-NO_KEY = "EMPTY"
-"""Sent when the node needs no key (vLLM's convention); never the user's ``OPENAI_API_KEY``."""
 
 
 @dataclass(frozen=True, kw_only=True)
