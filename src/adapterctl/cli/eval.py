@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from adapterctl import layout
-from adapterctl.cli.options import FormatOption, OutputOption, RootOption, emit, parse_target
+from adapterctl.cli.options import (
+    ApiKeyOption,
+    BaselineOption,
+    FormatOption,
+    NodeURLOption,
+    OutputOption,
+    RootOption,
+    TargetArgument,
+    emit,
+    parse_target,
+)
 from adapterctl.config import resolve_root
 from adapterctl.errors import UsageError
 from adapterctl.evals import html
@@ -29,33 +39,18 @@ from adapterctl.report import Format
 
 
 def command(
-    target: Annotated[str, typer.Argument(metavar="NAME@VERSION", help="The candidate.")],
+    target: TargetArgument,
     env: Annotated[
         str, typer.Option("--env", help="Environment whose serving revision is the baseline.")
     ],
-    endpoint: Annotated[
-        str,
-        typer.Option(
-            "--endpoint",
-            metavar="URL",
-            help="OpenAI-compatible base URL, e.g. http://node:8000/v1.",
-        ),
-    ],
-    baseline: Annotated[
-        str,
-        typer.Option(
-            "--baseline", metavar="VERSION|auto|none", help="auto: what ENV routes most traffic to."
-        ),
-    ] = "auto",
+    endpoint: NodeURLOption,
+    baseline: BaselineOption = "auto",
     repeat: Annotated[
         int | None,
         typer.Option("--repeat", min=1, help="Repeats (default: the line's gates.golden.repeats)."),
     ] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = 8,
-    api_key: Annotated[
-        str | None,
-        typer.Option("--api-key", envvar="ADAPTERCTL_API_KEY", help="Bearer key of the endpoint."),
-    ] = None,
+    api_key: ApiKeyOption = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, help="Seconds per request.")
     ] = 60.0,

@@ -33,6 +33,25 @@ EndpointOption = Annotated[
     str | None,
     typer.Option("--endpoint-url", help="S3-compatible endpoint (MinIO, Ceph) for s3:// stores."),
 ]
+TargetArgument = Annotated[
+    str, typer.Argument(metavar="NAME@VERSION", help="The candidate revision.")
+]
+NodeURLOption = Annotated[
+    str,
+    typer.Option(
+        "--endpoint", metavar="URL", help="OpenAI-compatible base URL, e.g. http://node:8000/v1."
+    ),
+]
+BaselineOption = Annotated[
+    str,
+    typer.Option(
+        "--baseline", metavar="VERSION|auto|none", help="auto: what ENV routes most traffic to."
+    ),
+]
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="ADAPTERCTL_API_KEY", help="Bearer key of the endpoint."),
+]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 OutputOption = Annotated[
     Path | None,

@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from adapterctl.cli.options import FormatOption, OutputOption, RootOption, emit, parse_target
+from adapterctl.cli.options import (
+    ApiKeyOption,
+    BaselineOption,
+    FormatOption,
+    NodeURLOption,
+    OutputOption,
+    RootOption,
+    TargetArgument,
+    emit,
+    parse_target,
+)
 from adapterctl.config import resolve_root
 from adapterctl.findings import Report
 from adapterctl.gates import pressure
@@ -22,18 +32,11 @@ from adapterctl.report import Format
 
 
 def command(
-    target: Annotated[str, typer.Argument(metavar="NAME@VERSION", help="The candidate.")],
+    target: TargetArgument,
     env: Annotated[
         str, typer.Option("--env", help="Environment whose profile and routes are used.")
     ],
-    endpoint: Annotated[
-        str,
-        typer.Option(
-            "--endpoint",
-            metavar="URL",
-            help="OpenAI-compatible base URL, e.g. http://node:8000/v1.",
-        ),
-    ],
+    endpoint: NodeURLOption,
     profile: Annotated[
         str,
         typer.Option(
@@ -42,12 +45,7 @@ def command(
             help="A profile name in environments/ENV/pressure/, or the path of its file.",
         ),
     ],
-    baseline: Annotated[
-        str,
-        typer.Option(
-            "--baseline", metavar="VERSION|auto|none", help="auto: what ENV routes most traffic to."
-        ),
-    ] = "auto",
+    baseline: BaselineOption = "auto",
     base_model: Annotated[
         str | None,
         typer.Option(
@@ -56,10 +54,7 @@ def command(
             help="Served name of the base model (default: the environment's base name).",
         ),
     ] = None,
-    api_key: Annotated[
-        str | None,
-        typer.Option("--api-key", envvar="ADAPTERCTL_API_KEY", help="Bearer key of the endpoint."),
-    ] = None,
+    api_key: ApiKeyOption = None,
     timeout: Annotated[
         float | None,
         typer.Option(
