@@ -1,0 +1,129 @@
+"""``adapterctl verify-commit``: signed environment commits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adapterctl.cli.options import FormatOption, OutputOption, emit
+from adapterctl.errors import UsageError
+from adapterctl.findings import Report
+from adapterctl.report import Format
+from adapterctl.signing.commit_keys import FINGERPRINT_FORMS, normalize_fingerprint
+from adapterctl.signing.commits import DEFAULT_SKEW, CommitPolicy, verify_commits
+
+
+def command(
+    refs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="REF", help="Commits, or ranges A..B (every commit in A..B is verified)."
+        ),
+    ],
+    allowed_signers: Annotated[
+        Path | None,
+        typer.Option(
+            "--allowed-signers",
+            metavar="FILE",
+            help="SSH allowed signers (git's gpg.ssh.allowedSignersFile format).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    gpg_keys: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--gpg-keys",
+            metavar="FILE",
+            help="Allowed GPG public keys (repeatable).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    github_web_flow: Annotated[
+        Path | None,
+        typer.Option(
+            "--github-web-flow",
+            metavar="FILE",
+            help="GitHub's web-flow GPG key: allowed to sign merge commits.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    revoked: Annotated[
+        Path | None,
+        typer.Option(
+            "--revoked",
+            metavar="FILE",
+            help="Revoked keys: SSH keys or fingerprints, one a line.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    principals: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--principal", metavar="PRINCIPAL", help="Only these principals may sign (repeatable)."
+        ),
+    ] = None,
+    fingerprints: Annotated[
+        list[str] | None,
+        typer.Option("--fingerprint", metavar="FP", help="Only these keys may sign (repeatable)."),
+    ] = None,
+    first_parent: Annotated[
+        bool,
+        typer.Option(
+            "--first-parent",
+            help="In a range, verify the first-parent chain and the heads its merges bring in.",
+        ),
+    ] = False,
+    clock_skew: Annotated[
+        int,
+        typer.Option(
+            "--clock-skew",
+            metavar="SECONDS",
+            min=0,
+            help="Seconds a commit may be dated before its parent.",
+        ),
+    ] = int(DEFAULT_SKEW.total_seconds()),
+    repo: Annotated[
+        Path,
+        typer.Option(
+            "--repo",
+            metavar="DIR",
+            help="The git repository (default: the one around cwd).",
+            file_okay=False,
+        ),
+    ] = Path(),
+    fmt: FormatOption = Format.TEXT,
+    output: OutputOption = None,
+) -> int:
+    """Verify that commits are signed by allowed keys and not backdated."""
+    if allowed_signers is None and not gpg_keys and github_web_flow is None:
+        raise UsageError(
+            "no trust anchors: nothing could be verified",
+            hint="pass --allowed-signers FILE (SSH), --gpg-keys FILE or --github-web-flow FILE",
+        )
+    policy = CommitPolicy(
+        allowed_signers=allowed_signers,
+        gpg_keys=tuple(gpg_keys or ()),
+        github_web_flow=github_web_flow,
+        revocations=revoked,
+        principals=frozenset(principals or ()),
+        fingerprints=frozenset(_fingerprint(text) for text in fingerprints or ()),
+        first_parent=first_parent,
+        clock_skew=timedelta(seconds=clock_skew),
+    )
+    result = verify_commits(repo, refs, policy)
+    checked = [f"commit {sha[:12]}" for sha in result.commits]
+    return emit(Report.build("verify-commit", checked, result.findings), fmt, output)
+
+
+def _fingerprint(text: str) -> str:
+    fingerprint = normalize_fingerprint(text)
+    if fingerprint is None:
+        raise UsageError(f"--fingerprint {text}: expected {FINGERPRINT_FORMS}")
+    return fingerprint

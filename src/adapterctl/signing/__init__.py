@@ -1,0 +1,1 @@
+"""Signatures: model-signing bundles over artifacts, and git commit signatures."""
