@@ -37,6 +37,7 @@ bench: venv
 	$(BIN)/python bench/digest.py
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/eval.py
+	$(BIN)/python bench/verify.py
 
 schemas: venv
 	$(BIN)/adapterctl schemas --write

@@ -2,7 +2,8 @@
 
 ``python -m examples.build_registry`` trains the kit's models (``examples.train``: seeded,
 deterministic on CPU, about 15 s), registers the bases and adapters into
-``examples/store``, copies the golden suites and rewrites the manifests. Descriptions,
+``examples/store``, copies the golden suites, rewrites the manifests and signs every
+revision with the example-only key in ``examples/keys/``. Descriptions,
 creation dates and training records are carried over from the manifests already in the
 repository. Run it only when the kit changes: revisions are otherwise immutable.
 """
@@ -24,10 +25,13 @@ from adapterctl.model import BaseRef
 from adapterctl.register.adapter import Candidate, register_adapter
 from adapterctl.register.base import register_base
 from adapterctl.registry import Registry
+from adapterctl.signing.sign import KeySigner, sign_revision
 from adapterctl.store.filestore import FileStore
 from examples.train import main as train
 
 REPO = Path(__file__).resolve().parent.parent
+#: The example-only signing key (examples/keys/README.md): signs every example revision.
+SIGNING_KEY = REPO / "examples" / "keys" / "train-pipeline.pem"
 #: base manifest (name, revision) → kit directory, source and creation date.
 BASES = {
     ("tiny-llama", "r1"): ("tiny-llama-r1", "2026-11-01T08:00:00Z", True),
@@ -82,6 +86,7 @@ def build(root: Path, kit: Path) -> None:
     for (name, version), directory in ADAPTERS.items():
         old = _previous(root, layout.revision_path(name, version))
         _register(root, store, kit / "adapters" / directory, name, version, old)
+        _sign(root, store, name, version)
 
 
 def _register(
@@ -102,6 +107,14 @@ def _register(
         written, findings = register_adapter(Registry.load(root), store, candidate)
     if written is None:
         raise SystemExit("\n".join(f"{f.location} {f.rule}: {f.message}" for f in findings))
+
+
+def _sign(root: Path, store: FileStore, name: str, version: str) -> None:
+    """Sign the revision with the example key (a rebuilt artifact needs a new bundle)."""
+    revision = Registry.load(root).revision(name, version)
+    if revision is None:
+        raise SystemExit(f"{name}@{version}: the manifest just written is not valid")
+    sign_revision(root, revision, store, KeySigner(SIGNING_KEY), force=True)
 
 
 def main() -> int:

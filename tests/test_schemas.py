@@ -42,6 +42,10 @@ def _schema_file(path: str) -> str:
     placement = classify(_registry_path(path))
     if placement is not None:
         return placement.kind.schema_file
+    if path.endswith("teams.yaml"):
+        return "teams.schema.json"
+    if path.endswith("/trust.yaml"):
+        return "trust.schema.json"
     assert path.endswith("/training.yaml"), f"{path} is neither a registry file nor a record"
     return "training-record.schema.json"
 
@@ -70,7 +74,7 @@ def test_drift_is_reported_and_write_repairs_it(
         "  out of date: the environment model changed since it was generated\n"
         "  → run `adapterctl schemas --write` and commit the result\n"
         "\n"
-        "✗ schemas: 2 errors in 7 files\n"
+        "✗ schemas: 2 errors in 9 files\n"
     )
     assert main(["schemas", "--write", "--root", str(registry)]) == 0
     assert "wrote schemas/base.schema.json\n" in capsys.readouterr().out

@@ -10,12 +10,18 @@ from adapterctl.fsutil import write_atomic
 from adapterctl.model.common import Frozen
 from adapterctl.model.kinds import Kind
 from adapterctl.model.revision import Training
+from adapterctl.model.teams import Teams
+from adapterctl.model.trust import TrustPolicy
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_DIR = "schemas"
 
 
-EXTRA: dict[str, type[Frozen]] = {"training-record": Training}
+EXTRA: dict[str, type[Frozen]] = {
+    "training-record": Training,
+    "teams": Teams,
+    "trust": TrustPolicy,
+}
 """Schemas of files that are not registry documents (name → model)."""
 
 

@@ -13,12 +13,15 @@ from adapterctl import __version__
 from adapterctl.cli import (
     check,
     codeowners,
+    commits,
     eval,
+    policy,
     pressure,
     promptfoo,
     register,
     schemas,
     serve,
+    signing,
     validate,
 )
 from adapterctl.errors import AdapterctlError, ExitCode
@@ -41,6 +44,10 @@ app.command("serve")(serve.command)
 app.command("eval")(eval.command)
 app.command("export-promptfoo")(promptfoo.command)
 app.command("pressure")(pressure.command)
+app.command("sign")(signing.sign_command)
+app.command("verify")(signing.verify_command)
+app.command("verify-commit")(commits.command)
+app.add_typer(policy.app, name="policy")
 
 _state = {"debug": False}
 
