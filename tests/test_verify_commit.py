@@ -187,12 +187,12 @@ def block(sha: str, rule: str, message: str, hint: str, *related: str) -> str:
 
 def failed(*blocks: str, files: int) -> str:
     errors = "1 error" if len(blocks) == 1 else f"{len(blocks)} errors"
-    summary = f"✗ verify-commit: {errors} in {files} file{'s' if files != 1 else ''}\n"
+    summary = f"✗ verify-commit: {errors} in {files} commit{'s' if files != 1 else ''}\n"
     return "\n\n".join([*sorted(blocks), summary])
 
 
 def passed(files: int) -> str:
-    return f"✓ verify-commit: {files} file{'s' if files != 1 else ''}, no problems\n"
+    return f"✓ verify-commit: {files} commit{'s' if files != 1 else ''}, no problems\n"
 
 
 # --- SSH ----------------------------------------------------------------------------------
@@ -462,7 +462,7 @@ def test_trust_anchor_inside_the_repository_is_a_warning(
         ".github/allowed_signers  warning  commit/trust-anchor-in-repository\n"
         "  the --allowed-signers file is inside the repository being verified: a commit can change whom it trusts\n"
         "  → keep trust anchors in the verifier's own configuration (the node's, or the CI's), never in the repository they judge\n"
-        "\n✓ verify-commit: 1 warning in 1 file\n"
+        "\n✓ verify-commit: 1 warning in 1 commit\n"
     )
 
 

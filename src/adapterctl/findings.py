@@ -71,13 +71,23 @@ class Report:
     command: str
     checked: tuple[str, ...]
     findings: tuple[Finding, ...]
+    unit: str = "file"
+    """What ``checked`` holds, for the summary line: files, commits, revisions."""
 
     @classmethod
-    def build(cls, command: str, checked: Iterable[str], findings: Iterable[Finding]) -> Report:
+    def build(
+        cls,
+        command: str,
+        checked: Iterable[str],
+        findings: Iterable[Finding],
+        *,
+        unit: str = "file",
+    ) -> Report:
         return cls(
             command=command,
             checked=tuple(sorted(checked)),
             findings=tuple(sorted(findings, key=Finding.sort_key)),
+            unit=unit,
         )
 
     def counts(self) -> Counter[Severity]:

@@ -119,7 +119,7 @@ def command(
     )
     result = verify_commits(repo, refs, policy)
     checked = [f"commit {sha[:12]}" for sha in result.commits]
-    return emit(Report.build("verify-commit", checked, result.findings), fmt, output)
+    return emit(Report.build("verify-commit", checked, result.findings, unit="commit"), fmt, output)
 
 
 def _fingerprint(text: str) -> str:

@@ -12,7 +12,7 @@ def plural(count: int, word: str) -> str:
 def summary(report: Report) -> str:
     """E.g. ``3 errors, 1 warning in 12 files`` or ``12 files, no problems``."""
     counts = report.counts()
-    files = plural(len(report.checked), "file")
+    files = plural(len(report.checked), report.unit)
     parts = [
         plural(counts[severity], severity.value)
         for severity in (Severity.ERROR, Severity.WARNING)
