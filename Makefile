@@ -38,6 +38,7 @@ bench: venv
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/eval.py
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/history.py
 
 schemas: venv
 	$(BIN)/adapterctl schemas --write

@@ -15,6 +15,7 @@ from adapterctl.cli import (
     codeowners,
     commits,
     eval,
+    history,
     policy,
     pressure,
     promptfoo,
@@ -47,6 +48,8 @@ app.command("pressure")(pressure.command)
 app.command("sign")(signing.sign_command)
 app.command("verify")(signing.verify_command)
 app.command("verify-commit")(commits.command)
+app.command("history")(history.history_command)
+app.command("diff")(history.diff_command)
 app.add_typer(policy.app, name="policy")
 
 _state = {"debug": False}

@@ -1,0 +1,1 @@
+"""Reading an environment's routes from git history: ``history`` and ``diff``."""
