@@ -23,7 +23,8 @@ from rich.console import Console
 
 from adapterctl.errors import UsageError
 from adapterctl.evals.results import CaseResult
-from adapterctl.evals.runner import EvalError, EvalPlan, progress_reporter, render, run
+from adapterctl.evals.runner import EvalError, EvalPlan, progress_reporter, run
+from adapterctl.evals.templating import render
 from adapterctl.model.golden import GoldenSuite
 
 CAND, BASE = "support-bot@1.2.0", "support-bot@1.1.0"

@@ -23,11 +23,6 @@ from adapterctl.registry import Registry
 from adapterctl.report.json import finding_dict
 
 
-def served_name(name: str, version: str) -> str:
-    """The immutable name a revision is loaded under on every node (DESIGN §2)."""
-    return f"{name}@{version}"
-
-
 def auto_baseline(registry: Registry, env_name: str, name: str, candidate: str) -> str | None:
     """The version the environment routes most of the alias's traffic to (not the candidate)."""
     env = registry.environment(env_name)

@@ -141,3 +141,8 @@ def _environment_references(env: Environment) -> tuple[Reference, ...]:
             for i, route in enumerate(routes)
         ]
     return tuple(refs)
+
+
+def served_name(name: str, version: str) -> str:
+    """The immutable name a revision is loaded under on every node (DESIGN §2)."""
+    return f"{name}@{version}"

@@ -4,11 +4,13 @@ the models the run needs; and how a failed connection is described."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import openai
-from openai import AsyncOpenAI
+from typing import TYPE_CHECKING
 
 from adapterctl.errors import InputError
+
+if TYPE_CHECKING:
+    import openai
+    from openai import AsyncOpenAI
 
 NO_KEY = "EMPTY"
 """Sent when the node needs no key (vLLM's convention); never the user's ``OPENAI_API_KEY``."""
@@ -28,6 +30,8 @@ async def check_node(
     missing_hint: str = "load the revision on the node first (POST /v1/load_lora_adapter)",
 ) -> None:
     """Raise ``error`` unless the node answers ``/v1/models`` and lists every one of ``models``."""
+    import openai  # noqa: PLC0415 (this module is imported by commands that never call it)
+
     try:
         served = {model.id async for model in client.models.list()}
     except openai.APIConnectionError as exc:

@@ -22,18 +22,8 @@ from adapterctl.cli.options import (
 )
 from adapterctl.config import resolve_root
 from adapterctl.errors import UsageError
-from adapterctl.evals import html
-from adapterctl.evals.runner import EvalPlan, progress_reporter
-from adapterctl.evaluation import (
-    RunContext,
-    auto_baseline,
-    evaluate,
-    head_commit,
-    line_and_suites,
-    served_name,
-    write_evidence,
-)
 from adapterctl.fsutil import write_atomic
+from adapterctl.layout import served_name
 from adapterctl.registry import Registry
 from adapterctl.report import Format
 
@@ -82,6 +72,17 @@ def command(
     output: OutputOption = None,
 ) -> int:
     """Run the line's golden suites against the candidate and the baseline, and judge."""
+    # Imported here: the openai client costs 0.3 s, which no other command should pay.
+    from adapterctl.evals import html  # noqa: PLC0415
+    from adapterctl.evals.runner import EvalPlan, progress_reporter  # noqa: PLC0415
+    from adapterctl.evaluation import (  # noqa: PLC0415
+        RunContext,
+        evaluate,
+        head_commit,
+        line_and_suites,
+        write_evidence,
+    )
+
     registry_root = resolve_root(root)
     name, version = parse_target(target)
     registry = Registry.load(registry_root)
@@ -127,6 +128,8 @@ def _baseline(registry: Registry, env: str, name: str, version: str, asked: str)
     if asked == "none":
         return None
     if asked == "auto":
+        from adapterctl.evaluation import auto_baseline  # noqa: PLC0415
+
         return auto_baseline(registry, env, name, version)
     if asked == version:
         raise UsageError(f"--baseline {asked} is the candidate itself")

@@ -21,12 +21,6 @@ from adapterctl.cli.options import (
 )
 from adapterctl.config import resolve_root
 from adapterctl.findings import Report
-from adapterctl.gates import pressure
-from adapterctl.pressure import evidence, pipeline
-from adapterctl.pressure.load import LoadPlan, run
-from adapterctl.pressure.pipeline import ProfileProblems
-from adapterctl.pressure.progress import progress_reporter
-from adapterctl.pressure.table import side_by_side
 from adapterctl.registry import Registry
 from adapterctl.report import Format
 
@@ -73,6 +67,14 @@ def command(
     output: OutputOption = None,
 ) -> int:
     """Replay a workload profile against the candidate and the baseline, and judge."""
+    # Imported here: the openai client costs 0.3 s, which no other command should pay.
+    from adapterctl.gates import pressure  # noqa: PLC0415
+    from adapterctl.pressure import evidence, pipeline  # noqa: PLC0415
+    from adapterctl.pressure.load import LoadPlan, run  # noqa: PLC0415
+    from adapterctl.pressure.pipeline import ProfileProblems  # noqa: PLC0415
+    from adapterctl.pressure.progress import progress_reporter  # noqa: PLC0415
+    from adapterctl.pressure.table import side_by_side  # noqa: PLC0415
+
     candidate = parse_target(target)
     registry_root = resolve_root(root)
     path = pipeline.profile_path(registry_root, env, profile)

@@ -15,7 +15,7 @@ from adapterctl.cli.options import RootOption, write_report
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, InputError, UsageError
 from adapterctl.evals.promptfoo import API_KEY_ENV, Json, to_promptfoo
-from adapterctl.evaluation import served_name
+from adapterctl.layout import served_name
 from adapterctl.model import AdapterLine, GoldenSuite
 from adapterctl.model.kinds import Kind
 from adapterctl.registry import Registry

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from html import escape
 
 from adapterctl.evals.results import CaseResult
-from adapterctl.evals.runner import render as fill
+from adapterctl.evals.templating import render as fill
 from adapterctl.evals.textdiff import word_diff
 from adapterctl.findings import Finding, Report
 from adapterctl.gates.golden import Comparison, pass_rate

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from adapterctl.errors import UsageError
 from adapterctl.evals.jsregex import js_regex
-from adapterctl.evals.runner import render
+from adapterctl.evals.templating import render
 from adapterctl.evals.textmetrics import number
 from adapterctl.model import AdapterLine, GoldenSuite
 from adapterctl.model.golden import Assertion, Case

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -36,12 +35,12 @@ from adapterctl import nodeclient
 from adapterctl.errors import UsageError
 from adapterctl.evals.assertions import case_outcome, evaluate
 from adapterctl.evals.results import Answer, CaseResult
+from adapterctl.evals.templating import render
 from adapterctl.model.golden import Case, GoldenSuite, Message
 from adapterctl.nodeclient import NO_KEY, NodeError
 
 OnResult = Callable[[CaseResult], None]
 """Called once per finished result, in completion order (e.g. to advance a progress bar)."""
-_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")
 
 
 class EvalError(NodeError):
@@ -116,11 +115,6 @@ def schedule(plan: EvalPlan) -> list[Job]:
         for c, case in enumerate(suite.cases)
         for v, revision in enumerate(plan.revisions)
     ]
-
-
-def render(text: str, variables: Mapping[str, str]) -> str:
-    """``{{name}}`` replaced by its value; a name without a value is left as written."""
-    return _VARIABLE.sub(lambda match: variables.get(match.group(1), match.group(0)), text)
 
 
 def run(plan: EvalPlan, progress: OnResult | None = None) -> list[CaseResult]:

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from adapterctl import layout
 from adapterctl.errors import InputError, UsageError
-from adapterctl.evaluation import auto_baseline, served_name
+from adapterctl.evaluation import auto_baseline
 from adapterctl.findings import Finding, JsonPath, Report, Severity
 from adapterctl.gates.pressure import Comparison
+from adapterctl.layout import served_name
 from adapterctl.model import Environment, PressureProfile
 from adapterctl.model.kinds import Kind
 from adapterctl.model.pressure import BASE, CANDIDATE, KEYWORDS
