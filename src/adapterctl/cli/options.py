@@ -17,7 +17,7 @@ RootOption = Annotated[
     Path | None,
     typer.Option(
         "--root",
-        help="Registry root (default: the nearest folder with pyproject.toml [tool.adapterctl]).",
+        help="Registry root (default: the nearest folder with pyproject.toml \\[tool.adapterctl]).",
         file_okay=False,
     ),
 ]
@@ -26,7 +26,7 @@ StoreOption = Annotated[
     typer.Option(
         "--store",
         envvar="ADAPTERCTL_STORE",
-        help="Artifact store URI, file:// or s3:// (default: [tool.adapterctl] store).",
+        help="Artifact store URI, file:// or s3:// (default: \\[tool.adapterctl] store).",
     ),
 ]
 EndpointOption = Annotated[
