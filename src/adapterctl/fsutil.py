@@ -32,6 +32,23 @@ def write_atomic(path: Path, text: str, *, exclusive: bool = False) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
+class TooLarge(Exception):
+    """A file is larger than its reader accepts."""
+
+
+def read_capped(path: Path, limit: int) -> bytes:
+    """The bytes of ``path``, reading at most ``limit`` + 1: :class:`TooLarge` beyond ``limit``.
+
+    For files an attacker may supply (bundles, keys, recorded JSON): never read a huge
+    file whole. ``OSError`` passes through for the caller to word.
+    """
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(path)
+    return data
+
+
 def read_json_object(path: Path, error: type[InputError]) -> dict[str, Any] | None:
     """The JSON object in ``path`` (None when there is no such file); ``error`` otherwise."""
     if not path.is_file():

@@ -9,6 +9,7 @@ from typing import NoReturn
 
 from adapterctl.errors import InputError
 from adapterctl.findings import JsonPath, format_json_path
+from adapterctl.fsutil import TooLarge, read_capped
 from adapterctl.model.common import kind
 
 MAX_BYTES = 64 * 1024 * 1024
@@ -88,12 +89,13 @@ def _skip_space(text: str, position: int) -> int:
 
 def _read_text(path: Path, display: str) -> str:
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        data = read_capped(path, MAX_BYTES)
     except OSError as exc:
         raise InputError(f"{display}: cannot read: {exc.strerror}") from None
-    if len(data) > MAX_BYTES:
-        raise InputError(f"{display}: larger than {MAX_BYTES:,} bytes; refusing to read it")
+    except TooLarge:
+        raise InputError(
+            f"{display}: larger than {MAX_BYTES:,} bytes; refusing to read it"
+        ) from None
     try:
         return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from adapterctl.errors import InputError
 from adapterctl.findings import JsonPath, format_json_path
+from adapterctl.fsutil import TooLarge, read_capped
 from adapterctl.model.trust import SignerMode
 
 MAX_BUNDLE_BYTES = 8 * 1024 * 1024
@@ -90,16 +91,14 @@ def read_bundle(path: Path) -> Bundle:
 
 def _read(path: Path) -> bytes:
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BUNDLE_BYTES + 1)
+        return read_capped(path, MAX_BUNDLE_BYTES)
     except FileNotFoundError:
         raise
     except OSError as exc:
         raise BundleError(f"cannot be read ({exc.strerror})") from None
-    if len(data) > MAX_BUNDLE_BYTES:
+    except TooLarge:
         limit = MAX_BUNDLE_BYTES // (1024 * 1024)
-        raise BundleError(f"larger than {limit} MiB: not a signature bundle", hint=RESIGN)
-    return data
+        raise BundleError(f"larger than {limit} MiB: not a signature bundle", hint=RESIGN) from None
 
 
 def _document(data: bytes) -> dict[str, Any]:

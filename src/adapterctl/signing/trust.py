@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sigstore.models import ClientTrustConfig
 
 from adapterctl.findings import Finding, JsonPath, Location, Severity
+from adapterctl.fsutil import TooLarge, read_capped
 from adapterctl.model.trust import SignerMode, TrustedSigner, TrustPolicy
 from adapterctl.yamlio import Source
 
@@ -131,13 +132,11 @@ def _signer(declared: TrustedSigner, folder: Path, location: Location) -> Signer
 
 def _material(path: Path, shown: str) -> bytes:
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_MATERIAL_BYTES + 1)
+        return read_capped(path, MAX_MATERIAL_BYTES)
     except OSError as exc:
         raise MaterialError(f"{shown}: cannot be read ({exc.strerror})") from None
-    if len(data) > MAX_MATERIAL_BYTES:
-        raise MaterialError(f"{shown}: larger than 1 MiB; not a key or certificate file")
-    return data
+    except TooLarge:
+        raise MaterialError(f"{shown}: larger than 1 MiB; not a key or certificate file") from None
 
 
 def load_public_key(path: Path, shown: str | None = None) -> ec.EllipticCurvePublicKey:
