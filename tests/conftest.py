@@ -98,3 +98,15 @@ def moto_endpoint() -> Iterator[str]:
         boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
         yield endpoint
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def example_node() -> Iterator[str]:
+    """The reference node serving the example registry, once per session: its ``/v1`` URL.
+
+    Inference is stateless, so the eval, pressure and example-answer tests share one node.
+    """
+    from tests.refnode import serving  # noqa: PLC0415 (refnode imports this module)
+
+    with serving() as url:
+        yield f"{url}/v1"

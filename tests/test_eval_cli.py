@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from adapterctl.cli.app import main
 from tests.conftest import copy_registry
-from tests.refnode import serving
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with serving() as url:
-        yield f"{url}/v1"
+@pytest.fixture
+def endpoint(example_node: str) -> str:
+    return example_node
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import shutil
 import struct
 import subprocess
 import zlib
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from adapterctl.gates import golden
 from adapterctl.gates.golden import Comparison
 from adapterctl.registry import Registry
 from tests.conftest import REPO, copy_registry
-from tests.refnode import serving
 
 CAND, BASE = "support-bot@1.2.0", "support-bot@1.1.0"
 EVIL = "You can return items within 14 days. <script>alert(1)</script>"
@@ -284,10 +282,9 @@ def test_chromium_screenshot_is_not_blank(page_file: Path, tmp_path: Path) -> No
 # --- end to end: adapterctl eval on the reference node ----------------------------------
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with serving() as url:
-        yield f"{url}/v1"
+@pytest.fixture
+def endpoint(example_node: str) -> str:
+    return example_node
 
 
 def test_eval_writes_the_report_next_to_the_evidence(

@@ -14,12 +14,11 @@ import pytest
 from openai import OpenAI
 
 from examples import train_data
-from tests.refnode import serving
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[OpenAI]:
-    with serving() as url, OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0) as openai:
+def client(example_node: str) -> Iterator[OpenAI]:
+    with OpenAI(base_url=example_node, api_key="unused", max_retries=0) as openai:
         yield openai
 
 

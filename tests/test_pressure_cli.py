@@ -10,7 +10,6 @@ import json
 import re
 import socket
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ from adapterctl.model import PressureProfile
 from adapterctl.pressure.schedule import generate
 from adapterctl.registry import Registry
 from tests.conftest import REPO, copy_registry
-from tests.refnode import serving
 
 NEW, OLD = "support-bot@1.2.0", "support-bot@1.1.0"
 PATH = "environments/staging/pressure/quick.yaml"
@@ -46,10 +44,9 @@ vs_baseline:
 """
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with serving() as url:
-        yield f"{url}/v1"
+@pytest.fixture
+def endpoint(example_node: str) -> str:
+    return example_node
 
 
 @pytest.fixture
