@@ -15,9 +15,11 @@ from adapterctl.cli import (
     codeowners,
     commits,
     eval,
+    gc,
     history,
     policy,
     pressure,
+    promote,
     promptfoo,
     register,
     schemas,
@@ -50,6 +52,9 @@ app.command("verify")(signing.verify_command)
 app.command("verify-commit")(commits.command)
 app.command("history")(history.history_command)
 app.command("diff")(history.diff_command)
+app.command("gc")(gc.command)
+app.command("promote")(promote.promote_command)
+app.command("rollback")(promote.rollback_command)
 app.add_typer(policy.app, name="policy")
 
 _state = {"debug": False}

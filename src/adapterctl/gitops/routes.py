@@ -36,7 +36,8 @@ class Change:
             return f"load {target} (weight {self.after})"
         if self.action == "unload":
             return f"unload {target} (was weight {self.before})"
-        return f"set weight {target} {self.before} -> {self.after}"
+        retained = " (retained)" if self.after == 0 else ""
+        return f"set weight {target} {self.before} -> {self.after}{retained}"
 
     def to_json(self) -> dict[str, object]:
         return {

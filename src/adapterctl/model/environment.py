@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from adapterctl.model.common import (
     Bool,
@@ -94,3 +95,20 @@ class Environment(Frozen):
     retain: PositiveInt = 1
     """How many previous revisions per alias stay loadable for rollback."""
     promotion: Promotion = Field(default_factory=Promotion)
+
+    @model_validator(mode="after")
+    def _retained_within_retain(self) -> Environment:
+        for alias, routes in self.routes.items():
+            kept = [route.version for route in routes if route.weight == 0]
+            if len(kept) > self.retain:
+                message = (
+                    f"{len(kept)} revisions are retained at weight 0 ({', '.join(kept)}), "
+                    f"more than retain: {self.retain}"
+                )
+                detail = InitErrorDetails(
+                    type=PydanticCustomError("value_error", message),
+                    loc=("routes", alias),
+                    input=kept,
+                )
+                raise ValidationError.from_exception_data(type(self).__name__, [detail])
+        return self

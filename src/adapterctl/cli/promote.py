@@ -1,0 +1,184 @@
+"""``adapterctl promote`` and ``adapterctl rollback``: route changes as pull-request branches."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adapterctl.cli.options import (
+    EndpointOption,
+    RootOption,
+    StoreOption,
+    parse_target,
+    write_report,
+)
+from adapterctl.cli.stores import store_for
+from adapterctl.config import resolve_root
+from adapterctl.errors import ExitCode, UsageError
+from adapterctl.gitops import prbody
+from adapterctl.gitops.changes import Step, check_env_name
+from adapterctl.gitops.promote import GatesFailed, Request, promote
+from adapterctl.gitops.rollback import rollback
+from adapterctl.report import Format, render
+
+EnvOption = Annotated[
+    str, typer.Option("--env", metavar="ENV", help="The environment (environments/ENV/).")
+]
+SignOption = Annotated[
+    bool, typer.Option("--sign", help="Sign the commit (git commit -S, your git signing key).")
+]
+PushOption = Annotated[
+    bool,
+    typer.Option(
+        "--push",
+        help="Push the branch and open the pull request (GitHub REST API when "
+        "GITHUB_TOKEN is set).",
+    ),
+]
+BodyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--body-file",
+        metavar="FILE",
+        dir_okay=False,
+        help="Write the pull-request body here instead of stdout.",
+    ),
+]
+RemoteOption = Annotated[
+    str, typer.Option("--remote", metavar="NAME", help="The git remote for --push.")
+]
+
+
+def promote_command(
+    target: Annotated[str, typer.Argument(metavar="NAME@VERSION", help="The revision to promote.")],
+    env: EnvOption,
+    weight: Annotated[
+        int | None,
+        typer.Option("--weight", metavar="W", help="Canary: route W % (1–99) to it."),
+    ] = None,
+    finish: Annotated[
+        bool, typer.Option("--finish", help="Route 100 % to it; the previous one is retained.")
+    ] = False,
+    sign: SignOption = False,
+    push: PushOption = False,
+    body_file: BodyOption = None,
+    remote: RemoteOption = "origin",
+    root: RootOption = None,
+    store: StoreOption = None,
+    endpoint_url: EndpointOption = None,
+) -> int:
+    """Promote a revision in ENV on a new branch promote/ENV/NAME-VERSION, with its PR body."""
+    name, version = parse_target(target)
+    check_env_name(env)
+    if finish and weight is not None:
+        raise UsageError("--weight and --finish exclude each other: a canary step or 100 %")
+    if weight is not None and not 1 <= weight <= 99:
+        raise UsageError(f"--weight {weight}: a canary weight is 1–99 (use --finish for 100 %)")
+    registry_root = resolve_root(root)
+    if push:
+        _require_remote(registry_root, remote)
+    request = Request(name, version, env, weight, finish, sign)
+    try:
+        promotion = promote(
+            registry_root,
+            store_for(registry_root, store, endpoint_url),
+            request,
+            datetime.now(UTC),
+        )
+    except GatesFailed as exc:
+        sys.stdout.write(render(exc.report, Format.TEXT))
+        raise
+    body = prbody.promotion_body(promotion)
+    return _publish(registry_root, promotion.step, body, body_file, push, remote)
+
+
+def rollback_command(
+    alias: Annotated[str, typer.Argument(metavar="NAME", help="The alias to roll back.")],
+    env: EnvOption,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="VERSION",
+            help="Route all traffic to this earlier revision instead of reverting.",
+        ),
+    ] = None,
+    sign: SignOption = False,
+    push: PushOption = False,
+    body_file: BodyOption = None,
+    remote: RemoteOption = "origin",
+    root: RootOption = None,
+    store: StoreOption = None,
+    endpoint_url: EndpointOption = None,
+) -> int:
+    """Revert the last change to NAME's routes in ENV (or route --to VERSION) on a branch."""
+    check_env_name(env)
+    registry_root = resolve_root(root)
+    if push:
+        _require_remote(registry_root, remote)
+    result = rollback(
+        registry_root,
+        store_for(registry_root, store, endpoint_url),
+        env,
+        alias,
+        to=to,
+        sign=sign,
+    )
+    body = prbody.rollback_body(result)
+    return _publish(registry_root, result.step, body, body_file, push, remote)
+
+
+def _publish(
+    root: Path, step: Step, body: str, body_file: Path | None, push: bool, remote: str
+) -> int:
+    typer.echo(
+        f"created branch {step.branch} at {step.commit[:12]} from {step.base_branch} "
+        "(your checkout is unchanged)",
+        err=True,
+    )
+    if body_file is None:
+        sys.stdout.write(body)
+    else:
+        write_report(body_file, body)
+    if push:
+        _push(root, step, body, remote)
+    return ExitCode.OK
+
+
+def _require_remote(root: Path, remote: str) -> None:
+    """Refuse --push before anything is written when there is nowhere to push."""
+    from adapterctl.gitops.pullrequest import remote_url  # noqa: PLC0415
+    from adapterctl.gitrepo import RegistryRepo  # noqa: PLC0415
+
+    remote_url(RegistryRepo.open(root, "--push").repo, remote)
+
+
+def _push(root: Path, step: Step, body: str, remote: str) -> None:
+    from adapterctl.gitops.pullrequest import github_settings, push_and_open  # noqa: PLC0415
+    from adapterctl.gitrepo import RegistryRepo  # noqa: PLC0415
+
+    token, api_url, repository = github_settings(os.environ)
+    pull = push_and_open(
+        RegistryRepo.open(root, "--push").repo,
+        step.branch,
+        base=step.base_branch,
+        title=prbody.title(step),
+        body=body,
+        remote=remote,
+        token=token,
+        api_url=api_url,
+        repository=repository,
+    )
+    if pull.created:
+        typer.echo(f"opened pull request #{pull.number}: {pull.url}", err=True)
+    elif pull.number is not None:
+        typer.echo(f"pull request #{pull.number} already open: {pull.url}", err=True)
+    elif pull.url:
+        typer.echo(f"pushed {step.branch}; open the pull request at {pull.url}", err=True)
+    else:
+        typer.echo(f"pushed {step.branch} to {remote}; open its pull request by hand", err=True)

@@ -1,0 +1,111 @@
+"""Round-trip edit of one alias's routes in an environment file (ruamel.yaml).
+
+Only the alias's own lines change: comments, key order, quoting and flow style of the rest
+of the file survive byte for byte, so two promotions of different aliases touch different
+lines and git merges them cleanly. A new alias is added after the last one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.util import load_yaml_guess_indent
+
+from adapterctl.errors import InputError
+from adapterctl.gitops.steps import Routes
+
+RETAINED_COMMENT = "retained for rollback"
+CANARY_COMMENT = "canary"
+
+
+def set_routes(text: str, alias: str, routes: Routes, *, display: str) -> str:
+    """``text`` with ``routes.<alias>`` replaced by ``routes``."""
+    yaml, data = _load(text, display)
+    table = data.get("routes")
+    if table is None:
+        table = data["routes"] = CommentedMap()
+    if not isinstance(table, CommentedMap):
+        raise InputError(f"{display}: $.routes is not a mapping, so it cannot be edited")
+    table[alias] = _sequence(routes)
+    out = io.StringIO()
+    yaml.dump(data, out)
+    edited = out.getvalue()
+    _check_only_alias_changed(text, edited, alias, display)
+    return edited
+
+
+def _load(text: str, display: str) -> tuple[YAML, CommentedMap]:
+    try:
+        _, sequence_indent, offset = load_yaml_guess_indent(text)
+        sequence_indent = sequence_indent or 2
+        offset = offset or 0
+        yaml = YAML()
+        yaml.preserve_quotes = True
+        yaml.width = 4096
+        yaml.indent(mapping=sequence_indent - offset or 2, sequence=sequence_indent, offset=offset)
+        data = yaml.load(text)
+    except YAMLError as exc:
+        raise InputError(f"{display}: cannot be edited: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, CommentedMap):
+        raise InputError(f"{display}: the top level is not a mapping")
+    return yaml, data
+
+
+def _sequence(routes: Routes) -> CommentedSeq:
+    seq = CommentedSeq()
+    canary = len([w for _, w in routes if w > 0]) > 1
+    for index, (version, weight) in enumerate(routes):
+        entry = CommentedMap([("version", version), ("weight", weight)])
+        entry.fa.set_flow_style()
+        seq.append(entry)
+        comment = _comment(weight, canary=canary, first=index == 0)
+        if comment:
+            seq.yaml_add_eol_comment(f"# {comment}", index)
+    return seq
+
+
+def _comment(weight: int, *, canary: bool, first: bool) -> str | None:
+    if weight == 0:
+        return RETAINED_COMMENT
+    if canary and not first:
+        return CANARY_COMMENT
+    return None
+
+
+def _check_only_alias_changed(before: str, after: str, alias: str, display: str) -> None:
+    """Refuse an edit that would reformat lines outside the alias's block."""
+    old = before.splitlines()
+    new = after.splitlines()
+    start, end = _block(new, alias)
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for tag, i1, _i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if j1 < start or j2 > end or (j1 == j2 and not start <= j1 <= end):
+            line = i1 + 1
+            raise InputError(
+                f"{display}:{line}: editing routes.{alias} would also reformat this line",
+                hint="format the file like environments/*/environment.yaml in the example "
+                "registry (2-space indents, routes as '- {version: …, weight: …}')",
+            )
+
+
+def _block(lines: list[str], alias: str) -> tuple[int, int]:
+    """Line range [start, end) of the alias's key and its route entries."""
+    start = next(i for i, line in enumerate(lines) if line.strip() == f"{alias}:")
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    end = start + 1
+    while end < len(lines) and _deeper(lines[end], indent):
+        end += 1
+    return start, end
+
+
+def _deeper(line: str, indent: int) -> bool:
+    stripped = line.lstrip()
+    if not stripped:
+        return False
+    return len(line) - len(stripped) > indent or stripped.startswith("- ")

@@ -1,0 +1,113 @@
+"""The pull-request body of a promotion or rollback, in GitHub Markdown."""
+
+from __future__ import annotations
+
+from adapterctl.findings import Report, Severity
+from adapterctl.gitops.changes import Step
+from adapterctl.gitops.evidence import Evidence
+from adapterctl.gitops.promote import Promotion
+from adapterctl.gitops.rollback import Rollback
+
+
+def title(step: Step) -> str:
+    return step.message.splitlines()[0]
+
+
+def promotion_body(promotion: Promotion) -> str:
+    step = promotion.step
+    lines = [
+        f"## {title(step)}",
+        "",
+        f"Branch `{step.branch}` from `{step.base_branch}`; commit `{step.commit[:12]}`"
+        f"{' (signed)' if step.signed else ''}.",
+        "",
+        *_routes_table(step),
+        "",
+        "### Gates",
+        "",
+        _gate_line(promotion.gates, step.env),
+        *_soak_lines(promotion),
+        *(_evidence_line(item, step.env) for item in promotion.evidence),
+        "",
+        "### Rollback",
+        "",
+        "After merging, one command proposes the revert of this change:",
+        "",
+        "```sh",
+        f"adapterctl rollback --env {step.env} {step.alias}",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def rollback_body(rollback: Rollback) -> str:
+    step = rollback.step
+    reverted = rollback.reverted
+    how = (
+        f"Reverts commit `{reverted.commit[:12]}` ({reverted.subject})."
+        if reverted is not None
+        else f"Routes {step.alias} explicitly (`--to {step.version}`)."
+    )
+    lines = [
+        f"## {title(step)}",
+        "",
+        f"Branch `{step.branch}` from `{step.base_branch}`; commit `{step.commit[:12]}`"
+        f"{' (signed)' if step.signed else ''}. {how}",
+        "",
+        *_routes_table(step),
+        "",
+        "Every revision served afterwards is still in the store.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _routes_table(step: Step) -> list[str]:
+    before = dict(step.before)
+    after = dict(step.after)
+    rows = [
+        f"| `{step.alias}@{version}` | {_weight(before.get(version))} | "
+        f"{_weight(after.get(version))} |"
+        for version in dict.fromkeys([*before, *after])
+    ]
+    return [
+        f"Routes of `{step.alias}` in `{step.env}`:",
+        "",
+        "| revision | before | after |",
+        "|---|---:|---:|",
+        *rows,
+    ]
+
+
+def _weight(weight: int | None) -> str:
+    if weight is None:
+        return "—"
+    return "0 % (retained)" if weight == 0 else f"{weight} %"
+
+
+def _gate_line(report: Report, env: str) -> str:
+    warnings = report.counts()[Severity.WARNING]
+    suffix = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
+    checked = ", ".join(f"`{path}`" for path in report.checked)
+    return f"- schema, integrity, compat with {env}: passed{suffix} ({checked})"
+
+
+def _soak_lines(promotion: Promotion) -> list[str]:
+    check = promotion.soak
+    if check is None:
+        return []
+    commit = check.soak.commit[:12] if check.soak.commit else "?"
+    required = f"; requires {check.required}" if check.required else ""
+    return [f"- soak: served in {check.upstream} for {check.served_for} since `{commit}`{required}"]
+
+
+def _evidence_line(item: Evidence, env: str) -> str:
+    if item.problem is not None:
+        return f"- {item.kind}: {item.problem} at `{item.path}`"
+    verdict = "passed" if item.ok else "**FAILED**"
+    where = f" in {item.environment}" if item.environment else ""
+    against = f" against {item.baseline}" if item.baseline else ""
+    when = f", {item.created}" if item.created else ""
+    note = "" if item.environment in (None, env) else f" (not {env})"
+    return f"- {item.kind}: {verdict}{where}{against}{when}{note}: `{item.path}`"
