@@ -20,6 +20,12 @@ from adapterctl.gitops.steps import Routes
 
 RETAINED_COMMENT = "retained for rollback"
 CANARY_COMMENT = "canary"
+INDENTS = ((2, 4, 2), (2, 2, 0), (4, 4, 0), (4, 6, 2))
+"""(mapping, sequence, offset) indentations tried when the guess does not round-trip."""
+LAYOUT_HINT = (
+    "format routes like the example registry's environments: one '<alias>:' line, then "
+    "one '- {version: …, weight: …}' line per route"
+)
 
 
 def set_routes(text: str, alias: str, routes: Routes, *, display: str) -> str:
@@ -31,28 +37,40 @@ def set_routes(text: str, alias: str, routes: Routes, *, display: str) -> str:
     if not isinstance(table, CommentedMap):
         raise InputError(f"{display}: $.routes is not a mapping, so it cannot be edited")
     table[alias] = _sequence(routes)
-    out = io.StringIO()
-    yaml.dump(data, out)
-    edited = out.getvalue()
+    edited = _dump(yaml, data)
     _check_only_alias_changed(text, edited, alias, display)
     return edited
 
 
 def _load(text: str, display: str) -> tuple[YAML, CommentedMap]:
+    """A round-trip loader whose indentation reproduces ``text`` exactly, and the data."""
     try:
         _, sequence_indent, offset = load_yaml_guess_indent(text)
-        sequence_indent = sequence_indent or 2
-        offset = offset or 0
-        yaml = YAML()
-        yaml.preserve_quotes = True
-        yaml.width = 4096
-        yaml.indent(mapping=sequence_indent - offset or 2, sequence=sequence_indent, offset=offset)
-        data = yaml.load(text)
+        guessed = ((sequence_indent or 2) - (offset or 0) or 2, sequence_indent or 2, offset or 0)
+        for indent in dict.fromkeys([guessed, *INDENTS]):
+            yaml = _yaml(*indent)
+            data = yaml.load(text)
+            if _dump(yaml, data) == text:
+                break
     except YAMLError as exc:
         raise InputError(f"{display}: cannot be edited: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, CommentedMap):
         raise InputError(f"{display}: the top level is not a mapping")
     return yaml, data
+
+
+def _yaml(mapping: int, sequence: int, offset: int) -> YAML:
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    return yaml
+
+
+def _dump(yaml: YAML, data: object) -> str:
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
 
 
 def _sequence(routes: Routes) -> CommentedSeq:
@@ -80,7 +98,14 @@ def _check_only_alias_changed(before: str, after: str, alias: str, display: str)
     """Refuse an edit that would reformat lines outside the alias's block."""
     old = before.splitlines()
     new = after.splitlines()
-    start, end = _block(new, alias)
+    block = _block(new, alias)
+    if block is None:
+        raise InputError(
+            f"{display}: routes.{alias} is not written as a block ('{alias}:' on its own "
+            "line), so it cannot be edited line by line",
+            hint=LAYOUT_HINT,
+        )
+    start, end = block
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
     for tag, i1, _i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
@@ -89,14 +114,16 @@ def _check_only_alias_changed(before: str, after: str, alias: str, display: str)
             line = i1 + 1
             raise InputError(
                 f"{display}:{line}: editing routes.{alias} would also reformat this line",
-                hint="format the file like environments/*/environment.yaml in the example "
-                "registry (2-space indents, routes as '- {version: …, weight: …}')",
+                hint=LAYOUT_HINT,
             )
 
 
-def _block(lines: list[str], alias: str) -> tuple[int, int]:
+def _block(lines: list[str], alias: str) -> tuple[int, int] | None:
     """Line range [start, end) of the alias's key and its route entries."""
-    start = next(i for i, line in enumerate(lines) if line.strip() == f"{alias}:")
+    keys = [i for i, line in enumerate(lines) if line.split(" #")[0].strip() == f"{alias}:"]
+    if len(keys) != 1:
+        return None
+    start = keys[0]
     indent = len(lines[start]) - len(lines[start].lstrip())
     end = start + 1
     while end < len(lines) and _deeper(lines[end], indent):

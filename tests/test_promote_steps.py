@@ -1,0 +1,102 @@
+"""The route arithmetic of promotion steps, and the line-preserving edit, as pure functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapterctl.errors import InputError, UsageError
+from adapterctl.gitops import steps
+from adapterctl.gitops.edit import set_routes
+
+
+@pytest.mark.parametrize(
+    ("before", "version", "weight", "retain", "after"),
+    [
+        ((("1.0.0", 100),), "1.1.0", 10, 1, (("1.0.0", 90), ("1.1.0", 10))),
+        ((("1.0.0", 90), ("1.1.0", 10)), "1.1.0", 50, 1, (("1.0.0", 50), ("1.1.0", 50))),
+        ((("1.0.0", 90), ("1.1.0", 10)), "1.1.0", None, 1, (("1.1.0", 100), ("1.0.0", 0))),
+        ((), "1.0.0", None, 1, (("1.0.0", 100),)),
+        # finishing retains the one that served before, newest first, at most `retain`
+        ((("1.1.0", 100), ("1.0.0", 0)), "1.2.0", None, 1, (("1.2.0", 100), ("1.1.0", 0))),
+        (
+            (("1.1.0", 100), ("1.0.0", 0)),
+            "1.2.0",
+            None,
+            2,
+            (("1.2.0", 100), ("1.1.0", 0), ("1.0.0", 0)),
+        ),
+        # a canary keeps the retained revisions; a retained revision can come back
+        (
+            (("1.1.0", 100), ("1.0.0", 0)),
+            "1.2.0",
+            10,
+            1,
+            (("1.1.0", 90), ("1.2.0", 10), ("1.0.0", 0)),
+        ),
+        ((("1.1.0", 100), ("1.0.0", 0)), "1.0.0", None, 1, (("1.0.0", 100), ("1.1.0", 0))),
+    ],
+)
+def test_promotion_steps(
+    before: steps.Routes,
+    version: str,
+    weight: int | None,
+    retain: int,
+    after: steps.Routes,
+) -> None:
+    assert steps.promote(before, version, weight, retain=retain) == after
+
+
+def test_a_second_canary_is_refused_while_one_runs() -> None:
+    with pytest.raises(InputError) as error:
+        steps.promote((("1.0.0", 90), ("1.1.0", 10)), "1.2.0", 10, retain=1)
+    assert error.value.message == (
+        "the alias is already split between 1.0.0 90 %, 1.1.0 10 %; "
+        "finish or roll back that canary first"
+    )
+
+
+def test_canary_of_an_unrouted_alias_is_refused() -> None:
+    with pytest.raises(UsageError) as error:
+        steps.promote((), "1.0.0", 10, retain=1)
+    assert error.value.message.startswith("--weight 10: the alias serves nothing yet")
+
+
+def test_describe_names_retained_routes() -> None:
+    assert steps.describe((("1.1.0", 100), ("1.0.0", 0))) == "1.1.0 100 %, 1.0.0 retained"
+
+
+FLOW = """name: prod
+base: {name: tiny-llama, revision: r1}
+serving: {engine: vllm, max_lora_rank: 64, max_loras: 8}
+routes: {support-bot: [{version: 1.0.0, weight: 100}]}
+"""
+
+OFFSET_ZERO = """# comment kept
+name: prod
+routes:
+  support-bot:   # the alias
+  - {version: 1.0.0, weight: 100}
+  sql-helper:
+  - version: "1.0.0"
+    weight: 100
+retain: 1
+"""
+
+
+def test_edit_keeps_every_other_line_byte_for_byte() -> None:
+    edited = set_routes(OFFSET_ZERO, "support-bot", (("1.1.0", 100), ("1.0.0", 0)), display="e")
+    assert edited == OFFSET_ZERO.replace(
+        "  - {version: 1.0.0, weight: 100}\n",
+        "  - {version: 1.1.0, weight: 100}\n  - {version: 1.0.0, weight: 0}  # retained for rollback\n",
+    )
+
+
+def test_edit_refuses_routes_it_cannot_change_line_by_line() -> None:
+    with pytest.raises(InputError) as error:
+        set_routes(
+            FLOW, "support-bot", (("1.1.0", 100),), display="environments/prod/environment.yaml"
+        )
+    assert error.value.message == (
+        "environments/prod/environment.yaml: routes.support-bot is not written as a block "
+        "('support-bot:' on its own line), so it cannot be edited line by line"
+    )
