@@ -9,6 +9,7 @@ from adapterctl.findings import Finding, Location, Severity
 from adapterctl.fsutil import write_atomic
 from adapterctl.model.common import Frozen
 from adapterctl.model.kinds import Kind
+from adapterctl.model.node import NodeConfig
 from adapterctl.model.revision import Training
 from adapterctl.model.teams import Teams
 from adapterctl.model.trust import TrustPolicy
@@ -21,6 +22,7 @@ EXTRA: dict[str, type[Frozen]] = {
     "training-record": Training,
     "teams": Teams,
     "trust": TrustPolicy,
+    "node-config": NodeConfig,
 }
 """Schemas of files that are not registry documents (name → model)."""
 

@@ -22,9 +22,12 @@ from adapterctl.cli import (
     promote,
     promptfoo,
     register,
+    render,
     schemas,
     serve,
     signing,
+    sync,
+    triage,
     validate,
 )
 from adapterctl.errors import AdapterctlError, ExitCode
@@ -55,6 +58,11 @@ app.command("diff")(history.diff_command)
 app.command("gc")(gc.command)
 app.command("promote")(promote.promote_command)
 app.command("rollback")(promote.rollback_command)
+app.command("sync")(sync.sync_command)
+app.command("agent")(sync.agent_command)
+app.command("status")(sync.status_command)
+app.command("triage")(triage.command)
+app.command("render")(render.command)
 app.add_typer(policy.app, name="policy")
 
 _state = {"debug": False}

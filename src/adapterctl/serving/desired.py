@@ -1,0 +1,118 @@
+"""The desired state of one environment at one commit, read from git (never a work tree).
+
+Every revision an environment routes (weight 0 included: retained revisions stay
+loadable) is resolved to its manifest at the same commit, so a sync, ``status`` and every
+render target act on exactly what was merged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import git
+from pydantic import BaseModel, ValidationError
+
+from adapterctl import layout
+from adapterctl.errors import AdapterctlError, InputError, UsageError
+from adapterctl.gitrepo import RegistryRepo
+from adapterctl.model import AdapterRevision, BaseManifest, Environment
+from adapterctl.yamlio import decode, load
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredRevision:
+    """One revision an environment routes, with the manifest it was merged with."""
+
+    alias: str
+    version: str
+    weight: int
+    """Percent of the alias's traffic; 0 means retained (no traffic, kept loadable)."""
+    manifest: AdapterRevision
+
+    @property
+    def served_name(self) -> str:
+        """The immutable name it is loaded under on a node: ``<alias>@<version>``."""
+        return layout.served_name(self.alias, self.version)
+
+    @property
+    def digest(self) -> str:
+        return str(self.manifest.artifact.digest)
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    """What ``environments/<env>/environment.yaml`` asks for at ``commit``."""
+
+    env: str
+    commit: str
+    environment: Environment
+    base: BaseManifest
+    revisions: tuple[DesiredRevision, ...]
+
+    @property
+    def base_name(self) -> str:
+        """The base's served model name on a node: the base manifest's name."""
+        return str(self.base.name)
+
+    def routes(self, alias: str) -> tuple[DesiredRevision, ...]:
+        return tuple(r for r in self.revisions if r.alias == alias)
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r.alias for r in self.revisions))
+
+
+def desired_state(root: Path, env: str, ref: str = "HEAD") -> DesiredState:
+    """The environment ``env`` as committed at ``ref``, with every routed manifest."""
+    registry = RegistryRepo.open(root, "--ref")
+    registry.check_ref(ref, "--ref")
+    commit = registry.repo.commit(ref).hexsha
+    path = layout.environment_path(env)
+    environment = _model(registry, commit, path, Environment, missing=_unknown_env(env, ref))
+    base_path = layout.base_path(environment.base.name, environment.base.revision)
+    base = _model(registry, commit, base_path, BaseManifest)
+    revisions = tuple(
+        DesiredRevision(
+            alias,
+            route.version,
+            route.weight,
+            _model(registry, commit, layout.revision_path(alias, route.version), AdapterRevision),
+        )
+        for alias, routes in environment.routes.items()
+        for route in routes
+    )
+    return DesiredState(env, commit, environment, base, revisions)
+
+
+def _unknown_env(env: str, ref: str) -> UsageError:
+    return UsageError(
+        f"unknown environment '{env}': {layout.environment_path(env)} does not exist at {ref}"
+    )
+
+
+def _model(
+    registry: RegistryRepo,
+    commit: str,
+    path: str,
+    kind: type[M],
+    missing: AdapterctlError | None = None,
+) -> M:
+    where = f"{path} at commit {commit[:12]}"
+    try:
+        text = registry.show(commit, path)
+    except git.GitCommandError:
+        raise missing or InputError(f"{where} does not exist") from None
+    try:
+        value, _ = load(decode(text.encode()))
+        return kind.model_validate(value)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "(top)"
+        message = f"{where} is not valid: {field}: {error['msg']}"
+        raise InputError(message, hint=f"run adapterctl validate {path}") from None
+    except AdapterctlError as exc:
+        raise InputError(f"{where}: {exc.message}") from None

@@ -1,0 +1,96 @@
+"""Reading node configuration files: validated with file, line and field, paths resolved."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from adapterctl.errors import InputError, UsageError
+from adapterctl.findings import Finding, Severity
+from adapterctl.gates.schema import validate
+from adapterctl.model.common import kind
+from adapterctl.model.node import NodeConfig
+from adapterctl.yamlio import YamlError, read
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node configuration with its paths resolved against the file's folder."""
+
+    file: str
+    config: NodeConfig
+    base_path: Path
+    cache_dir: Path
+    allowed_signers: Path | None
+    adapter_trust: Path | None
+
+    @property
+    def name(self) -> str:
+        return str(self.config.name)
+
+    @property
+    def endpoint(self) -> str:
+        return str(self.config.endpoint).rstrip("/")
+
+    @property
+    def api_key(self) -> str | None:
+        """The key from the environment variable the configuration names (never the file)."""
+        variable = self.config.api_key_env
+        return None if variable is None else os.environ.get(variable) or None
+
+    def base_served_name(self, manifest_name: str) -> str:
+        return str(self.config.base.served_name or manifest_name)
+
+
+def load_node(path: Path) -> Node:
+    """The node configuration at ``path``; a bad file raises with its first problem."""
+    shown = str(path)
+    try:
+        data, source = read(path, shown)
+    except FileNotFoundError:
+        raise UsageError(f"--node-config {shown}: no such file") from None
+    except YamlError as exc:
+        raise InputError(f"{shown}:{exc.line}: {exc.message}", hint=exc.hint) from None
+    if not isinstance(data, dict):
+        raise InputError(f"{shown}: expected a node configuration mapping, got {kind(data)}")
+    config, findings = validate(NodeConfig, data, source)
+    if config is None:
+        raise _invalid(findings)
+    return _resolved(shown, config, path.parent)
+
+
+def load_nodes(paths: list[Path], env: str | None) -> list[Node]:
+    """Every node; refuses duplicates and nodes of another environment than ``env``."""
+    nodes = [load_node(path) for path in paths]
+    names = [node.name for node in nodes]
+    for node in nodes:
+        if names.count(node.name) > 1:
+            raise UsageError(f"{node.file}: node name '{node.name}' is used by another file")
+        if env is not None and node.config.environment != env:
+            raise UsageError(
+                f"{node.file}: node '{node.name}' serves {node.config.environment}, not {env}"
+            )
+    return nodes
+
+
+def _invalid(findings: list[Finding]) -> InputError:
+    first = next(f for f in findings if f.severity is Severity.ERROR)
+    return InputError(f"{first.location}: {first.message}", hint=first.hint)
+
+
+def _resolved(shown: str, config: NodeConfig, folder: Path) -> Node:
+    def path(value: str) -> Path:
+        return (folder / value).resolve()
+
+    def optional(value: str | None) -> Path | None:
+        return None if value is None else path(value)
+
+    return Node(
+        shown,
+        config,
+        path(config.base.path),
+        path(config.cache_dir),
+        optional(config.trust.allowed_signers),
+        optional(config.trust.adapters),
+    )
