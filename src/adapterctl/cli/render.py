@@ -1,10 +1,171 @@
-"""``adapterctl render`` (being built)."""
+"""``adapterctl render``: an environment's desired state for existing engines and gateways."""
 
 from __future__ import annotations
 
-from adapterctl.errors import UsageError
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adapterctl.cli.options import EndpointOption, RootOption, StoreOption, write_report
+from adapterctl.cli.stores import store_for
+from adapterctl.config import resolve_root, store_uri
+from adapterctl.errors import ExitCode, UsageError
+from adapterctl.serving.desired import DesiredState, desired_state
+from adapterctl.serving.render import (
+    DEFAULT_ADAPTER_DIR,
+    DEFAULT_API_BASE,
+    RENDERERS,
+    ArgsFormat,
+    RenderOptions,
+    Target,
+    Text,
+    artifact_base,
+    render,
+    write_tree,
+)
+
+ALL = frozenset(Target)
+APPLIES = {
+    "--format": frozenset({Target.VLLM_ARGS}),
+    "--adapter-dir": frozenset({Target.VLLM_ARGS, Target.RESOLVER_DIR}),
+    "--copy": frozenset({Target.RESOLVER_DIR}),
+    "--force": frozenset({Target.RESOLVER_DIR}),
+    "--namespace": frozenset({Target.AIBRIX, Target.KSERVE}),
+    "--base-uri": frozenset({Target.KSERVE}),
+    "--api-base": frozenset({Target.LITELLM}),
+}
 
 
-def command() -> None:
-    """Not built yet."""
-    raise UsageError("render is not built yet")
+def command(
+    env: Annotated[
+        str, typer.Option("--env", metavar="ENV", help="The environment (environments/ENV/).")
+    ],
+    target: Annotated[Target, typer.Option("--target", help="What to render for.")],
+    ref: Annotated[
+        str,
+        typer.Option(
+            "--ref", metavar="REF", help="The commit to read ENV at (never the work tree)."
+        ),
+    ] = "HEAD",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", metavar="PATH", help="Write here (a folder for resolver-dir)."
+        ),
+    ] = None,
+    fmt: Annotated[
+        ArgsFormat | None,
+        typer.Option("--format", "-f", help="vllm-args: a shell-quoted line or a JSON list."),
+    ] = None,
+    adapter_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--adapter-dir",
+            metavar="DIR",
+            help=f"The nodes' adapter cache, artifacts under DIR/sha256/<hex> "
+            f"(the node config's cache_dir; default {DEFAULT_ADAPTER_DIR}).",
+        ),
+    ] = None,
+    copy: Annotated[
+        bool, typer.Option("--copy", help="resolver-dir: copy verified artifacts from the store.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="resolver-dir: replace a folder render did not write.")
+    ] = False,
+    namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", metavar="NS", help="aibrix, kserve: metadata.namespace."),
+    ] = None,
+    base_name: Annotated[
+        str | None,
+        typer.Option(
+            "--base-name",
+            metavar="NAME",
+            help="The base's served name (vLLM --served-model-name; default: its manifest name).",
+        ),
+    ] = None,
+    base_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--base-uri",
+            metavar="URI",
+            help="kserve: the base model's URI (default: its weights_artifact in the store).",
+        ),
+    ] = None,
+    api_base: Annotated[
+        str | None,
+        typer.Option(
+            "--api-base",
+            metavar="URL",
+            help=f"litellm: the vLLM endpoint (default {DEFAULT_API_BASE}, read at startup).",
+        ),
+    ] = None,
+    store: StoreOption = None,
+    endpoint_url: EndpointOption = None,
+    root: RootOption = None,
+) -> int:
+    """Render ENV as committed for vLLM, its filesystem resolver, AIBrix, KServe or LiteLLM."""
+    registry = resolve_root(root)
+    _check_env_name(env)
+    given = {"--format": fmt, "--adapter-dir": adapter_dir, "--copy": copy or None}
+    given |= {"--force": force or None, "--namespace": namespace, "--base-uri": base_uri}
+    _check_applicable(target, given | {"--api-base": api_base})
+    _check_output(target, output, copy and adapter_dir is not None)
+    state = desired_state(registry, env, ref)
+    options = RenderOptions(
+        adapter_dir=adapter_dir or DEFAULT_ADAPTER_DIR,
+        api_base=api_base or DEFAULT_API_BASE,
+        namespace=namespace,
+        base_name=base_name,
+        base_uri=base_uri,
+        artifacts=artifact_base(store_uri(registry, store), registry)
+        if RENDERERS[target].uses_store
+        else None,
+        args_format=fmt or ArgsFormat.SHELL,
+        copy=copy,
+    )
+    rendered = render(state, target, options)
+    for warning in rendered.warnings:
+        sys.stderr.write(f"adapterctl: warning: {warning}\n")
+    if isinstance(rendered, Text):
+        _write_text(rendered.text, output)
+    elif output is not None:  # _check_output: resolver-dir always has one
+        source = store_for(registry, store, endpoint_url) if copy else None
+        write_tree(rendered, output, store=source, force=force)
+    if output is not None:
+        sys.stderr.write(f"wrote {output}: {_summary(state)}\n")
+    return ExitCode.OK
+
+
+def _check_env_name(env: str) -> None:
+    if not env or "/" in env or env.startswith("."):
+        raise UsageError(f"--env {env!r}: not an environment name")
+
+
+def _check_applicable(target: Target, given: Mapping[str, object]) -> None:
+    for option, value in given.items():
+        if value is not None and target not in APPLIES.get(option, ALL):
+            raise UsageError(f"{option} does not apply to --target {target.value}")
+
+
+def _check_output(target: Target, output: Path | None, copy_with_dir: bool) -> None:
+    if target is Target.RESOLVER_DIR and output is None:
+        raise UsageError("--target resolver-dir writes a folder: pass --output DIR")
+    if copy_with_dir:
+        raise UsageError("--adapter-dir does not apply with --copy (the copies live in --output)")
+
+
+def _write_text(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_report(output, text)
+
+
+def _summary(state: DesiredState) -> str:
+    count = len(state.revisions)
+    noun = "revision" if count == 1 else "revisions"
+    return f"{count} {noun} of {state.env} at commit {state.commit[:12]}"
