@@ -39,6 +39,7 @@ bench: venv
 	$(BIN)/python bench/eval.py
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/history.py
+	$(BIN)/python bench/sync.py
 
 schemas: venv
 	$(BIN)/adapterctl schemas --write

@@ -1,20 +1,129 @@
-"""``adapterctl sync``, ``agent`` and ``status`` (being built)."""
+"""``adapterctl sync`` (push mode), ``agent`` (pull mode) and ``status``."""
 
 from __future__ import annotations
 
-from adapterctl.errors import UsageError
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adapterctl.cli.options import EndpointOption, RootOption, StoreOption
+from adapterctl.config import resolve_root
+from adapterctl.errors import ExitCode
+from adapterctl.gitops.changes import check_env_name
+from adapterctl.serving import present
+from adapterctl.serving.desired import desired_state
+from adapterctl.serving.nodeconfig import load_node, load_nodes
+from adapterctl.serving.status import node_statuses
+from adapterctl.serving.sync import SyncOptions, sync_nodes
+
+EnvOption = Annotated[
+    str, typer.Option("--env", metavar="ENV", help="The environment (environments/ENV/).")
+]
+NodesOption = Annotated[
+    list[Path],
+    typer.Option(
+        "--node-config",
+        metavar="FILE",
+        help="A node configuration file (repeat for several nodes).",
+        dir_okay=False,
+    ),
+]
+RefOption = Annotated[
+    str, typer.Option("--ref", metavar="REF", help="The commit whose desired state to apply.")
+]
 
 
-def sync_command() -> None:
-    """Not built yet."""
-    raise UsageError("sync is not built yet")
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
 
 
-def agent_command() -> None:
-    """Not built yet."""
-    raise UsageError("agent is not built yet")
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 
 
-def status_command() -> None:
-    """Not built yet."""
-    raise UsageError("status is not built yet")
+def sync_command(
+    env: EnvOption,
+    node_config: NodesOption,
+    ref: RefOption = "HEAD",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show each node's plan; change nothing.")
+    ] = False,
+    wait_lock: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait for a sync already running on a node, not refuse."),
+    ] = False,
+    parallel: Annotated[
+        int, typer.Option("--parallel", min=1, metavar="N", help="Nodes synced at once.")
+    ] = 32,
+    root: RootOption = None,
+    store: StoreOption = None,
+    endpoint_url: EndpointOption = None,
+    fmt: FormatOption = OutputFormat.TEXT,
+) -> int:
+    """Reconcile ENV's desired state at REF onto its nodes, in parallel (push mode)."""
+    check_env_name(env)
+    registry = resolve_root(root)
+    nodes = load_nodes(node_config, env)
+    options = SyncOptions(ref, store, endpoint_url, dry_run, wait_lock, parallel)
+    desired, results = sync_nodes(registry, env, nodes, options)
+    render = present.sync_json if fmt is OutputFormat.JSON else present.sync_text
+    sys.stdout.write(render(desired, results, dry_run=dry_run))
+    return ExitCode.OK if all(r.ok for r in results) else ExitCode.FINDINGS
+
+
+def status_command(
+    env: EnvOption,
+    node_config: NodesOption,
+    ref: RefOption = "HEAD",
+    root: RootOption = None,
+    fmt: FormatOption = OutputFormat.TEXT,
+) -> int:
+    """Desired vs actual on each node of ENV; exit 1 on drift."""
+    check_env_name(env)
+    registry = resolve_root(root)
+    nodes = load_nodes(node_config, env)
+    desired = desired_state(registry, env, ref)
+    statuses = node_statuses(desired, nodes)
+    render = present.status_json if fmt is OutputFormat.JSON else present.status_text
+    sys.stdout.write(render(desired, statuses))
+    return ExitCode.FINDINGS if any(s.drift for s in statuses) else ExitCode.OK
+
+
+def agent_command(
+    node_config: Annotated[
+        Path,
+        typer.Option(
+            "--node-config", metavar="FILE", help="This node's configuration.", dir_okay=False
+        ),
+    ],
+    repo: Annotated[
+        str, typer.Option("--repo", metavar="URL", help="The registry repository to follow.")
+    ],
+    interval: Annotated[
+        float, typer.Option("--interval", metavar="S", min=0.0, help="Seconds between cycles.")
+    ] = 60.0,
+    branch: Annotated[
+        str, typer.Option("--branch", metavar="NAME", help="The branch to follow.")
+    ] = "main",
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option("--metrics-port", metavar="PORT", help="Serve Prometheus metrics here."),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option("--metrics-host", metavar="HOST", help="Address for --metrics-port.")
+    ] = "127.0.0.1",
+    store: StoreOption = None,
+    endpoint_url: EndpointOption = None,
+) -> int:
+    """Pull mode: fetch, verify, reconcile this node, sleep; exits cleanly on SIGTERM."""
+    from adapterctl.serving.agent import Agent, AgentOptions  # noqa: PLC0415
+
+    node = load_node(node_config)
+    options = AgentOptions(
+        repo, branch, interval, once, metrics_port, metrics_host, store, endpoint_url
+    )
+    return Agent(node, options).run()

@@ -1,0 +1,117 @@
+"""The node's adapter cache: artifacts fetched from the store, verified, then renamed into
+``<cache>/sha256/<hex>`` — so a path the server loads from is always complete and checked.
+
+An artifact is first copied into ``<cache>/.staging/<random>/``; every file's digest is
+compared with the manifest merged at the synced commit (the exact set of files, too), and,
+where the node holds trust anchors, the signature bundle merged with it is verified by
+model-signing. Only then is it renamed into place. Anything else is removed.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from adapterctl.findings import Location
+from adapterctl.serving.desired import DesiredRevision
+from adapterctl.serving.plan import adapter_path
+from adapterctl.serving.vllm import NodeCallError
+from adapterctl.signing.signers import Policy
+from adapterctl.signing.verify import Target, Verifier
+from adapterctl.store.base import Store, StoreError
+from adapterctl.store.digests import sha256_file
+from adapterctl.store.filestore import FileStore
+
+
+@dataclass(frozen=True)
+class Verification:
+    """How fetched artifacts are checked: digests always, signatures with a policy."""
+
+    policy: Policy | None
+    bundles: dict[str, bytes]
+    """Served name → the signature bundle merged with the manifest."""
+
+
+def ensure_cached(
+    revision: DesiredRevision, store: Store, cache_dir: Path, check: Verification
+) -> Path:
+    """The verified local copy of ``revision``'s artifact, fetched if needed."""
+    target = adapter_path(cache_dir, revision.digest)
+    if target.is_dir():
+        return target
+    staging_root = cache_dir / ".staging"
+    try:
+        staging_root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=staging_root))
+    except OSError as exc:
+        raise _os_error(exc, revision) from None
+    try:
+        fetched = _fetch(revision, store, staging)
+        _check_files(revision, fetched)
+        if check.policy is not None:
+            _check_signature(revision, staging, check)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fetched.rename(target)
+    except OSError as exc:
+        raise _os_error(exc, revision) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _fetch(revision: DesiredRevision, store: Store, staging: Path) -> Path:
+    folder = adapter_path(staging, revision.digest)
+    folder.parent.mkdir(parents=True)
+    try:
+        store.fetch(revision.digest, folder)
+    except StoreError as exc:
+        raise NodeCallError(f"{revision.served_name}: {exc.message}", "store") from None
+    return folder
+
+
+def _check_files(revision: DesiredRevision, folder: Path) -> None:
+    expected = revision.manifest.artifact.files
+    present = sorted(path.name for path in folder.iterdir())
+    if present != sorted(expected):
+        raise NodeCallError(
+            f"{revision.served_name}: the store holds {', '.join(present)}, but the manifest "
+            f"lists {', '.join(sorted(expected))}",
+            "tampered-artifact",
+        )
+    for name, declared in sorted(expected.items()):
+        actual = sha256_file(folder / name)
+        if actual != declared.digest:
+            raise NodeCallError(
+                f"{revision.served_name}: {name} in the store does not match the manifest "
+                f"(sha256 {actual.removeprefix('sha256:')[:12]}…, manifest "
+                f"{declared.digest.removeprefix('sha256:')[:12]}…); not loaded",
+                "tampered-artifact",
+            )
+
+
+def _check_signature(revision: DesiredRevision, staging: Path, check: Verification) -> None:
+    assert check.policy is not None
+    name = revision.served_name
+    bundle = check.bundles.get(name)
+    if bundle is None:
+        raise NodeCallError(f"{name}: no signature bundle was merged with it", "bad-signature")
+    bundle_file = staging / "bundle.sigstore.json"
+    bundle_file.write_bytes(bundle)
+    target = Target(name, bundle_file, f"{name} bundle", revision.digest, Location(name))
+    local = FileStore(staging, f"file://{staging}")
+    findings = Verifier(check.policy, local, None, datetime.now(UTC)).verify(target)
+    if findings:
+        raise NodeCallError(f"{name}: signature rejected: {findings[0].message}", "bad-signature")
+
+
+def _os_error(exc: OSError, revision: DesiredRevision) -> NodeCallError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return NodeCallError(
+            f"{revision.served_name}: the adapter cache is full ({exc.strerror}); not loaded",
+            "disk-full",
+        )
+    return NodeCallError(f"{revision.served_name}: cache: {exc}", "cache")

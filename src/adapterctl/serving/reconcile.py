@@ -1,0 +1,205 @@
+"""Reconcile one node onto a desired state: lock → observe → fail fast → plan → apply →
+confirm → record. Push mode (``sync``) and pull mode (``agent``) both call :func:`reconcile`.
+
+Apply loads before it unloads, one call at a time, so every prefix of a plan is a safe
+state: more revisions loaded than needed, never an alias without one. A stop request
+(SIGTERM in the agent) is honoured between calls, never inside one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from adapterctl.serving.basecheck import check_base
+from adapterctl.serving.cache import Verification, ensure_cached
+from adapterctl.serving.desired import DesiredState
+from adapterctl.serving.lock import node_lock
+from adapterctl.serving.nodeconfig import Node
+from adapterctl.serving.plan import Load, Plan, make_plan
+from adapterctl.serving.record import SyncRecord, read_record, write_record
+from adapterctl.serving.vllm import Card, NodeCallError, VllmClient
+from adapterctl.store.base import Store
+
+
+@dataclass(frozen=True)
+class SyncContext:
+    """What every node of one sync shares."""
+
+    desired: DesiredState
+    store: Store
+    verification: Verification
+    dry_run: bool = False
+    wait_lock: bool = False
+    stop: threading.Event = field(default_factory=threading.Event)
+    on_load: Callable[[str, float], None] | None = None
+    """Called with (node, seconds) after each load (the agent's metrics)."""
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    node: str
+    ok: bool
+    commit: str
+    reason: str | None = None
+    """A short slug when not ok: node-down, base-mismatch, tampered-artifact, …"""
+    message: str | None = None
+    planned: tuple[str, ...] = ()
+    """What the plan was, as ``load NAME`` / ``unload NAME`` lines."""
+    done: tuple[str, ...] = ()
+    calls: tuple[str, ...] = ()
+    unmanaged: tuple[str, ...] = ()
+    loaded: tuple[str, ...] = ()
+    """The adapters the node lists after the sync (when it could be asked)."""
+
+
+@dataclass
+class _Run:
+    node: Node
+    ctx: SyncContext
+    client: VllmClient
+    planned: list[str] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+    cards: list[Card] = field(default_factory=list)
+    unmanaged: tuple[str, ...] = ()
+
+    def result(self, *, error: NodeCallError | None = None) -> NodeResult:
+        return NodeResult(
+            node=self.node.name,
+            ok=error is None,
+            commit=self.ctx.desired.commit,
+            reason=None if error is None else error.reason,
+            message=None if error is None else error.message,
+            planned=tuple(self.planned),
+            done=tuple(self.done),
+            calls=tuple(self.client.calls),
+            unmanaged=self.unmanaged,
+            loaded=tuple(sorted(card.id for card in self.cards if card.parent is not None)),
+        )
+
+
+def client_for(node: Node) -> VllmClient:
+    settings = node.config.sync
+    return VllmClient(
+        node.endpoint, node.api_key, settings.timeout_s, settings.retries, settings.backoff_s
+    )
+
+
+def reconcile(node: Node, ctx: SyncContext, client: VllmClient | None = None) -> NodeResult:
+    """Bring ``node`` to ``ctx.desired``; a failure is a result, never an exception."""
+    run = _Run(node, ctx, client or client_for(node))
+    try:
+        with node_lock(node.cache_dir, node.name, wait=ctx.wait_lock):
+            result = _apply(run)
+            if not ctx.dry_run:
+                _record(node, ctx.desired, result)
+            return result
+    except NodeCallError as exc:
+        result = run.result(error=exc)
+        if exc.reason != "locked" and not ctx.dry_run:
+            _record(node, ctx.desired, result)
+        return result
+
+
+def _apply(run: _Run) -> NodeResult:
+    desired = run.ctx.desired
+    run.cards = run.client.models()
+    check_base(run.node, desired.base, run.cards)
+    plan = make_plan(desired.revisions, run.cards, run.node.cache_dir)
+    run.unmanaged = plan.unmanaged
+    run.planned = _describe(plan)
+    if plan.empty or run.ctx.dry_run:
+        return run.result()
+    for load in plan.loads:
+        _stop_point(run)
+        _load(run, load)
+    for revision in plan.prefetch:
+        _stop_point(run)
+        ensure_cached(revision, run.ctx.store, run.node.cache_dir, run.ctx.verification)
+        run.done.append(f"cache {revision.served_name}")
+    for name in plan.unloads:
+        _stop_point(run)
+        _unload(run, name)
+    run.cards = run.client.models()
+    left = make_plan(desired.revisions, run.cards, run.node.cache_dir)
+    if not left.empty:
+        still = ", ".join(_describe(left))
+        raise NodeCallError(f"/v1/models does not confirm the sync: still to do: {still}",
+                            "not-converged")  # fmt: skip
+    return run.result()
+
+
+def _describe(plan: Plan) -> list[str]:
+    return [
+        *(f"load {load.revision.served_name}" for load in plan.loads),
+        *(f"cache {revision.served_name}" for revision in plan.prefetch),
+        *(f"unload {name}" for name in plan.unloads),
+    ]
+
+
+def _stop_point(run: _Run) -> None:
+    if run.ctx.stop.is_set():
+        done = len(run.done)
+        raise NodeCallError(
+            f"stopped after {done} of {len(run.planned)} steps (every step done is whole; "
+            "the next sync goes on)",
+            "stopped",
+        )
+
+
+def _load(run: _Run, load: Load) -> None:
+    name = load.revision.served_name
+    path = ensure_cached(load.revision, run.ctx.store, run.node.cache_dir, run.ctx.verification)
+    if load.replaces_wrong_root is not None:
+        run.client.unload(name)
+        run.done.append(f"unload {name} (root was {load.replaces_wrong_root})")
+    started = time.perf_counter()
+    try:
+        run.client.load(name, str(path))
+    except NodeCallError as exc:
+        if not (exc.status == 400 and "already" in exc.message and _shows(run, name, path)):
+            reason = "node-down" if exc.reason == "node-down" else "load-failed"
+            raise NodeCallError(f"load {name}: {exc.message}", reason, exc.status) from None
+    if run.ctx.on_load is not None:
+        run.ctx.on_load(run.node.name, time.perf_counter() - started)
+    run.done.append(f"load {name}")
+
+
+def _shows(run: _Run, name: str, path: Path) -> bool:
+    """vLLM says 'already loaded': fine only when /v1/models shows our root for it."""
+    return any(c.id == name and c.root == str(path) for c in run.client.models())
+
+
+def _unload(run: _Run, name: str) -> None:
+    try:
+        run.client.unload(name)
+    except NodeCallError as exc:
+        if exc.status != 404:
+            raise NodeCallError(f"unload {name}: {exc.message}", "unload-failed",
+                                exc.status) from None  # fmt: skip
+    run.done.append(f"unload {name}")
+
+
+def _record(node: Node, desired: DesiredState, result: NodeResult) -> None:
+    previous = read_record(node.cache_dir)
+    last_success = desired.commit if result.ok else None
+    if last_success is None and previous is not None:
+        last_success = previous.last_success_commit
+    record = SyncRecord(
+        environment=desired.env,
+        commit=desired.commit,
+        finished=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ok=result.ok,
+        reason=result.reason,
+        message=result.message,
+        loaded=result.loaded,
+        last_success_commit=last_success,
+    )
+    # A full disk must not turn a finished sync into a crash; status then says "unknown".
+    with contextlib.suppress(OSError):
+        write_record(node.cache_dir, record)

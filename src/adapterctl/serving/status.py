@@ -1,0 +1,99 @@
+"""Desired vs actual, per node: what ``adapterctl status`` shows (read only, one call each)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from adapterctl.serving.basecheck import check_base
+from adapterctl.serving.desired import DesiredState
+from adapterctl.serving.nodeconfig import Node
+from adapterctl.serving.plan import adapter_path
+from adapterctl.serving.reconcile import client_for
+from adapterctl.serving.record import SyncRecord, read_record
+from adapterctl.serving.vllm import Card, NodeCallError
+
+MAX_PARALLEL = 32
+
+
+@dataclass(frozen=True)
+class RevisionStatus:
+    served_name: str
+    weight: int
+    loaded: bool
+    root_matches: bool
+    cached: bool
+
+    @property
+    def as_desired(self) -> bool:
+        """Routed: loaded from our path. Retained (weight 0): verified in the cache."""
+        return self.cached if self.weight == 0 else self.loaded and self.root_matches
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    node: str
+    reachable: bool
+    revisions: tuple[RevisionStatus, ...]
+    stale: tuple[str, ...]
+    """Managed adapters loaded that the environment no longer routes."""
+    problem: str | None
+    """Why the node cannot serve the environment (down, another base), if so."""
+    record: SyncRecord | None
+
+    @property
+    def drift(self) -> bool:
+        wrong = any(not r.as_desired for r in self.revisions)
+        return self.problem is not None or wrong or bool(self.stale)
+
+
+def node_statuses(desired: DesiredState, nodes: Sequence[Node]) -> list[NodeStatus]:
+    workers = max(1, min(MAX_PARALLEL, len(nodes)))
+    with ThreadPoolExecutor(workers, thread_name_prefix="status") as pool:
+        return list(pool.map(lambda node: node_status(desired, node), nodes))
+
+
+def node_status(desired: DesiredState, node: Node) -> NodeStatus:
+    record = read_record(node.cache_dir)
+    client = client_for(node)
+    client.retries = 1
+    try:
+        cards = client.models()
+    except NodeCallError as exc:
+        return NodeStatus(node.name, False, _unknown(desired), (), exc.message, record)
+    problem = None
+    try:
+        check_base(node, desired.base, cards)
+    except NodeCallError as exc:
+        problem = exc.message
+    revisions, stale = _compare(desired, node, cards)
+    return NodeStatus(node.name, True, revisions, stale, problem, record)
+
+
+def _unknown(desired: DesiredState) -> tuple[RevisionStatus, ...]:
+    return tuple(
+        RevisionStatus(r.served_name, r.weight, False, False, False) for r in desired.revisions
+    )
+
+
+def _compare(
+    desired: DesiredState, node: Node, cards: list[Card]
+) -> tuple[tuple[RevisionStatus, ...], tuple[str, ...]]:
+    adapters = {card.id: card for card in cards if card.parent is not None}
+    rows = []
+    for revision in desired.revisions:
+        card = adapters.get(revision.served_name)
+        expected = adapter_path(node.cache_dir, revision.digest)
+        rows.append(
+            RevisionStatus(
+                revision.served_name,
+                revision.weight,
+                card is not None,
+                card is not None and card.root == str(expected),
+                expected.is_dir(),
+            )
+        )
+    wanted = {r.served_name for r in desired.revisions if r.weight > 0}
+    stale = tuple(sorted(name for name in adapters if name not in wanted and "@" in name))
+    return tuple(rows), stale

@@ -1,0 +1,167 @@
+"""Push mode: reconcile every node of an environment, in parallel, onto one verified commit.
+
+Per node, with that node's own trust anchors (never the repository's): the commit must be
+signed by an allowed principal where the environment requires signed commits, and artifact
+signatures are checked where the environment lists adapter signers. A node that fails
+any of these loads and unloads nothing; the others still converge.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from adapterctl.config import store_uri
+from adapterctl.findings import Severity
+from adapterctl.gates.trust import load_trust
+from adapterctl.gitrepo import RegistryRepo
+from adapterctl.serving.cache import Verification
+from adapterctl.serving.desired import DesiredState, desired_state
+from adapterctl.serving.nodeconfig import Node
+from adapterctl.serving.reconcile import NodeResult, SyncContext, reconcile
+from adapterctl.serving.vllm import NodeCallError
+from adapterctl.signing.commits import CommitPolicy, verify_commits
+from adapterctl.signing.sign import bundle_path
+from adapterctl.signing.signers import Policy
+from adapterctl.store.base import Store
+from adapterctl.store.uri import open_store
+
+MAX_PARALLEL = 32
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    ref: str = "HEAD"
+    store: str | None = None
+    endpoint_url: str | None = None
+    dry_run: bool = False
+    wait_lock: bool = False
+    parallel: int = MAX_PARALLEL
+    stop: threading.Event | None = None
+    on_load: Callable[[str, float], None] | None = None
+
+
+def sync_nodes(
+    root: Path, env: str, nodes: Sequence[Node], options: SyncOptions
+) -> tuple[DesiredState, list[NodeResult]]:
+    """The desired state at ``options.ref`` and each node's result, in the nodes' order."""
+    desired = desired_state(root, env, options.ref)
+    trust = _Anchors(root, desired)
+    workers = max(1, min(options.parallel, len(nodes)))
+
+    def one(node: Node) -> NodeResult:
+        return sync_node(root, node, desired, options, trust)
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
+        return desired, list(pool.map(one, nodes))
+
+
+def sync_node(
+    root: Path,
+    node: Node,
+    desired: DesiredState,
+    options: SyncOptions,
+    trust: _Anchors | None = None,
+) -> NodeResult:
+    anchors = trust or _Anchors(root, desired)
+    try:
+        anchors.check_commit(node)
+        ctx = SyncContext(
+            desired=desired,
+            store=_store(root, node, options),
+            verification=anchors.verification(node),
+            dry_run=options.dry_run,
+            wait_lock=options.wait_lock,
+            stop=options.stop or threading.Event(),
+            on_load=options.on_load,
+        )
+    except NodeCallError as exc:
+        return NodeResult(node.name, False, desired.commit, exc.reason, exc.message)
+    return reconcile(node, ctx)
+
+
+def _store(root: Path, node: Node, options: SyncOptions) -> Store:
+    uri = node.config.store or store_uri(root, options.store)
+    return open_store(uri, endpoint_url=options.endpoint_url, base=root)
+
+
+class _Anchors:
+    """Commit and artifact checks with each node's anchors, computed once per file."""
+
+    def __init__(self, root: Path, desired: DesiredState) -> None:
+        self.root = root
+        self.desired = desired
+        self.promotion = desired.environment.promotion
+        self._lock = threading.Lock()
+
+    def check_commit(self, node: Node) -> None:
+        if not self.promotion.require_signed_commits:
+            return
+        if node.allowed_signers is None:
+            raise NodeCallError(
+                f"{self.desired.env} requires signed commits, and node '{node.name}' has no "
+                "trust.allowed_signers to check them with; nothing loaded or unloaded",
+                "no-trust-anchors",
+            )
+        with self._lock:
+            problem = _commit_problem(self.root, self.desired.commit, node.allowed_signers)
+        if problem is not None:
+            raise NodeCallError(
+                f"commit {self.desired.commit[:12]} is not signed as "
+                f"{self.desired.env} requires: {problem}; nothing loaded or unloaded",
+                "unsigned-commit",
+            )
+
+    def verification(self, node: Node) -> Verification:
+        signers = self.promotion.adapter_signers
+        if not signers:
+            return Verification(None, {})
+        if node.adapter_trust is None:
+            raise NodeCallError(
+                f"{self.desired.env} allows only signed adapters, and node '{node.name}' has no "
+                "trust.adapters file to check them with; nothing loaded or unloaded",
+                "no-trust-anchors",
+            )
+        with self._lock:
+            policy = _policy(node.adapter_trust, tuple(signers), self.desired.env)
+            bundles = self._bundles()
+        return Verification(policy, bundles)
+
+    def _bundles(self) -> dict[str, bytes]:
+        pairs = tuple((r.alias, r.version) for r in self.desired.revisions)
+        return _bundles(self.root, self.desired.commit, pairs)
+
+
+@cache
+def _commit_problem(root: Path, commit: str, signers: Path) -> str | None:
+    result = verify_commits(root, [commit], CommitPolicy(allowed_signers=signers))
+    errors = [f for f in result.findings if f.severity is Severity.ERROR]
+    return None if not errors else errors[0].message
+
+
+@cache
+def _policy(trust_file: Path, signers: tuple[str, ...], env: str) -> Policy:
+    trust, findings = load_trust(trust_file)
+    if trust is None:
+        first = findings[0]
+        raise NodeCallError(f"trust file {first.location}: {first.message}", "no-trust-anchors")
+    return Policy(trust, signers, env)
+
+
+@cache
+def _bundles(root: Path, commit: str, pairs: tuple[tuple[str, str], ...]) -> dict[str, bytes]:
+    """The signature bundles merged at ``commit`` (read from git, not the work tree)."""
+    registry = RegistryRepo.open(root, "sync")
+    found: dict[str, bytes] = {}
+    for alias, version in pairs:
+        path = registry.prefix + bundle_path(alias, version)
+        try:
+            blob = registry.repo.commit(commit).tree / path
+        except KeyError:
+            continue
+        found[f"{alias}@{version}"] = blob.data_stream.read()
+    return found

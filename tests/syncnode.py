@@ -1,0 +1,178 @@
+"""A reference node with runtime LoRA updates on loopback, and a fault-injecting proxy.
+
+The proxy forwards real HTTP to the real node and, when told, answers a load with 500,
+holds it (a timeout), rewrites a card's root in ``/v1/models`` (a node that lies), or
+drops connections (a node that died). Tests point node configurations at the proxy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from adapterctl.registry import Registry
+from adapterctl.serve.api import create_app
+from adapterctl.serve.engine import Engine
+from tests.conftest import REPO
+
+BASE = "tiny-llama"
+
+
+def base_path() -> Path:
+    base = Registry.load(REPO, workers=1).base(BASE, "r1")
+    assert base is not None
+    assert base.weights_artifact is not None
+    digest = str(base.weights_artifact)
+    return REPO / "examples/store/sha256" / digest.removeprefix("sha256:")
+
+
+@dataclass
+class RuntimeNode:
+    url: str
+    """The root URL (without /v1)."""
+    engine: Engine
+
+    def reset(self) -> None:
+        for name in list(self.engine.loras()):
+            self.engine.unload_lora(name)
+
+
+@contextlib.contextmanager
+def runtime_node(max_loras: int = 8) -> Iterator[RuntimeNode]:
+    engine = Engine(base_path(), served_model_name=BASE, max_loras=max_loras)
+    app = create_app(engine, allow_runtime_lora_updating=True)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        yield RuntimeNode(f"http://127.0.0.1:{port}", engine)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()
+
+
+@dataclass
+class Faults:
+    fail_loads: int = 0
+    """Answer the next N loads with HTTP 500 (vLLM's error body)."""
+    hold_loads: bool = False
+    """Hold every load until ``release`` is set (the client times out)."""
+    release: threading.Event = field(default_factory=threading.Event)
+    load_seen: threading.Event = field(default_factory=threading.Event)
+    lie_roots: dict[str, str] = field(default_factory=dict)
+    """Served name → the root /v1/models claims for it."""
+    dead: bool = False
+    die_after_loads: int | None = None
+    requests: list[str] = field(default_factory=list)
+
+
+class _Proxy(BaseHTTPRequestHandler):
+    upstream: str
+    faults: Faults
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        faults = self.faults
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        faults.requests.append(f"{self.command} {self.path}")
+        if faults.dead:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if self.path.endswith("/load_lora_adapter") and self._load_fault():
+            return
+        status, content_type, payload = self._forward(body)
+        if self.path.endswith("/v1/models") and faults.lie_roots:
+            payload = self._lie(payload)
+        if self.path.endswith("/load_lora_adapter") and status == 200:
+            self._count_load()
+        self._answer(status, content_type, payload)
+
+    def _load_fault(self) -> bool:
+        faults = self.faults
+        faults.load_seen.set()
+        if faults.hold_loads:
+            faults.release.wait(30)
+            self.close_connection = True
+            return True
+        if faults.fail_loads > 0:
+            faults.fail_loads -= 1
+            error = {"error": {"message": "CUDA error: out of memory", "type": "InternalServerError",
+                               "param": None, "code": 500}}  # fmt: skip
+            self._answer(500, "application/json", json.dumps(error).encode())
+            return True
+        return False
+
+    def _count_load(self) -> None:
+        faults = self.faults
+        if faults.die_after_loads is not None:
+            faults.die_after_loads -= 1
+            if faults.die_after_loads <= 0:
+                faults.dead = True
+
+    def _forward(self, body: bytes | None) -> tuple[int, str, bytes]:
+        request = urllib.request.Request(
+            self.upstream + self.path, data=body, method=self.command,
+            headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, answer.headers.get_content_type(), answer.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers.get_content_type(), exc.read()
+
+    def _lie(self, payload: bytes) -> bytes:
+        data = json.loads(payload)
+        for card in data["data"]:
+            if card["id"] in self.faults.lie_roots:
+                card["root"] = self.faults.lie_roots[card["id"]]
+        return json.dumps(data).encode()
+
+    def _answer(self, status: int, content_type: str, payload: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@contextlib.contextmanager
+def fault_proxy(upstream: str) -> Iterator[tuple[str, Faults]]:
+    """A proxy in front of ``upstream``; yields its root URL and the faults to set."""
+    faults = Faults()
+    handler = type("Proxy", (_Proxy,), {"upstream": upstream, "faults": faults})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", faults
+    finally:
+        faults.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -1,0 +1,416 @@
+"""``adapterctl sync`` and ``status`` against a real reference node on loopback.
+
+The node runs with runtime LoRA updates; a fault proxy in front of it injects the faults
+the issue names. The registry is a real git repository whose store lives outside it;
+staging's artifacts are verified against the example trust file (node-held anchors).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adapterctl.cli.app import main
+from adapterctl.serving import cache as cache_module
+from adapterctl.serving.lock import node_lock
+from tests.conftest import REPO, copy_registry
+from tests.syncnode import Faults, RuntimeNode, base_path, fault_proxy, runtime_node
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+STAGING = "environments/staging/environment.yaml"
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[RuntimeNode]:
+    with runtime_node() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "Rita Release")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "rita@example.com")
+
+
+class Setup:
+    def __init__(self, tmp_path: Path, node: RuntimeNode, proxy: str, faults: Faults) -> None:
+        node.reset()
+        self.root = copy_registry(tmp_path / "registry")
+        self.store = tmp_path / "store"
+        shutil.copytree(REPO / "examples/store", self.store)
+        self.cache = tmp_path / "cache"
+        self.node = node
+        self.faults = faults
+        self.config = tmp_path / "node-a.yaml"
+        self.write_config(proxy)
+        self.git("init", "-q", "-b", "main")
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", "Initial registry")
+
+    def write_config(self, endpoint: str, **extra: str) -> None:
+        lines = [
+            "name: node-a",
+            "environment: staging",
+            f"endpoint: {endpoint}/v1",
+            f"base: {{path: {base_path()}, served_name: tiny-llama}}",
+            f"cache_dir: {self.cache}",
+            f"store: {self.store.as_uri()}",
+            f"trust: {{adapters: {REPO / 'examples/trust.yaml'}}}",
+            "sync: {retries: 3, backoff_s: 0.01, timeout_s: 5}",
+            *(f"{key}: {value}" for key, value in extra.items()),
+        ]
+        self.config.write_text("\n".join(lines) + "\n")
+
+    def git(self, *args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=self.root, check=True, capture_output=True, text=True
+        )
+        return done.stdout.strip()
+
+    def route(self, old: str, new: str, message: str) -> str:
+        file = self.root / STAGING
+        text = file.read_text()
+        assert old in text
+        file.write_text(text.replace(old, new, 1))
+        self.git("commit", "-q", "-a", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def path(self, label: str) -> str:
+        name, version = label.split("@")
+        text = (self.root / "adapters" / name / f"{version}.yaml").read_text()
+        digest = text.split("  digest: sha256:")[1][:64]
+        return str(self.cache / "sha256" / digest)
+
+
+@pytest.fixture
+def setup(tmp_path: Path, node: RuntimeNode) -> Iterator[Setup]:
+    with fault_proxy(node.url) as (proxy, faults):
+        yield Setup(tmp_path, node, proxy, faults)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    code = main([str(arg) for arg in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def sync(capsys: pytest.CaptureFixture[str], setup: Setup, *args: str) -> tuple[int, str]:
+    code, out, err = cli(
+        capsys, "sync", "--env", "staging", "--node-config", setup.config,
+        "--root", setup.root, *args,
+    )  # fmt: skip
+    assert err == ""
+    return code, out
+
+
+def head(setup: Setup) -> str:
+    return setup.git("rev-parse", "HEAD")[:12]
+
+
+def test_sync_converges_then_only_looks(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = sync(capsys, setup)
+    assert (code, out) == (
+        0,
+        f"sync staging at {head(setup)} (1 node)\n"
+        "  node-a  converged  load support-bot@1.1.0, load sql-helper@1.1.0\n"
+        "✓ 1 node converged\n",
+    )
+    assert setup.node.engine.loras() == {
+        "support-bot@1.1.0": setup.path("support-bot@1.1.0"),
+        "sql-helper@1.1.0": setup.path("sql-helper@1.1.0"),
+    }
+    setup.faults.requests.clear()
+    code, out = sync(capsys, setup)
+    assert (code, out) == (
+        0,
+        f"sync staging at {head(setup)} (1 node)\n"
+        "  node-a  converged  no changes\n"
+        "✓ 1 node converged\n",
+    )
+    assert setup.faults.requests == ["GET /v1/models"]
+
+
+def test_canary_finish_rollback_cycle(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    """Promotion → sync → both served during canary → finish → old unloaded but cached →
+    rollback (git revert) → sync restores it from the cache."""
+    sync(capsys, setup)
+    setup.route(
+        "    - {version: 1.1.0, weight: 100}\n  sql",
+        "    - {version: 1.1.0, weight: 90}\n    - {version: 1.2.0, weight: 10}\n  sql",
+        "Canary support-bot 1.2.0",
+    )
+    assert sync(capsys, setup)[1].splitlines()[1] == "  node-a  converged  load support-bot@1.2.0"
+    assert set(setup.node.engine.loras()) >= {"support-bot@1.1.0", "support-bot@1.2.0"}
+    finish = setup.route(
+        "    - {version: 1.1.0, weight: 90}\n    - {version: 1.2.0, weight: 10}\n",
+        "    - {version: 1.2.0, weight: 100}\n    - {version: 1.1.0, weight: 0}\n",
+        "Finish support-bot 1.2.0",
+    )
+    assert sync(capsys, setup)[1].splitlines()[1] == (
+        "  node-a  converged  unload support-bot@1.1.0"
+    )
+    assert "support-bot@1.1.0" not in setup.node.engine.loras()
+    assert Path(setup.path("support-bot@1.1.0")).is_dir(), "retained: still in the cache"
+    setup.git("revert", "--no-edit", finish)
+    setup.faults.requests.clear()
+    assert sync(capsys, setup)[1].splitlines()[1] == ("  node-a  converged  load support-bot@1.1.0")
+    assert set(setup.node.engine.loras()) >= {"support-bot@1.1.0", "support-bot@1.2.0"}
+
+
+def test_status_shows_drift_then_converged(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("status", "--env", "staging", "--node-config", setup.config, "--root", setup.root)
+    code, out, _ = cli(capsys, *args, "--format", "json")
+    document = json.loads(out)
+    assert (code, document["drift"]) == (1, True)
+    assert document["nodes"][0]["revisions"][0] == {
+        "served_name": "support-bot@1.1.0", "weight": 100, "loaded": False,
+        "root_matches": False, "cached": False,
+    }  # fmt: skip
+    sync(capsys, setup)
+    code, out, _ = cli(capsys, *args)
+    assert code == 0
+    assert out.endswith("✓ every node as desired\n")
+    assert f"{head(setup)} ok" in out
+
+
+def test_dry_run_changes_nothing(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = sync(capsys, setup, "--dry-run")
+    assert (code, out) == (
+        0,
+        f"plan for staging at {head(setup)} (1 node)\n"
+        "  node-a  planned    load support-bot@1.1.0, load sql-helper@1.1.0\n",
+    )
+    assert setup.node.engine.loras() == {}
+    assert not setup.cache.joinpath("sha256").exists()
+
+
+# --- faults ---------------------------------------------------------------------------
+
+
+def test_node_down_at_the_start(
+    setup: Setup, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with fault_proxy(setup.node.url) as (proxy, faults):
+        faults.dead = True
+        setup.write_config(proxy)
+        code, out = sync(capsys, setup)
+    assert code == 1
+    assert out.splitlines()[1].startswith(
+        "  node-a  FAILED     node-down: models failed after 3 attempts: cannot reach "
+    )
+    assert out.endswith("✗ 1 of 1 node failed\n")
+    assert setup.node.engine.loras() == {}
+
+
+def test_node_killed_mid_sync_converges_on_rerun(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup.faults.die_after_loads = 1
+    code, out = sync(capsys, setup)
+    assert code == 1
+    assert "node-down: " in out
+    assert "(done: load support-bot@1.1.0)" in out
+    setup.faults.dead = False
+    setup.faults.die_after_loads = None
+    code, out = sync(capsys, setup)
+    assert (code, out.splitlines()[1]) == (0, "  node-a  converged  load sql-helper@1.1.0")
+
+
+def test_load_500_twice_then_success(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    setup.faults.fail_loads = 2
+    code, _out = sync(capsys, setup)
+    assert code == 0
+    loads = [r for r in setup.faults.requests if r == "POST /v1/load_lora_adapter"]
+    assert len(loads) == 4  # 500, 500, then both loads succeed
+
+
+def test_load_times_out(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    setup.write_config(
+        setup.config.read_text().split("endpoint: ")[1].split("/v1")[0]
+    )  # same endpoint, fresh file
+    text = setup.config.read_text().replace("timeout_s: 5", "timeout_s: 0.3")
+    setup.config.write_text(text.replace("retries: 3", "retries: 2"))
+    setup.faults.hold_loads = True
+    code, out = sync(capsys, setup)
+    assert code == 1
+    assert out.splitlines()[1] == (
+        "  node-a  FAILED     load-failed: load support-bot@1.1.0: load failed after 2 "
+        "attempts: no answer within 0.3 s"
+    )
+
+
+def test_models_that_lie_about_the_root(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    sync(capsys, setup)
+    setup.faults.lie_roots = {"support-bot@1.1.0": "/somewhere/else"}
+    code, out = sync(capsys, setup)
+    assert code == 1
+    assert out.splitlines()[1] == (
+        "  node-a  FAILED     not-converged: /v1/models does not confirm the sync: still to "
+        "do: load support-bot@1.1.0 (done: unload support-bot@1.1.0 (root was /somewhere/else), "
+        "load support-bot@1.1.0)"
+    )
+    setup.faults.lie_roots = {}
+    assert sync(capsys, setup)[0] == 0
+
+
+def test_disk_full_in_the_cache(
+    setup: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(revision: object, store: object, staging: Path) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache_module, "_fetch", full)
+    code, out = sync(capsys, setup)
+    assert (code, out.splitlines()[1]) == (
+        1,
+        "  node-a  FAILED     disk-full: support-bot@1.1.0: the adapter cache is full "
+        "(No space left on device); not loaded",
+    )
+    assert setup.node.engine.loras() == {}
+    assert list((setup.cache / ".staging").iterdir()) == []
+
+
+def test_tampered_artifact_is_refused_and_the_previous_keeps_serving(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sync(capsys, setup)
+    digest = Path(setup.path("support-bot@1.2.0")).name
+    weights = setup.store / "sha256" / digest / "adapter_model.safetensors"
+    weights.chmod(0o644)
+    weights.write_bytes(weights.read_bytes()[:-1] + b"!")
+    setup.route("{version: 1.1.0, weight: 100}\n  sql", "{version: 1.2.0, weight: 100}\n  sql",
+                "Move support-bot to 1.2.0")  # fmt: skip
+    code, out = sync(capsys, setup)
+    assert code == 1
+    assert out.splitlines()[1].startswith(
+        "  node-a  FAILED     tampered-artifact: support-bot@1.2.0: adapter_model.safetensors "
+        "in the store does not match the manifest"
+    )
+    assert "support-bot@1.1.0" in setup.node.engine.loras()
+    assert not Path(setup.path("support-bot@1.2.0")).exists()
+
+
+def test_two_syncs_at_once_on_one_node(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    with node_lock(setup.cache, "node-a"):
+        code, out = sync(capsys, setup)
+    assert code == 1
+    line = out.splitlines()[1]
+    assert line.startswith(
+        "  node-a  FAILED     locked: another sync of node 'node-a' is running (pid "
+    )
+    assert line.endswith("); not started")
+    assert setup.faults.requests == []
+
+
+def test_another_base_fails_fast(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    text = setup.config.read_text().replace("served_name: tiny-llama", "served_name: big-llama")
+    setup.config.write_text(text)
+    code, out = sync(capsys, setup)
+    assert code == 1
+    assert out.splitlines()[1] == (
+        f"  node-a  FAILED     base-mismatch: the node serves base 'tiny-llama' from "
+        f"{base_path()}, but staging needs tiny-llama r1 as 'big-llama' from {base_path()}; "
+        "nothing loaded or unloaded"
+    )
+    assert setup.faults.requests == ["GET /v1/models"]
+
+
+def test_unsigned_commit_where_required(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
+    signers = setup.root.parent / "allowed_signers"
+    signers.write_text("")
+    text = setup.config.read_text().replace("environment: staging", "environment: prod")
+    setup.config.write_text(text.replace("trust: {", f"trust: {{allowed_signers: {signers}, "))
+    code, out, _ = cli(capsys, "sync", "--env", "prod", "--node-config", setup.config,
+                       "--root", setup.root)  # fmt: skip
+    assert code == 1
+    line = out.splitlines()[1]
+    assert line.startswith(
+        f"  node-a  FAILED     unsigned-commit: commit {head(setup)} is not signed as prod "
+        'requires: "Initial registry" '
+    )
+    assert line.endswith("; nothing loaded or unloaded")
+    assert setup.faults.requests == []
+
+
+# --- node configuration ---------------------------------------------------------------
+
+
+def test_invalid_node_config_names_file_line_and_field(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = setup.config.read_text().replace("retries: 3", "retries: 0")
+    setup.config.write_text(text)
+    code, out, err = cli(capsys, "sync", "--env", "staging", "--node-config", setup.config,
+                         "--root", setup.root)  # fmt: skip
+    assert (code, out) == (1, "")
+    assert err.startswith(f"adapterctl: error: {setup.config}:8 $.sync.retries: ")
+
+
+def test_node_config_of_another_environment(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli(capsys, "sync", "--env", "prod", "--node-config", setup.config,
+                       "--root", setup.root)  # fmt: skip
+    assert (code, err) == (
+        2,
+        f"adapterctl: error: {setup.config}: node 'node-a' serves staging, not prod\n",
+    )
+
+
+# --- pull mode ------------------------------------------------------------------------
+
+
+def agent(setup: Setup, *args: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "adapterctl", "agent", "--node-config", str(setup.config),
+               "--repo", str(setup.root), *args]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_agent_once_converges(setup: Setup) -> None:
+    process = agent(setup, "--once")
+    _out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert err.endswith(
+        f"adapterctl agent: node-a at {head(setup)}: converged "
+        "(load support-bot@1.1.0, load sql-helper@1.1.0)\n"
+    )
+    assert set(setup.node.engine.loras()) == {"support-bot@1.1.0", "sql-helper@1.1.0"}
+
+
+def test_agent_sigterm_finishes_the_step_in_flight(setup: Setup) -> None:
+    setup.faults.hold_loads = True
+    process = agent(setup, "--interval", "3600")
+    assert setup.faults.load_seen.wait(120), "the agent never started loading"
+    process.send_signal(signal.SIGTERM)
+    # The held load is answered only after the signal, so the step is in flight when it lands.
+    assert _stderr_line(process) == "adapterctl agent: SIGTERM: stopping after the current step"
+    setup.faults.hold_loads = False
+    setup.faults.release.set()
+    _out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert err == (
+        f"adapterctl agent: node-a at {head(setup)}: stopped: stopped after 1 of 2 steps "
+        "(every step done is whole; the next sync goes on)\n"
+    )
+    assert set(setup.node.engine.loras()) == {"support-bot@1.1.0"}
+    assert list((setup.cache / ".staging").iterdir()) == []
+
+
+def _stderr_line(process: subprocess.Popen[str]) -> str:
+    assert process.stderr is not None
+    return process.stderr.readline().rstrip("\n")
