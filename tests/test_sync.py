@@ -21,7 +21,10 @@ import pytest
 
 from adapterctl.cli.app import main
 from adapterctl.serving import cache as cache_module
+from adapterctl.serving.agent import Agent, AgentOptions, PrometheusSink
 from adapterctl.serving.lock import node_lock
+from adapterctl.serving.metrics import SyncMetrics
+from adapterctl.serving.nodeconfig import load_node
 from tests.conftest import REPO, copy_registry
 from tests.syncnode import Faults, RuntimeNode, base_path, fault_proxy, runtime_node
 
@@ -414,3 +417,22 @@ def test_agent_sigterm_finishes_the_step_in_flight(setup: Setup) -> None:
 def _stderr_line(process: subprocess.Popen[str]) -> str:
     assert process.stderr is not None
     return process.stderr.readline().rstrip("\n")
+
+
+def test_agent_cycle_updates_its_metrics(setup: Setup) -> None:
+    agent_ = Agent(load_node(setup.config), AgentOptions(str(setup.root), once=True))
+    metrics = SyncMetrics()
+    agent_.metrics = PrometheusSink(metrics)
+    result = agent_.cycle()
+    assert result is not None
+    assert result.ok
+    text = metrics.exposition().decode()
+    commit = setup.git("rev-parse", "HEAD")
+    assert (
+        f'adapterctl_sync_last_success_commit{{commit="{commit}",env="staging",node="node-a"}} 1.0'
+        in text
+    )
+    assert (
+        'adapterctl_loaded_revisions{alias="support-bot",node="node-a",version="1.1.0"} 1.0' in text
+    )
+    assert 'adapterctl_adapter_load_seconds_count{node="node-a"} 2.0' in text

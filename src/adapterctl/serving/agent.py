@@ -47,7 +47,7 @@ class Agent:
         self.node = node
         self.options = options
         self.stop = threading.Event()
-        self.metrics: _Metrics = _NoMetrics()
+        self.metrics: MetricsSink = NoMetrics()
 
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -115,7 +115,7 @@ class Agent:
         from adapterctl.serving.metrics import SyncMetrics, serve  # noqa: PLC0415
 
         metrics = SyncMetrics()
-        self.metrics = _Prometheus(metrics)
+        self.metrics = PrometheusSink(metrics)
         return serve(metrics, self.options.metrics_host, self.options.metrics_port)
 
 
@@ -130,7 +130,7 @@ def _line(commit: str, result: NodeResult) -> str:
     return f"{result.node} at {commit[:12]}: {result.reason}: {result.message}"
 
 
-class _Metrics:
+class MetricsSink:
     def result(self, env: str, result: NodeResult) -> None: ...
 
     def failed(self, node: str, env: str, reason: str) -> None: ...
@@ -138,11 +138,11 @@ class _Metrics:
     def load_seconds(self, node: str, seconds: float) -> None: ...
 
 
-class _NoMetrics(_Metrics):
+class NoMetrics(MetricsSink):
     pass
 
 
-class _Prometheus(_Metrics):
+class PrometheusSink(MetricsSink):
     def __init__(self, metrics: object) -> None:
         from adapterctl.serving.metrics import SyncMetrics  # noqa: PLC0415
 
