@@ -32,14 +32,7 @@ unit: venv
 	$(BIN)/pytest -q
 
 bench: venv
-	$(BIN)/python bench/validate.py
-	$(BIN)/python bench/compat.py
-	$(BIN)/python bench/digest.py
-	$(BIN)/python bench/serve.py
-	$(BIN)/python bench/eval.py
-	$(BIN)/python bench/verify.py
-	$(BIN)/python bench/history.py
-	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/run_all.py
 
 schemas: venv
 	$(BIN)/adapterctl schemas --write

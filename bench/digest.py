@@ -31,6 +31,7 @@ from model_signing import hashing
 from model_signing._signing.signing import Payload
 
 from adapterctl.store.digests import DigestCache, digest_directory
+from summary import figure
 
 GB = 10**9
 BLOCK = 64 << 20
@@ -135,6 +136,11 @@ def report(
     ceiling = limit * cores / theirs["split"]
     _line("best possible ratio on (b) (limit / m-s)", f"{ceiling:.2f} x", None, True)
     _line("cached re-check of (b)", f"{cached[0]:.2f} ms", "< 50 ms", cached[0] < 50)
+    figure("digest", f"{size / GB:.1f} GB in 4 files", f"{ours['split']:.2f} GB/s",
+           peer=f"model-signing {theirs['split']:.2f} GB/s", ratio=f"{ratio:.2f}×",
+           target="≥ 1.2×", met=ratio >= 1.2)  # fmt: skip
+    figure("digest", "1 file / 1-core SHA-256 limit", f"{share:.1f} %", target="≥ 90 %",
+           met=share >= 90)  # fmt: skip
 
 
 def _line(label: str, value: str, target: str | None, passed: bool) -> None:

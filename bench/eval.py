@@ -34,6 +34,7 @@ from typing import Any
 
 from adapterctl.evals.runner import EvalPlan, run
 from adapterctl.model.golden import GoldenSuite
+from summary import figure
 
 MODEL = "bench@1.0.0"
 ANSWER = "Returns are accepted within 30 days."
@@ -216,6 +217,11 @@ def main() -> int:
     )
     print(" (target < 2 ms)")
     print(f"runner CPU per request  {cpu / n * 1000:5.2f} ms")
+    figure("eval", f"{n} golden cases, {concurrency} in flight", f"{wall:.2f} s",
+           peer=f"ideal {ideal:.2f} s, raw socket {bottom:.2f} s", ratio=f"{wall / ideal:.2f}×",
+           target="≤ 1.2×", met=wall / ideal <= 1.2)  # fmt: skip
+    figure("eval", "runner CPU per request", f"{cpu / n * 1000:.2f} ms", target="< 2 ms",
+           met=cpu / n * 1000 < 2)  # fmt: skip
     if promptfoo is None:
         print("promptfoo: not installed")
     else:

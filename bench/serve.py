@@ -28,6 +28,7 @@ from openai import APIConnectionError, AsyncOpenAI, OpenAI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the examples package
 from examples.kit import AdapterSpec, BaseSpec, make_adapter, make_base
+from summary import figure
 
 KEY = "bench-key"
 PROMPT = "How many days do I have to return an item?"
@@ -118,6 +119,11 @@ def main() -> int:
     report("base", base_rps, base_lat)
     report("adapter", lora_rps, lora_lat)
     print(f"adapter cost / base cost: {base_rps / lora_rps:.2f}x (target < 2x)")
+    figure("serve", "start-up to first token", f"{startup:.2f} s", target="< 10 s",
+           met=startup < 10)  # fmt: skip
+    figure("serve", f"{args.concurrency} clients through a LoRA", f"{lora_rps:.1f} req/s",
+           peer=f"base {base_rps:.1f} req/s", ratio=f"{base_rps / lora_rps:.2f}×",
+           target="< 2×", met=base_rps / lora_rps < 2)  # fmt: skip
     return 0
 
 

@@ -34,6 +34,7 @@ from typing import Any
 from adapterctl.registry import Registry
 from adapterctl.serving.nodeconfig import Node, load_node
 from adapterctl.serving.sync import SyncOptions, sync_nodes
+from summary import figure
 
 REPO = Path(__file__).resolve().parents[1]
 STEADY_TARGET_S = 2.0
@@ -173,10 +174,15 @@ def main() -> None:
             steady_100 = f["steady"]
         print(f"{count:>6} {f['cold']:>8.2f} {f['promotion']:>10.2f} {f['rollback']:>11.2f} "
               f"{f['steady']:>9.2f} {f['promotion'] / single:>9.2f}×")  # fmt: skip
+        figure("sync", f"{count} nodes: promotion / rollback", f"{f['promotion']:.2f} s / "
+               f"{f['rollback']:.2f} s", peer=f"1 node {single:.2f} s",
+               ratio=f"{f['promotion'] / single:.2f}×")  # fmt: skip
     if steady_100 is not None:
         verdict = "met" if steady_100 < STEADY_TARGET_S else "NOT met"
         print(f"steady-state check of 100 nodes: {steady_100:.2f} s "
               f"(target < {STEADY_TARGET_S:g} s: {verdict})")  # fmt: skip
+        figure("sync", "steady-state check, 100 nodes", f"{steady_100:.2f} s",
+               target=f"< {STEADY_TARGET_S:g} s", met=steady_100 < STEADY_TARGET_S)  # fmt: skip
 
 
 if __name__ == "__main__":

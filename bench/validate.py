@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from summary import figure
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -166,6 +168,8 @@ def main() -> int:
         peer, ok = run_peer(root)
         print(f"check-jsonschema:     {peer:7.2f} s  ({'all valid' if ok else 'FAILED'})")
         print(f"ratio: adapterctl is {peer / ours:.1f}x faster")
+        figure("validate", f"{count:,} manifests", f"{ours:.2f} s", peer=f"check-jsonschema "
+               f"{peer:.2f} s", ratio=f"{peer / ours:.1f}× faster")  # fmt: skip
         return 0 if ok else 1
 
 
