@@ -15,7 +15,6 @@ import pytest
 import yaml
 
 from adapterctl.cli.app import main
-from adapterctl.cli.promptfoo import semver_key
 from adapterctl.errors import UsageError
 from adapterctl.evals.jsregex import JsRegex, js_regex
 from adapterctl.evals.promptfoo import (
@@ -26,6 +25,7 @@ from adapterctl.evals.promptfoo import (
 )
 from adapterctl.evals.runner import EvalPlan
 from adapterctl.model import AdapterLine, GoldenSuite
+from adapterctl.semver import semver_key
 from tests.conftest import REPO, copy_registry
 
 URL = "http://node:8000/v1"

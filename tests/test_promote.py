@@ -7,6 +7,7 @@ merges them, so soak times are judged from real commit dates.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -220,6 +221,11 @@ def test_release_train_promote_canary_finish_rollback_history(
         "load support-bot@1.0.0 (weight 100)",
     ]
     assert cli(capsys, "validate", "--root", repo.path)[0] == 0
+    # gc keeps what rollback needs: both revisions prod routed in its last two states.
+    code, out, _ = cli(capsys, "gc", "--keep-states", "2", "--root", repo.path, "-f", "json")
+    assert code == 0
+    kept = {revision for item in json.loads(out)["kept"] for revision in item["revisions"]}
+    assert {"support-bot@1.0.0", "support-bot@1.1.0"} <= kept
 
 
 def test_rollback_to_an_earlier_revision(

@@ -19,6 +19,7 @@ from adapterctl.layout import served_name
 from adapterctl.model import AdapterLine, GoldenSuite
 from adapterctl.model.kinds import Kind
 from adapterctl.registry import Registry
+from adapterctl.semver import semver_key
 
 DEFAULT_ENDPOINT = "http://localhost:8000/v1"
 DEFAULT_OUTPUT = "promptfooconfig.yaml"
@@ -164,11 +165,3 @@ def _missing_or_invalid(registry: Registry, path: str, missing: str) -> None:
     if registry.exists(path):
         raise InputError(f"{path} is invalid", hint=f"run adapterctl validate {path}")
     raise UsageError(f"{missing}: {path} does not exist")
-
-
-def semver_key(version: str) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...], str]:
-    """Sort key of a semantic version by precedence (a pre-release before its release)."""
-    core, _, pre = version.partition("+")[0].partition("-")
-    major, minor, patch = (int(part) for part in core.split("."))
-    ids = tuple((0, int(x), "") if x.isdigit() else (1, 0, x) for x in pre.split(".") if pre)
-    return major, minor, patch, 0 if pre else 1, ids, version

@@ -30,6 +30,7 @@ FIELD = "\x1f"
 TRAILER_SEP = "\x1d"
 FIELDS = ("%H", "%an", "%ae", "%cI", "%G?", "%GS", "%s", "%(trailers:only,unfold,separator=%x1d)")
 LOG_FORMAT = "%x1e" + "%x1f".join(FIELDS) + "%x1f"
+STATE_FORMAT = "%x1e%H%x1f"
 NULL_SHA = "0" * 40
 TRAILER_KEYS = ("Adapter", "Environment", "Weight")
 _MERGE_PR = re.compile(r"^Merge pull request #(\d+) from ")
@@ -53,6 +54,14 @@ class Entry:
     changes: tuple[Change, ...] = ()
     error: str | None = None
     """Set when the file at this commit cannot be parsed (its changes are then unknown)."""
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """The file as one commit left it: its blob id, or None where the commit deleted it."""
+
+    commit: str
+    blob: str | None
 
 
 @dataclass(slots=True)
@@ -88,25 +97,45 @@ def history(
 def _log(repo: git.Repo, path: str, limit: int | None, signers: Path | None) -> str:
     config = ["-c", f"gpg.ssh.allowedSignersFile={signers.resolve()}"] if signers else []
     count = [f"--max-count={limit}"] if limit is not None else []
+    return _raw_log(repo, path, LOG_FORMAT, config, count)
+
+
+def _raw_log(repo: git.Repo, path: str, fmt: str, config: list[str], options: list[str]) -> str:
+    """One ``git log --first-parent --raw`` stream of the commits that changed ``path``."""
     args = ["git", *config, "log", "--first-parent", "--diff-merges=first-parent", "--raw"]
-    args += ["--no-abbrev", "--no-renames", "--no-color", f"--format={LOG_FORMAT}", *count]
+    args += ["--no-abbrev", "--no-renames", "--no-color", f"--format={fmt}", *options]
     if not repo.head.is_valid():
         return ""
     return str(repo.git.execute([*args, "HEAD", "--", path], strip_newline_in_stdout=False))
 
 
-def _parse_log(out: str) -> list[_Commit]:
+def _parse_log(out: str, width: int = len(FIELDS)) -> list[_Commit]:
     commits: list[_Commit] = []
     for record in out.split(RECORD)[1:]:
         parts = record.split(FIELD)
-        commit = _Commit(parts[: len(FIELDS)])
-        for line in parts[len(FIELDS)].splitlines():
+        commit = _Commit(parts[:width])
+        for line in parts[width].splitlines():
             match = _RAW_LINE.match(line)
             if match:
                 commit.old_blob = None if match[1] == NULL_SHA else match[1]
                 commit.new_blob = None if match[2] == NULL_SHA else match[2]
         commits.append(commit)
     return commits
+
+
+def file_states(registry: RegistryRepo, path: str) -> list[State]:
+    """Every state of ``path`` on HEAD's first-parent line, newest first.
+
+    State 1 is the file at HEAD (as last committed), state 2 the file before the last
+    commit that changed it, and so on. The state before the oldest commit is included
+    only when the file existed then (a shallow clone's boundary).
+    """
+    out = _raw_log(registry.repo, registry.prefix + path, STATE_FORMAT, [], [])
+    commits = _parse_log(out, width=1)
+    states = [State(commit.fields[0].strip(), commit.new_blob) for commit in commits]
+    if commits and commits[-1].old_blob is not None:
+        states.append(State(states[-1].commit + "^", commits[-1].old_blob))
+    return states
 
 
 def _blobs(repo: git.Repo, commits: list[_Commit]) -> Blobs:

@@ -1,0 +1,13 @@
+"""Ordering semantic versions (https://semver.org) by precedence."""
+
+from __future__ import annotations
+
+SemverKey = tuple[int, int, int, int, tuple[tuple[int, int, str], ...], str]
+
+
+def semver_key(version: str) -> SemverKey:
+    """Sort key of a semantic version by precedence (a pre-release before its release)."""
+    core, _, pre = version.partition("+")[0].partition("-")
+    major, minor, patch = (int(part) for part in core.split("."))
+    ids = tuple((0, int(x), "") if x.isdigit() else (1, 0, x) for x in pre.split(".") if pre)
+    return major, minor, patch, 0 if pre else 1, ids, version
