@@ -102,7 +102,7 @@ def commit_in(path: Path, message: str, *, sign: bool) -> str:
     repo = git.Repo(path)
     args = ["-S"] if sign else ["--no-gpg-sign"]
     try:
-        repo.git.commit("--quiet", "--no-verify", *args, "-m", message)
+        repo.git.commit("--quiet", *args, "-m", message)
     except git.GitCommandError as exc:
         what = "sign and commit" if sign else "commit"
         raise InputError(f"git could not {what} the change: {git_message(exc)}") from None
