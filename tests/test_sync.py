@@ -436,3 +436,23 @@ def test_agent_cycle_updates_its_metrics(setup: Setup) -> None:
         'adapterctl_loaded_revisions{alias="support-bot",node="node-a",version="1.1.0"} 1.0' in text
     )
     assert 'adapterctl_adapter_load_seconds_count{node="node-a"} 2.0' in text
+
+
+def test_one_failing_node_does_not_stop_the_others(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = setup.config.with_name("node-b.yaml")
+    with fault_proxy(setup.node.url) as (proxy, faults):
+        faults.dead = True
+        text = setup.config.read_text().replace("name: node-a", "name: node-b")
+        text = text.replace(f"cache_dir: {setup.cache}", f"cache_dir: {setup.cache}-b")
+        other.write_text(text.replace(setup.config.read_text().split("endpoint: ")[1]
+                                      .split("\n")[0], f"{proxy}/v1"))  # fmt: skip
+        code, out, _ = cli(capsys, "sync", "--env", "staging", "--node-config", setup.config,
+                           "--node-config", other, "--root", setup.root)  # fmt: skip
+    lines = out.splitlines()
+    assert code == 1
+    assert lines[0] == f"sync staging at {head(setup)} (2 nodes)"
+    assert lines[1] == "  node-a  converged  load support-bot@1.1.0, load sql-helper@1.1.0"
+    assert lines[2].startswith("  node-b  FAILED     node-down: ")
+    assert lines[3] == "✗ 1 of 2 nodes failed"
