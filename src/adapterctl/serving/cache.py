@@ -12,7 +12,8 @@ from __future__ import annotations
 import errno
 import shutil
 import tempfile
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +28,27 @@ from adapterctl.store.digests import sha256_file
 from adapterctl.store.filestore import FileStore
 
 
+class Verified:
+    """(served name, digest) pairs whose signature verified with one policy in one sync.
+
+    A node's copy is still checked file by file against the manifest's digests, and the
+    signature covers exactly those digests, so one signature check per artifact and
+    policy holds for every node's identical copy.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: set[tuple[str, str]] = set()
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        with self._lock:
+            return key in self._done
+
+    def add(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._done.add(key)
+
+
 @dataclass(frozen=True)
 class Verification:
     """How fetched artifacts are checked: digests always, signatures with a policy."""
@@ -34,6 +56,8 @@ class Verification:
     policy: Policy | None
     bundles: dict[str, bytes]
     """Served name → the signature bundle merged with the manifest."""
+    verified: Verified = field(default_factory=Verified)
+    """Signatures already verified with this policy in this sync (shared across nodes)."""
 
 
 def ensure_cached(
@@ -96,6 +120,8 @@ def _check_files(revision: DesiredRevision, folder: Path) -> None:
 def _check_signature(revision: DesiredRevision, staging: Path, check: Verification) -> None:
     assert check.policy is not None
     name = revision.served_name
+    if (name, revision.digest) in check.verified:
+        return
     bundle = check.bundles.get(name)
     if bundle is None:
         raise NodeCallError(f"{name}: no signature bundle was merged with it", "bad-signature")
@@ -106,6 +132,7 @@ def _check_signature(revision: DesiredRevision, staging: Path, check: Verificati
     findings = Verifier(check.policy, local, None, datetime.now(UTC)).verify(target)
     if findings:
         raise NodeCallError(f"{name}: signature rejected: {findings[0].message}", "bad-signature")
+    check.verified.add((name, revision.digest))
 
 
 def _os_error(exc: OSError, revision: DesiredRevision) -> NodeCallError:

@@ -19,7 +19,7 @@ from adapterctl.config import store_uri
 from adapterctl.findings import Severity
 from adapterctl.gates.trust import load_trust
 from adapterctl.gitrepo import RegistryRepo
-from adapterctl.serving.cache import Verification
+from adapterctl.serving.cache import Verification, Verified
 from adapterctl.serving.desired import DesiredState, desired_state
 from adapterctl.serving.nodeconfig import Node
 from adapterctl.serving.reconcile import NodeResult, SyncContext, reconcile
@@ -97,6 +97,7 @@ class _Anchors:
         self.desired = desired
         self.promotion = desired.environment.promotion
         self._lock = threading.Lock()
+        self._verified: dict[Path, Verified] = {}
 
     def check_commit(self, node: Node) -> None:
         if not self.promotion.require_signed_commits:
@@ -129,7 +130,8 @@ class _Anchors:
         with self._lock:
             policy = _policy(node.adapter_trust, tuple(signers), self.desired.env)
             bundles = self._bundles()
-        return Verification(policy, bundles)
+            verified = self._verified.setdefault(node.adapter_trust, Verified())
+        return Verification(policy, bundles, verified)
 
     def _bundles(self) -> dict[str, bytes]:
         pairs = tuple((r.alias, r.version) for r in self.desired.revisions)
