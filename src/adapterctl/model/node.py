@@ -17,6 +17,7 @@ cache_dir: /var/lib/adapterctl/cache
 store: s3://adapters/registry
 trust:
   allowed_signers: /etc/adapterctl/allowed_signers
+  github_web_flow: /etc/adapterctl/web-flow.gpg
   adapters: /etc/adapterctl/trust.yaml
 ```
 """
@@ -44,6 +45,11 @@ class NodeTrust(Frozen):
 
     allowed_signers: Text | None = None
     """git's SSH allowed-signers file for signed environment commits."""
+    gpg_keys: tuple[Text, ...] = ()
+    """Armored GPG public keys whose signatures on environment commits count."""
+    github_web_flow: Text | None = None
+    """GitHub's web-flow public key (https://github.com/web-flow.gpg), so that merges made
+    with GitHub's merge button count as signed (docs/signed-commits.md)."""
     adapters: Text | None = None
     """adapterctl trust file (docs/signing.md) for artifact signatures."""
 

@@ -23,6 +23,8 @@ class Node:
     base_path: Path
     cache_dir: Path
     allowed_signers: Path | None
+    gpg_keys: tuple[Path, ...]
+    github_web_flow: Path | None
     adapter_trust: Path | None
 
     @property
@@ -32,6 +34,11 @@ class Node:
     @property
     def endpoint(self) -> str:
         return str(self.config.endpoint).rstrip("/")
+
+    @property
+    def commit_anchors(self) -> tuple[Path | None, tuple[Path, ...], Path | None]:
+        """(allowed signers, GPG keys, GitHub web-flow key) for signed commits."""
+        return self.allowed_signers, self.gpg_keys, self.github_web_flow
 
     @property
     def api_key(self) -> str | None:
@@ -92,5 +99,7 @@ def _resolved(shown: str, config: NodeConfig, folder: Path) -> Node:
         path(config.base.path),
         path(config.cache_dir),
         optional(config.trust.allowed_signers),
+        tuple(path(key) for key in config.trust.gpg_keys),
+        optional(config.trust.github_web_flow),
         optional(config.trust.adapters),
     )

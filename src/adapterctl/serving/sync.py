@@ -102,14 +102,16 @@ class _Anchors:
     def check_commit(self, node: Node) -> None:
         if not self.promotion.require_signed_commits:
             return
-        if node.allowed_signers is None:
+        signers, gpg_keys, web_flow = node.commit_anchors
+        if signers is None and not gpg_keys and web_flow is None:
             raise NodeCallError(
                 f"{self.desired.env} requires signed commits, and node '{node.name}' has no "
-                "trust.allowed_signers to check them with; nothing loaded or unloaded",
+                "trust.allowed_signers, trust.gpg_keys or trust.github_web_flow to check them "
+                "with; nothing loaded or unloaded",
                 "no-trust-anchors",
             )
         with self._lock:
-            problem = _commit_problem(self.root, self.desired.commit, node.allowed_signers)
+            problem = _commit_problem(self.root, self.desired.commit, node.commit_anchors)
         if problem is not None:
             raise NodeCallError(
                 f"commit {self.desired.commit[:12]} is not signed as "
@@ -139,8 +141,12 @@ class _Anchors:
 
 
 @cache
-def _commit_problem(root: Path, commit: str, signers: Path) -> str | None:
-    result = verify_commits(root, [commit], CommitPolicy(allowed_signers=signers))
+def _commit_problem(
+    root: Path, commit: str, anchors: tuple[Path | None, tuple[Path, ...], Path | None]
+) -> str | None:
+    signers, gpg_keys, web_flow = anchors
+    policy = CommitPolicy(allowed_signers=signers, gpg_keys=gpg_keys, github_web_flow=web_flow)
+    result = verify_commits(root, [commit], policy)
     errors = [f for f in result.findings if f.severity is Severity.ERROR]
     return None if not errors else errors[0].message
 
