@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: venv test lint typecheck check-registry unit bench schemas format clean
+.PHONY: venv test lint lint-workflows typecheck check-registry unit bench schemas format clean
 
 venv: $(STAMP)
 
@@ -17,9 +17,22 @@ $(STAMP): pyproject.toml
 
 test: lint typecheck check-registry unit
 
-lint: venv
+lint: venv lint-workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# shellcheck (dev extra) on the workflows' entry points; actionlint on .github/workflows/
+# (with shellcheck on every `run:` script) when the `workflows` extra is installed: its
+# build downloads the actionlint binary from github.com. tests/test_workflows.py checks the
+# workflows' security properties either way.
+lint-workflows: venv
+	$(BIN)/shellcheck -x scripts/*.sh
+	@if [ -x $(BIN)/actionlint ]; then \
+		echo "$(BIN)/actionlint -shellcheck $(BIN)/shellcheck"; \
+		$(BIN)/actionlint -shellcheck $(BIN)/shellcheck; \
+	else \
+		echo "actionlint not installed: $(BIN)/pip install -e '.[workflows]' (needs github.com)"; \
+	fi
 
 typecheck: venv
 	$(BIN)/mypy
