@@ -31,7 +31,10 @@ HEX = {
 }
 BASE_HEX = "5c8d2a755936b0540a0ac9de24251bd6dd8e72de7b72edac7012def25898af48"
 S3 = "s3://adapters/registry"
-CRDS = Path(__file__).resolve().parents[2] / "shared" / "crds"
+CRDS = Path(
+    os.environ.get("ADAPTERCTL_CRDS") or Path(__file__).resolve().parents[2] / "shared" / "crds"
+)
+"""Reference CRDs: ../shared/crds beside the checkout, or $ADAPTERCTL_CRDS."""
 DNS_1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
