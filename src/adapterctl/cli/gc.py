@@ -9,8 +9,13 @@ from typing import Annotated
 
 import typer
 
-from adapterctl.cli.history import FormatOption, OutputFormat
-from adapterctl.cli.options import EndpointOption, RootOption, StoreOption
+from adapterctl.cli.options import (
+    EndpointOption,
+    RootOption,
+    StoreOption,
+    TextOrJson,
+    TextOrJsonOption,
+)
 from adapterctl.cli.stores import store_for
 from adapterctl.config import resolve_root
 from adapterctl.errors import UsageError
@@ -42,7 +47,7 @@ def command(
         bool, typer.Option("--apply", help="Delete (after archiving); without it, a dry run.")
     ] = False,
     root: RootOption = None,
-    fmt: FormatOption = OutputFormat.TEXT,
+    fmt: TextOrJsonOption = TextOrJson.TEXT,
 ) -> int:
     """Remove store artifacts that no environment referenced in its last K states."""
     if apply and archive is None:
@@ -62,6 +67,6 @@ def command(
         plan_json = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
         written = write_archive(archive, registry, plan.delete, plan_json, now)
         gcplan.delete(target, plan.delete)
-    render = gc_render.gc_json if fmt is OutputFormat.JSON else gc_render.gc_text
+    render = gc_render.gc_json if fmt is TextOrJson.JSON else gc_render.gc_text
     typer.echo(render(plan, applied=apply, archive=written), nl=False)
     return 0

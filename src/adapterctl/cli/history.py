@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from adapterctl.cli.options import RootOption
+from adapterctl.cli.options import EnvOption, RootOption, TextOrJson, TextOrJsonOption
 from adapterctl.config import resolve_root
 from adapterctl.errors import UsageError
 from adapterctl.gitops import render
 from adapterctl.gitops.diff import diff
 from adapterctl.gitops.history import history
-
-EnvOption = Annotated[
-    str, typer.Option("--env", metavar="ENV", help="The environment (environments/ENV/).")
-]
-
-
-class OutputFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-
-
-FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 
 
 def history_command(
@@ -48,13 +35,13 @@ def history_command(
             dir_okay=False,
         ),
     ] = None,
-    fmt: FormatOption = OutputFormat.TEXT,
+    fmt: TextOrJsonOption = TextOrJson.TEXT,
 ) -> None:
     """Who changed ENV's routes, when, through which pull request, signed or not."""
     registry = resolve_root(root)
     _check_env_name(env)
     entries = history(registry, env, alias=alias, limit=limit, allowed_signers=allowed_signers)
-    if fmt is OutputFormat.JSON:
+    if fmt is TextOrJson.JSON:
         typer.echo(render.history_json(env, alias, entries), nl=False)
     else:
         typer.echo(render.history_text(env, entries), nl=False)
@@ -65,13 +52,13 @@ def diff_command(
     ref1: Annotated[str, typer.Argument(metavar="REF1", help="The state a sync starts from.")],
     ref2: Annotated[str, typer.Argument(metavar="REF2", help="The state a sync reaches.")],
     root: RootOption = None,
-    fmt: FormatOption = OutputFormat.TEXT,
+    fmt: TextOrJsonOption = TextOrJson.TEXT,
 ) -> None:
     """The route changes between ENV at REF1 and at REF2: what a sync would do."""
     registry = resolve_root(root)
     _check_env_name(env)
     result = diff(registry, env, ref1, ref2)
-    if fmt is OutputFormat.JSON:
+    if fmt is TextOrJson.JSON:
         typer.echo(render.diff_json(result), nl=False)
     else:
         typer.echo(render.diff_text(result), nl=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -53,6 +54,19 @@ ApiKeyOption = Annotated[
     typer.Option("--api-key", envvar="ADAPTERCTL_API_KEY", help="Bearer key of the endpoint."),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+EnvOption = Annotated[
+    str, typer.Option("--env", metavar="ENV", help="The environment (environments/ENV/).")
+]
+
+
+class TextOrJson(StrEnum):
+    """The output formats of commands whose results are not findings."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+TextOrJsonOption = Annotated[TextOrJson, typer.Option("--format", "-f", help="Output format.")]
 OutputOption = Annotated[
     Path | None,
     typer.Option(

@@ -12,6 +12,7 @@ import typer
 
 from adapterctl.cli.options import (
     EndpointOption,
+    EnvOption,
     RootOption,
     StoreOption,
     parse_target,
@@ -26,9 +27,6 @@ from adapterctl.gitops.promote import GatesFailed, Request, promote
 from adapterctl.gitops.rollback import rollback
 from adapterctl.report import Format, render
 
-EnvOption = Annotated[
-    str, typer.Option("--env", metavar="ENV", help="The environment (environments/ENV/).")
-]
 SignOption = Annotated[
     bool, typer.Option("--sign", help="Sign the commit (git commit -S, your git signing key).")
 ]

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from adapterctl.cli.options import EndpointOption, RootOption, StoreOption
+from adapterctl.cli.options import (
+    EndpointOption,
+    EnvOption,
+    RootOption,
+    StoreOption,
+    TextOrJson,
+    TextOrJsonOption,
+)
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode
 from adapterctl.gitops.changes import check_env_name
@@ -19,9 +25,6 @@ from adapterctl.serving.nodeconfig import load_node, load_nodes
 from adapterctl.serving.status import node_statuses
 from adapterctl.serving.sync import SyncOptions, sync_nodes
 
-EnvOption = Annotated[
-    str, typer.Option("--env", metavar="ENV", help="The environment (environments/ENV/).")
-]
 NodesOption = Annotated[
     list[Path],
     typer.Option(
@@ -34,14 +37,6 @@ NodesOption = Annotated[
 RefOption = Annotated[
     str, typer.Option("--ref", metavar="REF", help="The commit whose desired state to apply.")
 ]
-
-
-class OutputFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-
-
-FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 
 
 def sync_command(
@@ -61,7 +56,7 @@ def sync_command(
     root: RootOption = None,
     store: StoreOption = None,
     endpoint_url: EndpointOption = None,
-    fmt: FormatOption = OutputFormat.TEXT,
+    fmt: TextOrJsonOption = TextOrJson.TEXT,
 ) -> int:
     """Reconcile ENV's desired state at REF onto its nodes, in parallel (push mode)."""
     check_env_name(env)
@@ -69,7 +64,7 @@ def sync_command(
     nodes = load_nodes(node_config, env)
     options = SyncOptions(ref, store, endpoint_url, dry_run, wait_lock, parallel)
     desired, results = sync_nodes(registry, env, nodes, options)
-    render = present.sync_json if fmt is OutputFormat.JSON else present.sync_text
+    render = present.sync_json if fmt is TextOrJson.JSON else present.sync_text
     sys.stdout.write(render(desired, results, dry_run=dry_run))
     return ExitCode.OK if all(r.ok for r in results) else ExitCode.FINDINGS
 
@@ -79,7 +74,7 @@ def status_command(
     node_config: NodesOption,
     ref: RefOption = "HEAD",
     root: RootOption = None,
-    fmt: FormatOption = OutputFormat.TEXT,
+    fmt: TextOrJsonOption = TextOrJson.TEXT,
 ) -> int:
     """Desired vs actual on each node of ENV; exit 1 on drift."""
     check_env_name(env)
@@ -87,7 +82,7 @@ def status_command(
     nodes = load_nodes(node_config, env)
     desired = desired_state(registry, env, ref)
     statuses = node_statuses(desired, nodes)
-    render = present.status_json if fmt is OutputFormat.JSON else present.status_text
+    render = present.status_json if fmt is TextOrJson.JSON else present.status_text
     sys.stdout.write(render(desired, statuses))
     return ExitCode.FINDINGS if any(s.drift for s in statuses) else ExitCode.OK
 
