@@ -116,6 +116,24 @@ def test_within_budget_only_the_side_by_side_summary_is_reported(registry: Regis
     ]
 
 
+def test_a_latency_noise_floor_keeps_small_differences_from_failing(
+    registry: Registry,
+) -> None:
+    profile = registry.root / PATH
+    ratios = "max_ratio: {p95: 1.3, ttft_p95: 1.3}\n"
+    floor = ratios + "  min_latency_delta_ms: 100\n"
+    profile.write_text(profile.read_text().replace(ratios, floor))
+    floored = Registry.load(registry.root, workers=1)
+    old = stats(OLD, summary(p95=300, ttft_p95=40), summary(requests=24, p95=300))
+    noise = stats(NEW, summary(p95=390, ttft_p95=90), summary(requests=24, p95=390))
+    assert _errors(_judge(floored, noise, old)) == []
+    slower = stats(NEW, summary(p95=420, ttft_p95=90), summary(requests=24, p95=420))
+    assert _errors(_judge(floored, slower, old)) == [
+        ("pressure/ratio", 15, "$.vs_baseline.max_ratio.p95",
+         "p95 latency of support-bot@1.2.0 is 420 ms, 1.40× support-bot@1.1.0's 300 ms (at most 1.3×)"),
+    ]  # fmt: skip
+
+
 def test_without_a_baseline_only_budgets_apply(registry: Registry) -> None:
     new = stats(NEW, summary(p95=812), summary(requests=30, wall_s=2.0))
     findings = _judge(registry, new, None)

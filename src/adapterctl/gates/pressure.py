@@ -136,6 +136,9 @@ def _ratio(
         yield _unjudged(where, metric, name, comparison.candidate.candidate)
         return
     factor = new / old
+    floor = comparison.profile.vs_baseline.min_latency_delta_ms
+    if at_most and floor is not None and new - old < floor:
+        return
     if (factor > limit) if at_most else (factor < limit):
         bound = "at most" if at_most else "at least"
         message = (

@@ -96,6 +96,9 @@ class VsBaseline(Frozen):
     """Limits relative to the baseline, replayed the same schedule."""
 
     max_ratio: LatencyRatios = Field(default_factory=LatencyRatios)
+    min_latency_delta_ms: Milliseconds | None = None
+    """Noise floor of the latency ratios: a candidate over a ratio fails only when it is
+    also at least this many milliseconds slower (a ratio of two small numbers is noise)."""
     min_throughput_ratio: Ratio | None = None
     """The least the candidate's throughput may be of the baseline's (0.8: 20 % less)."""
 
