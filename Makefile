@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: venv test lint lint-workflows typecheck check-registry unit bench schemas format clean
+.PHONY: venv demo test lint lint-workflows typecheck check-registry unit bench schemas format clean
 
 venv: $(STAMP)
 
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The whole release train on a temporary copy of the registry, narrated (docs/demo.md).
+demo: venv
+	$(BIN)/python scripts/demo.py
 
 test: lint typecheck check-registry unit
 

@@ -1,0 +1,1 @@
+"""Helpers of ``scripts/demo.py`` (``make demo``): the transcript, commands, nodes, steps."""

@@ -1,0 +1,83 @@
+"""What every step shares: the transcript, the shell, the world, the nodes, the PR count."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from demo_support.nodes import Node
+from demo_support.shell import DemoFailure, Shell
+from demo_support.transcript import Transcript
+from demo_support.world import World
+
+ORG = "example-org"
+
+
+@dataclass
+class Demo:
+    transcript: Transcript
+    shell: Shell
+    world: World
+    signing: bool
+    """ssh-keygen was found: commits and merges are signed."""
+    nodes: dict[str, Node] = field(default_factory=dict)
+    configs: dict[str, Path] = field(default_factory=dict)
+    pull_requests: int = 0
+
+    def say(self, *sentences: str) -> None:
+        self.transcript.say(" ".join(sentences))
+
+    def signed(self, text: str) -> str:
+        """``text`` when this run signs commits, else nothing (the transcript never lies)."""
+        return text if self.signing else ""
+
+    def sign(self) -> list[str]:
+        """``--sign`` for promote and rollback, when the demo can sign."""
+        return ["--sign"] if self.signing else []
+
+    def gpg(self) -> list[str]:
+        """``-S`` for git commit and merge, when the demo can sign."""
+        return ["-S"] if self.signing else []
+
+    def open_pull_request(self) -> int:
+        self.pull_requests += 1
+        return self.pull_requests
+
+    def merge(self, branch: str, number: int) -> None:
+        """Merge a pull request's branch into main as GitHub's merge button words it."""
+        message = f"Merge pull request #{number} from {ORG}/{branch}"
+        self.shell.git("merge", "-q", "--no-ff", *self.gpg(), "-m", message, branch)
+
+    def commit(self, message: str, *paths: str) -> None:
+        self.shell.git("add", *paths)
+        self.shell.git("commit", "-q", *self.gpg(), "-m", message)
+
+    def sync(self, env: str) -> None:
+        self.shell.adapterctl("sync", "--env", env, "--node-config", str(self.configs[env]))
+
+    def status(self, env: str) -> None:
+        self.shell.adapterctl("status", "--env", env, "--node-config", str(self.configs[env]))
+
+    def load_on_ci_node(self, label: str, path: Path) -> None:
+        """Load a candidate into the CI node at run time (vLLM's runtime LoRA API)."""
+        url = f"{self.nodes['ci'].url}/v1/load_lora_adapter"
+        body = json.dumps({"lora_name": label, "lora_path": str(path)})
+        if shutil.which("curl"):
+            header = "Content-Type: application/json"
+            self.shell.run(["curl", "-sS", "--fail-with-body", url, "-H", header, "-d", body])
+            return
+        self.say("(curl is not installed: the demo sends this request itself)")
+        self.transcript.request(f"POST {url} {body}")
+        request = urllib.request.Request(
+            url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                text = answer.read().decode("utf-8", errors="replace")
+        except (urllib.error.URLError, OSError) as exc:
+            raise DemoFailure(f"loading {label} into the CI node failed: {exc}") from exc
+        self.transcript.output(text.splitlines())
