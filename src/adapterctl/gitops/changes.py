@@ -72,10 +72,11 @@ def write_step(
     )
     text = read_bytes(root / path).decode()
     edited = set_routes(text, step.alias, step.after, display=path) if revert is None else ""
+    if revert is None:
+        _validate(edited, path)
     with branches.worktree(checkout) as tree:
         target = tree / checkout.registry.prefix / path
         if revert is None:
-            _validate(edited, path)
             target.write_text(edited, encoding="utf-8")
             branches.add(tree, checkout.registry.prefix + path)
         else:

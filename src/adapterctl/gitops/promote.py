@@ -48,7 +48,6 @@ class Promotion:
     gates: Report
     soak: SoakCheck | None
     evidence: tuple[Evidence, ...]
-    finish: bool
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ def promote(root: Path, store: Store, request: Request, now: datetime) -> Promot
     )
     committed = write_step(root, checkout, step, sign=request.sign)
     evidence = find_evidence(root, request.name, request.version)
-    return Promotion(committed, report, soaked, evidence, finish=request.weight is None)
+    return Promotion(committed, report, soaked, evidence)
 
 
 def _routes(request: Request, env: Environment, before: steps.Routes) -> steps.Routes:
