@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from adapterctl.errors import UsageError
 from adapterctl.findings import JsonPath
 from adapterctl.model import AdapterLine, AdapterRevision, Environment, PressureProfile
 from adapterctl.model.common import Frozen
@@ -86,6 +87,12 @@ def line_path(name: str) -> str:
 
 def base_path(name: str, revision: str) -> str:
     return f"bases/{name}/{revision}.yaml"
+
+
+def check_env_name(env: str) -> None:
+    """Refuse an ``--env`` value that cannot name a folder under environments/."""
+    if not env or "/" in env or env.startswith("."):
+        raise UsageError(f"--env {env!r}: not an environment name")
 
 
 def environment_path(name: str) -> str:

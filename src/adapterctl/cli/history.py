@@ -9,10 +9,10 @@ import typer
 
 from adapterctl.cli.options import EnvOption, RootOption, TextOrJson, TextOrJsonOption
 from adapterctl.config import resolve_root
-from adapterctl.errors import UsageError
 from adapterctl.gitops import render
 from adapterctl.gitops.diff import diff
 from adapterctl.gitops.history import history
+from adapterctl.layout import check_env_name
 
 
 def history_command(
@@ -39,7 +39,7 @@ def history_command(
 ) -> None:
     """Who changed ENV's routes, when, through which pull request, signed or not."""
     registry = resolve_root(root)
-    _check_env_name(env)
+    check_env_name(env)
     entries = history(registry, env, alias=alias, limit=limit, allowed_signers=allowed_signers)
     if fmt is TextOrJson.JSON:
         typer.echo(render.history_json(env, alias, entries), nl=False)
@@ -56,14 +56,9 @@ def diff_command(
 ) -> None:
     """The route changes between ENV at REF1 and at REF2: what a sync would do."""
     registry = resolve_root(root)
-    _check_env_name(env)
+    check_env_name(env)
     result = diff(registry, env, ref1, ref2)
     if fmt is TextOrJson.JSON:
         typer.echo(render.diff_json(result), nl=False)
     else:
         typer.echo(render.diff_text(result), nl=False)
-
-
-def _check_env_name(env: str) -> None:
-    if not env or "/" in env or env.startswith("."):
-        raise UsageError(f"--env {env!r}: not an environment name")

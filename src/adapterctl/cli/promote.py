@@ -22,9 +22,10 @@ from adapterctl.cli.stores import store_for
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.gitops import prbody
-from adapterctl.gitops.changes import Step, check_env_name
+from adapterctl.gitops.changes import Step
 from adapterctl.gitops.promote import GatesFailed, Request, promote
 from adapterctl.gitops.rollback import rollback
+from adapterctl.layout import check_env_name
 from adapterctl.report import Format, render
 
 SignOption = Annotated[

@@ -13,6 +13,7 @@ from adapterctl.cli.options import EndpointOption, RootOption, StoreOption, writ
 from adapterctl.cli.stores import store_for
 from adapterctl.config import resolve_root, store_uri
 from adapterctl.errors import ExitCode, UsageError
+from adapterctl.layout import check_env_name
 from adapterctl.serving.desired import DesiredState, desired_state
 from adapterctl.serving.render import (
     DEFAULT_ADAPTER_DIR,
@@ -109,7 +110,7 @@ def command(
 ) -> int:
     """Render ENV as committed for vLLM, its filesystem resolver, AIBrix, KServe or LiteLLM."""
     registry = resolve_root(root)
-    _check_env_name(env)
+    check_env_name(env)
     given = {"--format": fmt, "--adapter-dir": adapter_dir, "--copy": copy or None}
     given |= {"--force": force or None, "--namespace": namespace, "--base-uri": base_uri}
     _check_applicable(target, given | {"--api-base": api_base})
@@ -138,11 +139,6 @@ def command(
     if output is not None:
         sys.stderr.write(f"wrote {output}: {_summary(state)}\n")
     return ExitCode.OK
-
-
-def _check_env_name(env: str) -> None:
-    if not env or "/" in env or env.startswith("."):
-        raise UsageError(f"--env {env!r}: not an environment name")
 
 
 def _check_applicable(target: Target, given: Mapping[str, object]) -> None:

@@ -18,7 +18,7 @@ from adapterctl.cli.options import (
 )
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode
-from adapterctl.gitops.changes import check_env_name
+from adapterctl.layout import check_env_name
 from adapterctl.serving import present
 from adapterctl.serving.desired import desired_state
 from adapterctl.serving.nodeconfig import load_node, load_nodes

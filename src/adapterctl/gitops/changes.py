@@ -17,6 +17,7 @@ from adapterctl.errors import InputError, UsageError
 from adapterctl.gitops import branches, steps
 from adapterctl.gitops.edit import set_routes
 from adapterctl.model import Environment
+from adapterctl.model.common import first_error
 from adapterctl.registry import Registry
 from adapterctl.yamlio import load, read_bytes
 
@@ -40,14 +41,9 @@ class Step:
     signed: bool = False
 
 
-def check_env_name(env: str) -> None:
-    if not env or "/" in env or env.startswith("."):
-        raise UsageError(f"--env {env!r}: not an environment name")
-
-
 def gate_environment(registry: Registry, env: str) -> Environment:
     """The environment, or a clear refusal when it is unknown or invalid."""
-    check_env_name(env)
+    layout.check_env_name(env)
     path = layout.environment_path(env)
     model = registry.environment(env)
     if model is not None:
@@ -96,8 +92,5 @@ def _validate(text: str, path: str) -> None:
         value, _ = load(text)
         Environment.model_validate(value)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        raise InputError(
-            f"{path}: the edited file would be invalid: {where}: {error['msg']}"
-        ) from None
+        message = f"{path}: the edited file would be invalid: {first_error(exc)}"
+        raise InputError(message) from None

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from adapterctl.errors import AdapterctlError
+from adapterctl.model.common import first_error
 from adapterctl.model.environment import Environment
 from adapterctl.yamlio import decode, load
 
@@ -64,9 +65,7 @@ def parse_routes(data: bytes) -> RouteTable:
 
 def _first_line(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "(top)"
-        return f"{where}: {error['msg']}"
+        return first_error(exc)
     return str(exc).splitlines()[0]
 
 

@@ -19,7 +19,14 @@ from pydantic import (
     Strict,
     WithJsonSchema,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, ValidationError
+
+
+def first_error(exc: ValidationError) -> str:
+    """``field.path: message`` of pydantic's first error, for one-line refusals."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "(top)"
+    return f"{where}: {error['msg']}"
 
 
 class Frozen(BaseModel):

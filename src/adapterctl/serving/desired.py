@@ -18,6 +18,7 @@ from adapterctl import layout
 from adapterctl.errors import AdapterctlError, InputError, UsageError
 from adapterctl.gitrepo import RegistryRepo
 from adapterctl.model import AdapterRevision, BaseManifest, Environment
+from adapterctl.model.common import first_error
 from adapterctl.yamlio import decode, load
 
 M = TypeVar("M", bound=BaseModel)
@@ -110,9 +111,7 @@ def _model(
         value, _ = load(decode(text.encode()))
         return kind.model_validate(value)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or "(top)"
-        message = f"{where} is not valid: {field}: {error['msg']}"
+        message = f"{where} is not valid: {first_error(exc)}"
         raise InputError(message, hint=f"run adapterctl validate {path}") from None
     except AdapterctlError as exc:
         raise InputError(f"{where}: {exc.message}") from None

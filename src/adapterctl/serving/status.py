@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from adapterctl.serving.basecheck import check_base
 from adapterctl.serving.desired import DesiredState
 from adapterctl.serving.nodeconfig import Node
-from adapterctl.serving.plan import adapter_path
+from adapterctl.serving.plan import adapter_path, make_plan
 from adapterctl.serving.reconcile import client_for
 from adapterctl.serving.record import SyncRecord, read_record
 from adapterctl.serving.vllm import Card, NodeCallError
@@ -94,6 +94,4 @@ def _compare(
                 expected.is_dir(),
             )
         )
-    wanted = {r.served_name for r in desired.revisions if r.weight > 0}
-    stale = tuple(sorted(name for name in adapters if name not in wanted and "@" in name))
-    return tuple(rows), stale
+    return tuple(rows), make_plan(desired.revisions, cards, node.cache_dir).unloads

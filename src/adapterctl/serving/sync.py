@@ -12,7 +12,6 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from adapterctl.config import store_uri
@@ -31,6 +30,8 @@ from adapterctl.store.base import Store
 from adapterctl.store.uri import open_store
 
 MAX_PARALLEL = 32
+CommitAnchors = tuple[Path | None, tuple[Path, ...], Path | None]
+"""(allowed signers, GPG keys, GitHub web-flow key) of one node."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ def _store(root: Path, node: Node, options: SyncOptions) -> Store:
 
 
 class _Anchors:
-    """Commit and artifact checks with each node's anchors, computed once per file."""
+    """Commit and artifact checks with each node's anchors, computed once per anchor file
+    in one sync. Never across syncs: an agent must see a rotated key or a revocation."""
 
     def __init__(self, root: Path, desired: DesiredState) -> None:
         self.root = root
@@ -98,6 +100,9 @@ class _Anchors:
         self.promotion = desired.environment.promotion
         self._lock = threading.Lock()
         self._verified: dict[Path, Verified] = {}
+        self._commits: dict[CommitAnchors, str | None] = {}
+        self._policies: dict[Path, Policy] = {}
+        self._bundle_blobs: dict[str, bytes] | None = None
 
     def check_commit(self, node: Node) -> None:
         if not self.promotion.require_signed_commits:
@@ -111,7 +116,10 @@ class _Anchors:
                 "no-trust-anchors",
             )
         with self._lock:
-            problem = _commit_problem(self.root, self.desired.commit, node.commit_anchors)
+            anchors = node.commit_anchors
+            if anchors not in self._commits:
+                self._commits[anchors] = _commit_problem(self.root, self.desired.commit, anchors)
+            problem = self._commits[anchors]
         if problem is not None:
             raise NodeCallError(
                 f"commit {self.desired.commit[:12]} is not signed as "
@@ -129,21 +137,17 @@ class _Anchors:
                 "trust.adapters file to check them with; nothing loaded or unloaded",
                 "no-trust-anchors",
             )
+        trust_file = node.adapter_trust
         with self._lock:
-            policy = _policy(node.adapter_trust, tuple(signers), self.desired.env)
-            bundles = self._bundles()
-            verified = self._verified.setdefault(node.adapter_trust, Verified())
-        return Verification(policy, bundles, verified)
-
-    def _bundles(self) -> dict[str, bytes]:
-        pairs = tuple((r.alias, r.version) for r in self.desired.revisions)
-        return _bundles(self.root, self.desired.commit, pairs)
+            if trust_file not in self._policies:
+                self._policies[trust_file] = _policy(trust_file, tuple(signers), self.desired.env)
+            if self._bundle_blobs is None:
+                self._bundle_blobs = _bundles(self.root, self.desired)
+            verified = self._verified.setdefault(trust_file, Verified())
+            return Verification(self._policies[trust_file], self._bundle_blobs, verified)
 
 
-@cache
-def _commit_problem(
-    root: Path, commit: str, anchors: tuple[Path | None, tuple[Path, ...], Path | None]
-) -> str | None:
+def _commit_problem(root: Path, commit: str, anchors: CommitAnchors) -> str | None:
     signers, gpg_keys, web_flow = anchors
     policy = CommitPolicy(allowed_signers=signers, gpg_keys=gpg_keys, github_web_flow=web_flow)
     result = verify_commits(root, [commit], policy)
@@ -151,7 +155,6 @@ def _commit_problem(
     return None if not errors else errors[0].message
 
 
-@cache
 def _policy(trust_file: Path, signers: tuple[str, ...], env: str) -> Policy:
     trust, findings = load_trust(trust_file)
     if trust is None:
@@ -160,15 +163,16 @@ def _policy(trust_file: Path, signers: tuple[str, ...], env: str) -> Policy:
     return Policy(trust, signers, env)
 
 
-@cache
-def _bundles(root: Path, commit: str, pairs: tuple[tuple[str, str], ...]) -> dict[str, bytes]:
-    """The signature bundles merged at ``commit`` (read from git, not the work tree)."""
+def _bundles(root: Path, desired: DesiredState) -> dict[str, bytes]:
+    """The signature bundles merged at the desired commit (read from git, not a work tree)."""
     registry = RegistryRepo.open(root, "sync")
+    tree = registry.repo.commit(desired.commit).tree
     found: dict[str, bytes] = {}
-    for alias, version in pairs:
+    for revision in desired.revisions:
+        alias, version = revision.alias, revision.version
         path = registry.prefix + bundle_path(alias, version)
         try:
-            blob = registry.repo.commit(commit).tree / path
+            blob = tree / path
         except KeyError:
             continue
         found[f"{alias}@{version}"] = blob.data_stream.read()
