@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -40,6 +41,16 @@ def _isolated_caches(
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     monkeypatch.setenv("ADAPTERCTL_CACHE_DIR", str(cache / "adapterctl"))
     monkeypatch.delenv("ADAPTERCTL_STORE", raising=False)
+
+
+def isolate_git(monkeypatch: pytest.MonkeyPatch, who: tuple[str, str] | None = None) -> None:
+    """No user or system git configuration; with ``who``, that author and committer."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    if who is not None:
+        for role in ("AUTHOR", "COMMITTER"):
+            monkeypatch.setenv(f"GIT_{role}_NAME", who[0])
+            monkeypatch.setenv(f"GIT_{role}_EMAIL", who[1])
 
 
 def copy_registry(target: Path, *, with_store: bool = False) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tarfile
@@ -13,7 +12,7 @@ import pytest
 
 from adapterctl.gitops import archive
 from adapterctl.store.uri import open_store
-from tests.conftest import BUCKET, REPO, copy_registry
+from tests.conftest import BUCKET, REPO, copy_registry, isolate_git
 from tests.test_history import Repo, cli
 
 PROD = "environments/prod/environment.yaml"
@@ -52,8 +51,7 @@ DRY_RUN = "dry run: nothing deleted; re-run with --apply --archive DIR to delete
 
 @pytest.fixture(autouse=True)
 def _no_user_git_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    isolate_git(monkeypatch)
 
 
 def make_repo(tmp_path: Path) -> Repo:

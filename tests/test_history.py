@@ -12,7 +12,7 @@ import pytest
 
 from adapterctl.cli.app import main
 from adapterctl.gitops import blobs
-from tests.conftest import copy_registry
+from tests.conftest import copy_registry, isolate_git
 
 PROD = "environments/prod/environment.yaml"
 ALICE = ("Alice", "alice@example.com")
@@ -21,8 +21,7 @@ BOB = ("Bob", "bob@example.com")
 
 @pytest.fixture(autouse=True)
 def _no_user_git_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    isolate_git(monkeypatch)
 
 
 class Repo:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from adapterctl.cli.app import main
-from tests.conftest import REPO, copy_registry
+from tests.conftest import REPO, copy_registry, isolate_git
 from tests.test_pullrequest import PULLS, SLUG, FakeGitHub, github
 
 __all__ = ["github"]  # the fixture, shared with test_pullrequest
@@ -29,11 +29,7 @@ ONE_ROUTE = "  support-bot:\n    - {version: 1.0.0, weight: 100}\n"
 
 @pytest.fixture(autouse=True)
 def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Rita Release")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "rita@example.com")
+    isolate_git(monkeypatch, ("Rita Release", "rita@example.com"))
     for name in ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL"):
         monkeypatch.delenv(name, raising=False)
 

@@ -4,7 +4,6 @@ recorded GitHub REST answers served on loopback."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import threading
@@ -27,6 +26,7 @@ from adapterctl.gitops.pullrequest import (
     push_and_open,
     remote_url,
 )
+from tests.conftest import isolate_git
 
 DATA = Path(__file__).parent / "data" / "github-rest"
 BRANCH = "promote/prod/support-bot-1.1.0"
@@ -43,10 +43,7 @@ WHO = {
 
 @pytest.fixture(autouse=True)
 def _isolated_git(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name, value in WHO.items():
-        monkeypatch.setenv(name, value)
+    isolate_git(monkeypatch, (WHO["GIT_AUTHOR_NAME"], WHO["GIT_AUTHOR_EMAIL"]))
     for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.delenv(name, raising=False)
 

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from adapterctl.cli.app import main
-from tests.conftest import copy_registry
+from tests.conftest import copy_registry, isolate_git
 
 PROD = "environments/prod/environment.yaml"
 CANARY = "    - {version: 1.0.0, weight: 90}\n    - {version: 1.1.0, weight: 10}   # canary\n"
@@ -40,12 +40,8 @@ DNS_1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 @pytest.fixture(autouse=True)
 def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    isolate_git(monkeypatch, ("Rita Release", "rita@example.com"))
     monkeypatch.delenv("ADAPTERCTL_STORE", raising=False)
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Rita Release")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "rita@example.com")
 
 
 def git(root: Path, *args: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -25,7 +24,7 @@ from adapterctl.serving.agent import Agent, AgentOptions, PrometheusSink
 from adapterctl.serving.lock import node_lock
 from adapterctl.serving.metrics import SyncMetrics
 from adapterctl.serving.nodeconfig import load_node
-from tests.conftest import REPO, copy_registry
+from tests.conftest import REPO, copy_registry, isolate_git
 from tests.syncnode import Faults, RuntimeNode, base_path, fault_proxy, runtime_node
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
@@ -41,11 +40,7 @@ def node() -> Iterator[RuntimeNode]:
 
 @pytest.fixture(autouse=True)
 def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Rita Release")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "rita@example.com")
+    isolate_git(monkeypatch, ("Rita Release", "rita@example.com"))
 
 
 class Setup:
