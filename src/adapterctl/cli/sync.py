@@ -19,11 +19,7 @@ from adapterctl.cli.options import (
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode
 from adapterctl.layout import check_env_name
-from adapterctl.serving import present
-from adapterctl.serving.desired import desired_state
 from adapterctl.serving.nodeconfig import load_node, load_nodes
-from adapterctl.serving.status import node_statuses
-from adapterctl.serving.sync import SyncOptions, sync_nodes
 
 NodesOption = Annotated[
     list[Path],
@@ -61,6 +57,10 @@ def sync_command(
     """Reconcile ENV's desired state at REF onto its nodes, in parallel (push mode)."""
     check_env_name(env)
     registry = resolve_root(root)
+    # The sync pipeline imports model-signing and sigstore: only when a sync runs.
+    from adapterctl.serving import present  # noqa: PLC0415
+    from adapterctl.serving.sync import SyncOptions, sync_nodes  # noqa: PLC0415
+
     nodes = load_nodes(node_config, env)
     options = SyncOptions(ref, store, endpoint_url, dry_run, wait_lock, parallel)
     desired, results = sync_nodes(registry, env, nodes, options)
@@ -79,6 +79,10 @@ def status_command(
     """Desired vs actual on each node of ENV; exit 1 on drift."""
     check_env_name(env)
     registry = resolve_root(root)
+    from adapterctl.serving import present  # noqa: PLC0415
+    from adapterctl.serving.desired import desired_state  # noqa: PLC0415
+    from adapterctl.serving.status import node_statuses  # noqa: PLC0415
+
     nodes = load_nodes(node_config, env)
     desired = desired_state(registry, env, ref)
     statuses = node_statuses(desired, nodes)
