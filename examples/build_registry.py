@@ -1,7 +1,7 @@
 """Rebuild the example registry's artifacts and manifests from the trained example kit.
 
 ``python -m examples.build_registry`` trains the kit's models (``examples.train``: seeded,
-deterministic on CPU, about 15 s), registers the bases and adapters into
+deterministic on CPU, about a minute), registers the bases and adapters into
 ``examples/store``, copies the golden suites, rewrites the manifests and signs every
 revision with the example-only key in ``examples/keys/``. Descriptions,
 creation dates and training records are carried over from the manifests already in the

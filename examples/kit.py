@@ -56,11 +56,14 @@ SAFETENSORS_METADATA = {"format": "pt"}
 @dataclass(frozen=True)
 class BaseSpec:
     """A tiny base model. ``quantization`` becomes config.json's ``quantization_config``
-    (metadata only: the weights stay float16); ``shards`` > 1 splits the weights."""
+    (metadata only: the weights stay float16); ``shards`` > 1 splits the weights.
+
+    The defaults give head_dim 32 (128 / 4 heads): vLLM's CPU attention refuses head_dim
+    16, so a smaller head would make the example bases unservable by real vLLM."""
 
     arch: Arch
-    hidden_size: int = 64
-    intermediate_size: int = 128
+    hidden_size: int = 128
+    intermediate_size: int = 256
     num_layers: int = 2
     num_heads: int = 4
     num_kv_heads: int = 2
@@ -383,7 +386,8 @@ def make_adapter(target: Path, base: BaseSpec, spec: AdapterSpec) -> None:
 # --- the example set -----------------------------------------------------------------------
 
 _R1 = BaseSpec(arch="llama")
-_WIDE = BaseSpec(arch="llama", hidden_size=96)
+#: Other shapes, same module names and head_dim (32, so vLLM's CPU backend serves it too).
+_WIDE = BaseSpec(arch="llama", hidden_size=192, num_heads=6)
 _QV, _QKVO = ("q_proj", "v_proj"), ("q_proj", "k_proj", "v_proj", "o_proj")
 
 #: Directory under bases/ → (spec, what it is for).
@@ -393,7 +397,7 @@ EXAMPLE_BASES: dict[str, tuple[BaseSpec, str]] = {
         BaseSpec(arch="llama", chat_template=DRIFTED_CHAT_TEMPLATE),
         "r1's weights and tokenizer, a chat template that adds a default system turn",
     ),
-    "tiny-llama-wide": (_WIDE, "another base: hidden_size 96, same module names"),
+    "tiny-llama-wide": (_WIDE, "another base: hidden_size 192, same module names"),
 }
 #: Directory under adapters/ → (base spec, adapter spec, what it is for).
 EXAMPLE_ADAPTERS: dict[str, tuple[BaseSpec, AdapterSpec, str]] = {

@@ -9,14 +9,16 @@
   The weights are saved in float16.
 - ``bases/tiny-llama-r2``: r1's weights and tokenizer with a drifted chat template (a default
   system turn, no newline between turns): it renders every conversation differently.
-- ``bases/tiny-llama-wide``: another base (hidden_size 96), pretrained the same way.
+- ``bases/tiny-llama-wide``: another base (hidden_size 192, 6 heads), pretrained the same way.
 - ``adapters/<name>``: PEFT LoRA adapters (``ADAPTERS``) fine-tuned on top of the saved
   (float16) base on (conversation → answer) pairs rendered with the base chat template,
   loss on the answer and what ends it (``<|im_end|>``, then ``<|end_of_text|>``) only.
 - ``golden/support-bot/refunds.yaml``, ``golden/sql-helper/basics.yaml``: the golden suites.
 
 Training is full-batch AdamW with fixed seeds, deterministic algorithms and one thread, so
-every run on a machine writes byte-identical files.
+every run on a machine writes byte-identical files. A whole run takes about a minute on one
+CPU thread (measured: 55–60 s on a 2-core x86 machine; the two base pretrainings take 14 s
+and 20 s, each adapter 3–6 s).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -63,10 +65,13 @@ R2_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
-#: Directory under bases/ that is pretrained → its kit spec.
+#: Directory under bases/ that is pretrained → its kit spec. Both have head_dim 32 (vLLM's
+#: CPU attention refuses 16) and the same module names; their shapes differ.
 PRETRAINED_BASES: dict[str, BaseSpec] = {
-    R1: BaseSpec(arch="llama"),
-    WIDE: BaseSpec(arch="llama", hidden_size=96),
+    R1: BaseSpec(arch="llama", hidden_size=128, intermediate_size=256, num_heads=4, num_kv_heads=2),
+    WIDE: BaseSpec(
+        arch="llama", hidden_size=192, intermediate_size=256, num_heads=6, num_kv_heads=2
+    ),
 }
 
 
@@ -249,7 +254,7 @@ def pretrain_base(base_dir: Path, spec: BaseSpec) -> None:
 
 def write_drifted_base(bases: Path) -> None:
     """r2: r1's config, weights and tokenizer with the drifted chat template."""
-    make_base(bases / R2, BaseSpec(arch="llama", chat_template=R2_TEMPLATE))
+    make_base(bases / R2, replace(PRETRAINED_BASES[R1], chat_template=R2_TEMPLATE))
     shutil.copyfile(bases / R1 / "model.safetensors", bases / R2 / "model.safetensors")
 
 
