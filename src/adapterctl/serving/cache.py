@@ -5,6 +5,12 @@ An artifact is first copied into ``<cache>/.staging/<random>/``; every file's di
 compared with the manifest merged at the synced commit (the exact set of files, too), and,
 where the node holds trust anchors, the signature bundle merged with it is verified by
 model-signing. Only then is it renamed into place. Anything else is removed.
+
+The cache is a disk anyone with access to the node can change, so a cached copy is hashed
+again against the manifest every time it is about to be loaded (DESIGN §4.3). A copy that
+no longer matches is refused like a tampered store object: it is moved aside to
+``<cache>/quarantine/`` (evidence for whoever investigates, and the next sync fetches a
+verified copy) and nothing is loaded from it.
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ def ensure_cached(
     """The verified local copy of ``revision``'s artifact, fetched if needed."""
     target = adapter_path(cache_dir, revision.digest)
     if target.is_dir():
+        _check_cached(revision, target, cache_dir)
         return target
     staging_root = cache_dir / ".staging"
     try:
@@ -97,20 +104,39 @@ def _fetch(revision: DesiredRevision, store: Store, staging: Path) -> Path:
     return folder
 
 
-def _check_files(revision: DesiredRevision, folder: Path) -> None:
+def _check_cached(revision: DesiredRevision, target: Path, cache_dir: Path) -> None:
+    """Hash the cached copy again; a mismatch is quarantined and refused."""
+    try:
+        _check_files(revision, target, "the node's cache")
+    except NodeCallError as exc:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        aside = cache_dir / "quarantine" / f"{target.name}-{stamp}"
+        try:
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            target.rename(aside)
+        except OSError as os_exc:
+            raise _os_error(os_exc, revision) from None
+        raise NodeCallError(
+            f"{exc.message}; the copy was moved to {aside} and the next sync fetches a "
+            "verified one",
+            exc.reason,
+        ) from None
+
+
+def _check_files(revision: DesiredRevision, folder: Path, where: str = "the store") -> None:
     expected = revision.manifest.artifact.files
     present = sorted(path.name for path in folder.iterdir())
     if present != sorted(expected):
         raise NodeCallError(
-            f"{revision.served_name}: the store holds {', '.join(present)}, but the manifest "
-            f"lists {', '.join(sorted(expected))}",
+            f"{revision.served_name}: {where} holds {', '.join(present)}, but the manifest "
+            f"lists {', '.join(sorted(expected))}; not loaded",
             "tampered-artifact",
         )
     for name, declared in sorted(expected.items()):
         actual = sha256_file(folder / name)
         if actual != declared.digest:
             raise NodeCallError(
-                f"{revision.served_name}: {name} in the store does not match the manifest "
+                f"{revision.served_name}: {name} in {where} does not match the manifest "
                 f"(sha256 {actual.removeprefix('sha256:')[:12]}…, manifest "
                 f"{declared.digest.removeprefix('sha256:')[:12]}…); not loaded",
                 "tampered-artifact",
