@@ -8,12 +8,15 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3  # type: ignore[import-untyped]
 import pytest
 from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
+
+if TYPE_CHECKING:
+    from tests.vllmnode import VllmServer
 
 REPO = Path(__file__).resolve().parent.parent
 REGISTRY_PARTS = ("adapters", "bases", "environments", "schemas")
@@ -121,3 +124,30 @@ def example_node() -> Iterator[str]:
 
     with serving() as url:
         yield f"{url}/v1"
+
+
+# --- real vLLM, started once per test run ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
+    """Real vLLM serving the example base tiny-llama r1 as ``tiny-llama`` with runtime LoRA
+    updates and an API key, started once per test run (tests/vllmnode.py). Skipped where
+    vLLM is not installed; a failure where ``ADAPTERCTL_REQUIRE_VLLM=1`` (CI)."""
+    from tests.syncnode import BASE, base_path  # noqa: PLC0415 (syncnode imports this module)
+    from tests.vllmnode import VllmServer, require_vllm  # noqa: PLC0415
+
+    require_vllm()
+    server = VllmServer(base_path(), BASE, tmp_path_factory.mktemp("vllm"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def vllm(vllm_server: VllmServer) -> VllmServer:
+    """The session's vLLM, running (started again if a test stopped it), no adapter loaded."""
+    if not vllm_server.running():
+        vllm_server.start()
+    vllm_server.reset()
+    return vllm_server

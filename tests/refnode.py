@@ -34,6 +34,14 @@ def stored(digest: str | None) -> Path:
     return REPO / "examples/store/sha256" / digest.removeprefix("sha256:")
 
 
+def artifact(label: str) -> str:
+    """The committed store's directory of the example revision ``name@version``."""
+    name, version = label.split("@")
+    revision = Registry.load(REPO, workers=1).revision(name, version)
+    assert revision is not None
+    return str(stored(revision.artifact.digest))
+
+
 @contextlib.contextmanager
 def serving(revisions: tuple[str, ...] = EXAMPLE_REVISIONS) -> Iterator[str]:
     """Serve tiny-llama r1 with ``revisions`` loaded; yields the root URL (without /v1)."""

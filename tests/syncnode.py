@@ -13,7 +13,7 @@ import socket
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -77,6 +77,9 @@ class Faults:
     """Served name → the root /v1/models claims for it."""
     dead: bool = False
     die_after_loads: int | None = None
+    kill_at_load: Callable[[], None] | None = None
+    """Called when the next load arrives, before it is forwarded (kills the node mid-load);
+    the node is dead from then on."""
     requests: list[str] = field(default_factory=list)
 
 
@@ -115,6 +118,12 @@ class _Proxy(BaseHTTPRequestHandler):
     def _load_fault(self) -> bool:
         faults = self.faults
         faults.load_seen.set()
+        if faults.kill_at_load is not None:
+            faults.kill_at_load()
+            faults.kill_at_load, faults.dead = None, True
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return True
         if faults.hold_loads:
             faults.release.wait(30)
             self.close_connection = True

@@ -9,27 +9,23 @@ from __future__ import annotations
 
 import errno
 import json
-import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from adapterctl.cli.app import main
 from adapterctl.serving import cache as cache_module
 from adapterctl.serving.agent import Agent, AgentOptions, PrometheusSink
 from adapterctl.serving.lock import node_lock
 from adapterctl.serving.metrics import SyncMetrics
 from adapterctl.serving.nodeconfig import load_node
-from tests.conftest import REPO, copy_registry, isolate_git
-from tests.syncnode import Faults, RuntimeNode, base_path, fault_proxy, runtime_node
+from tests.conftest import isolate_git
+from tests.synccheckout import Checkout, agent, cli, head, sync
+from tests.syncnode import RuntimeNode, base_path, fault_proxy, runtime_node
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
-
-STAGING = "environments/staging/environment.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -43,79 +39,13 @@ def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     isolate_git(monkeypatch, ("Rita Release", "rita@example.com"))
 
 
-class Setup:
-    def __init__(self, tmp_path: Path, node: RuntimeNode, proxy: str, faults: Faults) -> None:
-        node.reset()
-        self.root = copy_registry(tmp_path / "registry")
-        self.store = tmp_path / "store"
-        shutil.copytree(REPO / "examples/store", self.store)
-        self.cache = tmp_path / "cache"
-        self.node = node
-        self.faults = faults
-        self.config = tmp_path / "node-a.yaml"
-        self.write_config(proxy)
-        self.git("init", "-q", "-b", "main")
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", "Initial registry")
-
-    def write_config(self, endpoint: str, **extra: str) -> None:
-        lines = [
-            "name: node-a",
-            "environment: staging",
-            f"endpoint: {endpoint}/v1",
-            f"base: {{path: {base_path()}, served_name: tiny-llama}}",
-            f"cache_dir: {self.cache}",
-            f"store: {self.store.as_uri()}",
-            f"trust: {{adapters: {REPO / 'examples/trust.yaml'}}}",
-            "sync: {retries: 3, backoff_s: 0.01, timeout_s: 5}",
-            *(f"{key}: {value}" for key, value in extra.items()),
-        ]
-        self.config.write_text("\n".join(lines) + "\n")
-
-    def git(self, *args: str) -> str:
-        done = subprocess.run(
-            ["git", *args], cwd=self.root, check=True, capture_output=True, text=True
-        )
-        return done.stdout.strip()
-
-    def route(self, old: str, new: str, message: str) -> str:
-        file = self.root / STAGING
-        text = file.read_text()
-        assert old in text
-        file.write_text(text.replace(old, new, 1))
-        self.git("commit", "-q", "-a", "-m", message)
-        return self.git("rev-parse", "HEAD")
-
-    def path(self, label: str) -> str:
-        name, version = label.split("@")
-        text = (self.root / "adapters" / name / f"{version}.yaml").read_text()
-        digest = text.split("  digest: sha256:")[1][:64]
-        return str(self.cache / "sha256" / digest)
+Setup = Checkout[RuntimeNode]
 
 
 @pytest.fixture
 def setup(tmp_path: Path, node: RuntimeNode) -> Iterator[Setup]:
     with fault_proxy(node.url) as (proxy, faults):
         yield Setup(tmp_path, node, proxy, faults)
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(arg) for arg in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def sync(capsys: pytest.CaptureFixture[str], setup: Setup, *args: str) -> tuple[int, str]:
-    code, out, err = cli(
-        capsys, "sync", "--env", "staging", "--node-config", setup.config,
-        "--root", setup.root, *args,
-    )  # fmt: skip
-    assert err == ""
-    return code, out
-
-
-def head(setup: Setup) -> str:
-    return setup.git("rev-parse", "HEAD")[:12]
 
 
 def test_sync_converges_then_only_looks(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
@@ -373,12 +303,6 @@ def test_node_config_of_another_environment(
 # --- pull mode ------------------------------------------------------------------------
 
 
-def agent(setup: Setup, *args: str) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "adapterctl", "agent", "--node-config", str(setup.config),
-               "--repo", str(setup.root), *args]  # fmt: skip
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 def test_agent_once_converges(setup: Setup) -> None:
     process = agent(setup, "--once")
     _out, err = process.communicate(timeout=120)
@@ -451,3 +375,26 @@ def test_one_failing_node_does_not_stop_the_others(
     assert lines[1] == "  node-a  converged  load support-bot@1.1.0, load sql-helper@1.1.0"
     assert lines[2].startswith("  node-b  FAILED     node-down: ")
     assert lines[3] == "✗ 1 of 2 nodes failed"
+
+
+def test_a_tampered_cached_copy_is_quarantined_not_loaded(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cache is hashed again before every load (the same test on vLLM is in
+    test_vllm_sync.py); the bad copy is kept aside and the next sync fetches a good one."""
+    sync(capsys, setup)
+    setup.node.reset()
+    config = Path(setup.path("sql-helper@1.1.0")) / "adapter_config.json"
+    config.chmod(0o644)
+    config.write_text(config.read_text().replace('"r": 8', '"r": 4'))
+    code, out = sync(capsys, setup)
+    assert code == 1
+    assert (
+        "  node-a  FAILED     tampered-artifact: sql-helper@1.1.0: adapter_config.json in the "
+        "node's cache does not match the manifest" in out
+    )
+    assert set(setup.node.engine.loras()) == {"support-bot@1.1.0"}
+    (quarantined,) = (setup.cache / "quarantine").iterdir()
+    assert '"r": 4' in (quarantined / "adapter_config.json").read_text()
+    assert sync(capsys, setup)[0] == 0
+    assert set(setup.node.engine.loras()) == {"support-bot@1.1.0", "sql-helper@1.1.0"}
