@@ -2,11 +2,14 @@
 
 The reference node runs in this process (uvicorn in a thread on 127.0.0.1, an ephemeral
 port, started once per session) on a tiny model built with the example kit, with runtime
-LoRA updating on and an API key. Set ``ADAPTERCTL_VLLM_URL`` (e.g. ``http://gpu-1:8000``)
-to run the same cases against a real vLLM started with ``--enable-lora`` and
-``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``; ``ADAPTERCTL_VLLM_API_KEY`` is its ``--api-key``
-and ``ADAPTERCTL_VLLM_LORA_DIR`` a directory, as that server sees it, holding at least two
-PEFT LoRA adapters (sub-directories) for its base model.
+LoRA updating on and an API key. The ``vllm`` target is the session's real vLLM (the
+``vllm_server`` fixture: installed by ``make vllm``, started once per run on loopback)
+serving the example base and the committed example adapters. Set ``ADAPTERCTL_VLLM_URL``
+(e.g. ``http://gpu-1:8000``) to run the same cases against another vLLM instead, started
+with ``--enable-lora`` and ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``;
+``ADAPTERCTL_VLLM_API_KEY`` is its ``--api-key`` and ``ADAPTERCTL_VLLM_LORA_DIR`` a
+directory, as that server sees it, holding at least two PEFT LoRA adapters
+(sub-directories) for its base model.
 """
 
 from __future__ import annotations
@@ -28,8 +31,12 @@ from openai import AsyncOpenAI, OpenAI
 from adapterctl.serve.api import create_app
 from adapterctl.serve.engine import Engine
 from examples.kit import AdapterSpec, BaseSpec, make_adapter, make_base
+from examples.train import PRETRAINED_BASES, R1
 from tests.conftest import _guarded_connect, _real_connect
 from tests.contract.calls import fresh_name, load_adapter, unload_adapter
+from tests.refnode import artifact
+from tests.vllmnode import API_KEY as API_KEY_VLLM
+from tests.vllmnode import MAX_LORA_RANK, VllmServer
 
 API_KEY = "contract-test-key"
 BASE_NAME = "tiny-llama"
@@ -56,6 +63,8 @@ class Target:
     base_root: str | None  # the base card's expected root, when known
     adapters: tuple[str, ...]  # adapter directories as the server sees them
     missing_adapter: str  # a path the server can see, with no adapter in it
+    base_spec: BaseSpec | None = None  # the kit spec of its base, when it is a kit model
+    max_lora_rank: int | None = None  # its --max-lora-rank, when known
 
     @property
     def is_node(self) -> bool:
@@ -146,6 +155,8 @@ def node_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         base_root=str(base),
         adapters=tuple(str(path) for path in adapters),
         missing_adapter=str(root / "adapters" / "no-such-adapter"),
+        base_spec=BASE_SPEC,
+        max_lora_rank=16,
     )
     server.should_exit = True
     thread.join(timeout=10)
@@ -165,12 +176,23 @@ def _vllm_target() -> Target:
     return Target("vllm", url, key, base["id"], None, adapters, missing)
 
 
+def _local_vllm_target(server: VllmServer, root: Path) -> Target:
+    """The session's vLLM: the example base, the committed support-bot 1.0.0 and 1.2.0."""
+    adapters = tuple(artifact(label) for label in ("support-bot@1.0.0", "support-bot@1.2.0"))
+    missing = str(root / "no-such-adapter")
+    return Target(
+        "vllm", server.url, API_KEY_VLLM, server.served_name, str(server.base), adapters,
+        missing, PRETRAINED_BASES[R1], MAX_LORA_RANK,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="session", params=["node", "vllm"])
-def target(request: pytest.FixtureRequest) -> Target:
-    """Every contract case runs against each configured server."""
+def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Target:
+    """Every contract case runs against the reference node and real vLLM."""
     if request.param == "vllm":
         if not os.environ.get(VLLM_URL_ENV):
-            pytest.skip(f"${VLLM_URL_ENV} is not set: no real vLLM server to compare with")
+            server: VllmServer = request.getfixturevalue("vllm_server")
+            return _local_vllm_target(server, tmp_path_factory.mktemp("contract-vllm"))
         return _vllm_target()
     node: Target = request.getfixturevalue("node_target")
     return node
