@@ -151,3 +151,26 @@ def vllm(vllm_server: VllmServer) -> VllmServer:
         vllm_server.start()
     vllm_server.reset()
     return vllm_server
+
+
+@pytest.fixture
+def example_vllm(vllm: VllmServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The session's vLLM with every example revision loaded under its served name, and
+    ``ADAPTERCTL_API_KEY`` set for the commands a test runs against it: its ``/v1`` URL."""
+    from tests.refnode import EXAMPLE_REVISIONS, artifact  # noqa: PLC0415
+    from tests.vllmnode import API_KEY  # noqa: PLC0415
+
+    for label in EXAMPLE_REVISIONS:
+        body = {"lora_name": label, "lora_path": artifact(label)}
+        status, answer = vllm.call("POST", "/v1/load_lora_adapter", body)
+        assert status == 200, answer
+    monkeypatch.setenv("ADAPTERCTL_API_KEY", API_KEY)
+    return f"{vllm.url}/v1"
+
+
+@pytest.fixture(params=["reference", "vllm"])
+def example_endpoint(request: pytest.FixtureRequest) -> str:
+    """The example registry served by each engine in turn: the reference node, then vLLM."""
+    name = "example_node" if request.param == "reference" else "example_vllm"
+    url: str = request.getfixturevalue(name)
+    return url

@@ -17,8 +17,8 @@ from tests.conftest import copy_registry
 
 
 @pytest.fixture
-def endpoint(example_node: str) -> str:
-    return example_node
+def endpoint(example_endpoint: str) -> str:
+    return example_endpoint
 
 
 @pytest.fixture

@@ -45,8 +45,8 @@ vs_baseline:
 
 
 @pytest.fixture
-def endpoint(example_node: str) -> str:
-    return example_node
+def endpoint(example_endpoint: str) -> str:
+    return example_endpoint
 
 
 @pytest.fixture
