@@ -1,16 +1,21 @@
 """Prometheus collectors of the reference node, one registry per app.
 
-Request counters and latency are labelled by the served model name (the base id or a
-LoRA name). ``vllm:lora_requests_info`` copies vLLM's gauge (``vllm/v1/metrics/loggers.py``,
-``PrometheusStatLogger``): labels ``max_lora``, ``waiting_lora_adapters`` and
-``running_lora_adapters`` (comma-separated adapter names with requests in that state), value
+The reference node's own series (``adapterctl:``) are labelled by the served model name (the
+base id or a LoRA name), so adapter requests are counted apart from base requests; vLLM
+counts them under the base's name and has no per-adapter request series.
+
+``vllm:lora_requests_info`` copies vLLM 0.32's gauge (``vllm/v1/metrics/loggers.py``,
+``PrometheusStatLogger``; ``vllm/v1/metrics/stats.py``, ``LoRARequestStates``): labels
+``max_lora`` (``--max-loras``), ``waiting_lora_adapters`` and ``running_lora_adapters``, value
 = the wall-clock time of the last update (``set_to_current_time``), so a scraper takes the
-series with the highest value as the current one. Like vLLM, old label sets stay exported.
+series with the highest value as the current one. Like vLLM, old label sets stay exported,
+and both adapter labels hold the same list: every adapter with an unfinished request
+(waiting or running), comma-separated, in the order they became active — vLLM fills both
+from one table, whose entries only differ in their counts.
 """
 
 from __future__ import annotations
 
-from collections import Counter as Tally
 from time import perf_counter
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
@@ -51,20 +56,29 @@ class NodeMetrics:
             ["max_lora", "waiting_lora_adapters", "running_lora_adapters"],
             registry=self.registry,
         )
-        self.waiting: Tally[str] = Tally()
-        self.running: Tally[str] = Tally()
+        self.active: dict[str, int] = {}
+        """Unfinished requests per adapter, adapters in the order they became active."""
         self.record_lora_info()
 
     def record_lora_info(self) -> None:
-        """Export the current waiting and running LoRA adapters, stamped with the time."""
-        waiting = ",".join(name for name, count in self.waiting.items() if count > 0)
-        running = ",".join(name for name, count in self.running.items() if count > 0)
+        """Export the adapters with unfinished requests, stamped with the time."""
+        active = ",".join(self.active)
         labels = self.lora_info.labels(
             max_lora=str(self.max_loras),
-            waiting_lora_adapters=waiting,
-            running_lora_adapters=running,
+            waiting_lora_adapters=active,
+            running_lora_adapters=active,
         )
         labels.set_to_current_time()
+
+    def lora_started(self, lora: str) -> None:
+        self.active[lora] = self.active.get(lora, 0) + 1
+        self.record_lora_info()
+
+    def lora_finished(self, lora: str) -> None:
+        left = self.active.pop(lora, 0) - 1
+        if left > 0:
+            self.active[lora] = left  # vLLM drops an idle adapter and appends it anew
+        self.record_lora_info()
 
     def track(self, model: str, lora: str | None) -> RequestTracker:
         """Count a request for ``model`` and follow it until :meth:`RequestTracker.finish`."""
@@ -85,31 +99,24 @@ class RequestTracker:
         self._lora = lora
         self._started = perf_counter()
         self._state = "waiting"
-        self._move(None, "waiting")
+        if lora is not None:
+            metrics.lora_started(lora)
 
     def running(self) -> None:
-        """The first output arrived: the request is no longer waiting."""
+        """The first output arrived: the request is no longer waiting (vLLM stamps the
+        gauge again; its labels do not change)."""
         if self._state == "waiting":
-            self._move("waiting", "running")
+            self._state = "running"
+            if self._lora is not None:
+                self._metrics.record_lora_info()
 
     def finish(self, *, error: bool) -> None:
         """Record the outcome and the latency; later calls do nothing."""
         if self._state == "finished":
             return
-        self._move(self._state, None)
         self._state = "finished"
+        if self._lora is not None:
+            self._metrics.lora_finished(self._lora)
         if error:
             self._metrics.errors.labels(model=self._model).inc()
         self._metrics.latency.labels(model=self._model).observe(perf_counter() - self._started)
-
-    def _move(self, before: str | None, after: str | None) -> None:
-        if after is not None:
-            self._state = after
-        if self._lora is None:
-            return
-        tallies = {"waiting": self._metrics.waiting, "running": self._metrics.running}
-        if before is not None:
-            tallies[before][self._lora] -= 1
-        if after is not None:
-            tallies[after][self._lora] += 1
-        self._metrics.record_lora_info()
