@@ -148,6 +148,8 @@ class Triage:
     cells: list[Row]
     """One row per (node, served name); ``nodes`` holds the one node."""
     findings: list[Finding] = field(default_factory=list)
+    limits: list[str] = field(default_factory=list)
+    """What these metrics cannot tell (said, not guessed around)."""
 
     @property
     def verdict(self) -> Verdict:
@@ -377,4 +379,19 @@ def triage(scrapes: Sequence[NodeScrape], t: Thresholds | None = None) -> Triage
         node_rows(views, t),
         cell_rows(views, t),
         findings,
+        limits(views),
     )
+
+
+def limits(views: Sequence[NodeView]) -> list[str]:
+    """vLLM labels every request with the base's name: on its nodes, adapter revisions
+    cannot be told apart, so no adapter verdict can come from them."""
+    on_vllm = [v.name for v in views if v.problem is None and v.source == "vllm"]
+    if not on_vllm:
+        return []
+    return [
+        f"{', '.join(on_vllm)}: vLLM's /metrics count every request under the base's name "
+        "(model_name), adapter requests included, so these nodes tell base from "
+        "infrastructure but not one adapter revision from another; per-revision signals "
+        "need metrics labelled per revision by a gateway in front of the nodes"
+    ]

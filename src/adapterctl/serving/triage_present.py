@@ -78,7 +78,8 @@ def text(result: Triage, env: str) -> str:
         f"thresholds: error rate ≥ {t.error_rate:.1%}, ratio ≥ {t.ratio:g}x, "
         f"p95 ≥ {t.latency_s:g} s, at least {t.min_requests} requests"
     )
-    return out.getvalue() + verdict_text(result)
+    notes = "".join(f"limit: {line}\n" for line in result.limits)
+    return out.getvalue() + notes + verdict_text(result)
 
 
 def _row(row: Row) -> dict[str, Any]:
@@ -110,6 +111,7 @@ def document(result: Triage, env: str) -> dict[str, Any]:
         "bases": [_row(row) for row in result.bases],
         "nodes": [_row(row) for row in result.nodes],
         "cells": [_row(row) for row in result.cells],
+        "limits": list(result.limits),
     }
 
 
