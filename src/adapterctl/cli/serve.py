@@ -51,6 +51,15 @@ def runtime_lora_updating(environ: Mapping[str, str] | None = None) -> bool:
     return value.strip().lower() in ("1", "true")
 
 
+def existing_directory(value: str) -> str:
+    """``--base`` exactly as typed (vLLM's model id and ``root`` are ``--model`` as given,
+    not a normalised or resolved path), once it names a directory."""
+    if not Path(value).is_dir():
+        reason = "is a file" if Path(value).exists() else "does not exist"
+        raise typer.BadParameter(f"Directory {value!r} {reason}.")
+    return value
+
+
 def load_static_loras(engine: Engine, modules: list[LoraModule]) -> None:
     """Load ``--lora-modules`` at startup; any failure stops the server (as vLLM does)."""
     from adapterctl.serve.engine import LoraError  # noqa: PLC0415 - the serve extra, lazily
@@ -69,8 +78,13 @@ def load_static_loras(engine: Engine, modules: list[LoraModule]) -> None:
 
 def command(
     base: Annotated[
-        Path,
-        typer.Option("--base", help="Base model directory.", exists=True, file_okay=False),
+        str,
+        typer.Option(
+            "--base",
+            help="Base model directory.",
+            metavar="<dir>",
+            callback=existing_directory,  # kept as typed: the model id without a served name
+        ),
     ],
     lora_modules: Annotated[
         list[str] | None,
@@ -115,7 +129,7 @@ class EngineOptions:
 
 
 def serve(
-    base: Path,
+    base: str,
     modules: list[LoraModule],
     options: EngineOptions,
     *,

@@ -21,11 +21,13 @@ from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from adapterctl import __version__
 from adapterctl.serve.auth import BearerAuth
 from adapterctl.serve.engine import Engine
 from adapterctl.serve.errors import (
     ApiError,
     api_error_handler,
+    unexpected_error_handler,
     validate_json_request,
     validation_error_handler,
 )
@@ -56,6 +58,12 @@ def _add_routes(app: FastAPI, node: Node) -> None:
     async def health() -> Response:
         return Response(status_code=200)
 
+    @app.get("/version")
+    async def version() -> JSONResponse:
+        """``{"version": …}`` like vLLM's ``/version``, but the version of adapterctl (the
+        reference node's package), not of any vLLM."""
+        return JSONResponse({"version": __version__})
+
     @app.get("/metrics")
     async def metrics() -> Response:
         body, content_type = node.metrics.render()
@@ -68,6 +76,7 @@ def _add_routes(app: FastAPI, node: Node) -> None:
     @app.post("/v1/completions", dependencies=json_only)
     async def completions(request: CompletionRequest) -> Response:
         def build() -> Job:
+            node.resolve(request.model)  # vLLM checks the model first
             return node.job(request, "completion", completion_prompt(node, request))
 
         return await serve(node, build, request.model)
@@ -86,11 +95,14 @@ def _add_lora_routes(app: FastAPI, node: Node) -> None:
 
     @app.post("/v1/load_lora_adapter", dependencies=json_only)
     async def load(request: LoadLoraRequest) -> Response:
-        return await load_lora(node, request)
+        text = await load_lora(
+            node, request.lora_name, request.lora_path, inplace=request.load_inplace
+        )
+        return Response(text, status_code=200)  # no content type, as vLLM sends it
 
     @app.post("/v1/unload_lora_adapter", dependencies=json_only)
     async def unload(request: UnloadLoraRequest) -> Response:
-        return await unload_lora(node, request)
+        return Response(await unload_lora(node, request.lora_name), status_code=200)
 
 
 def create_app(
@@ -103,6 +115,8 @@ def create_app(
     node = Node(engine)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(ApiError, api_error_handler)
+    for error in (ValueError, TypeError, OverflowError, NotImplementedError):
+        app.add_exception_handler(error, unexpected_error_handler)
     _add_routes(app, node)
     if allow_runtime_lora_updating:
         logger.warning("LoRA dynamic loading & unloading is enabled in the API server.")

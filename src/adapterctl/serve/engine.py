@@ -29,6 +29,7 @@ from peft import PeftConfig, PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
+from adapterctl.serve.detokenize import TextStream
 from adapterctl.serve.loras import (
     Adapter,
     AdapterTable,
@@ -37,9 +38,11 @@ from adapterctl.serve.loras import (
     both_required,
     cannot_be_found,
     check_allowed,
+    conflicts_with_base,
     name_required,
     no_such_model,
     validate,
+    worker_failed,
 )
 
 __all__ = ["Chunk", "Engine", "LoraError", "SamplingParams"]
@@ -109,52 +112,6 @@ def _generator(seed: int | None) -> torch.Generator:
     return generator
 
 
-class _TextStream:
-    """Incremental detokenization with vLLM's rules: text is decoded with a few prompt
-    tokens as prefix (so leading spaces survive), an incomplete UTF-8 sequence is held
-    back, and with stop strings the last ``max(len(stop)) - 1`` characters are held back
-    until they can no longer begin a stop string; the stop string itself is never emitted."""
-
-    def __init__(self, tokenizer: Any, prompt_ids: list[int], stop: tuple[str, ...]) -> None:
-        self._tokenizer = tokenizer
-        self._prefix = prompt_ids[-4:]
-        self._prefix_text = self._decode(self._prefix)
-        self._ids: list[int] = []
-        self._stop = tuple(s for s in stop if s)
-        self._hold = max((len(s) for s in self._stop), default=1) - 1
-        self._text = ""
-        self._sent = 0
-
-    def _decode(self, ids: list[int]) -> str:
-        return str(self._tokenizer.decode(ids, skip_special_tokens=True))
-
-    def push(self, token_id: int) -> tuple[str, bool]:
-        """Add a token; return the text that can be sent now and whether a stop string hit."""
-        self._ids.append(token_id)
-        full = self._decode(self._prefix + self._ids)
-        if full.startswith(self._prefix_text):
-            text = full[len(self._prefix_text) :]
-        else:  # the prefix decodes differently in context: do without it
-            text = self._decode(self._ids)
-        self._text = text
-        hits = [index for index in (text.find(s) for s in self._stop) if index >= 0]
-        if hits:
-            self._text = text[: min(hits)]
-            return self.flush(), True
-        ready = min(len(text) - self._hold, len(text.rstrip("\ufffd")))
-        return self._take(ready), False
-
-    def _take(self, end: int) -> str:
-        if end <= self._sent:
-            return ""
-        piece, self._sent = self._text[self._sent : end], end
-        return piece
-
-    def flush(self) -> str:
-        """Everything decoded and not yet sent."""
-        return self._take(len(self._text))
-
-
 def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
     found: set[int] = set()
     for value in (
@@ -170,11 +127,12 @@ def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
 
 
 def _linear_names(model: torch.nn.Module) -> set[str]:
-    """The last names of the model's linear modules: what a LoRA may target."""
+    """The last names of the model's linear and embedding modules: what a LoRA may target
+    (vLLM's ``get_supported_lora_modules``: linear layers and the embedding modules)."""
     return {
         name.rsplit(".", 1)[-1]
         for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear)
+        if isinstance(module, torch.nn.Linear | torch.nn.Embedding)
     }
 
 
@@ -183,7 +141,7 @@ class Engine:
 
     def __init__(
         self,
-        base_path: Path,
+        base_path: Path | str,
         *,
         served_model_name: str | None = None,
         max_loras: int = 1,
@@ -239,12 +197,17 @@ class Engine:
         """Loaded name → path, in load order (what ``/v1/models`` lists)."""
         return self._table.names()
 
-    def load_lora(self, name: str, path: str) -> None:
-        """Validate like vLLM, then load the weights; raises :class:`LoraError`."""
+    def load_lora(self, name: str, path: str, *, inplace: bool = False) -> None:
+        """Validate like vLLM, then load the weights; raises :class:`LoraError`. With
+        ``inplace`` a loaded name gets the new weights once they have loaded (requests
+        already running finish on the old ones); a failed load leaves the old in place."""
         if not name or not path:
             raise both_required()
+        if name == self.base_name:
+            raise conflicts_with_base(name)
         with self._table.name_lock(name):
-            if self._table.get(name) is not None:
+            previous = self._table.get(name)
+            if previous is not None and not inplace:
                 raise already_loaded(name)
             check_allowed(path, self._allowed)
             validate(
@@ -255,9 +218,14 @@ class Engine:
             )
             adapter = self._table.create(name, path)
             with self._model_lock:
-                self._load_weights(adapter)
+                try:
+                    self._load_weights(adapter)
+                except LoraError as error:
+                    raise worker_failed(error.message) from error
                 self._evict()
             self._table.register(adapter)
+            if previous is not None:
+                self._retire(previous)
 
     def unload_lora(self, name: str) -> None:
         """Forget ``name``; its weights go now, or when the last request using them ends."""
@@ -267,7 +235,12 @@ class Engine:
             adapter = self._table.unregister(name)
             if adapter is None:
                 raise cannot_be_found(name)
+        self._retire(adapter)
+
+    def _retire(self, adapter: Adapter) -> None:
+        """``adapter`` is no longer listed: drop its weights once no request uses them."""
         with self._model_lock:
+            adapter.unloaded = True
             if adapter.in_use == 0:
                 self._delete_weights(adapter)
 
@@ -329,7 +302,7 @@ class Engine:
         self, prompt_ids: list[int], params: SamplingParams, adapter: Adapter | None
     ) -> Iterator[Chunk]:
         generator = _generator(params.seed)
-        text = _TextStream(self._tokenizer, prompt_ids, params.stop)
+        text = TextStream(self._tokenizer, prompt_ids, params.stop)
         budget = min(params.max_tokens, self.max_model_len - len(prompt_ids))
         self._acquire(adapter)
         try:

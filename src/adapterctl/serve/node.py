@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Literal
 
 import anyio.to_thread
@@ -21,8 +22,6 @@ from adapterctl.serve.protocol import (
     ChatRequest,
     CompletionRequest,
     GenerationRequest,
-    LoadLoraRequest,
-    UnloadLoraRequest,
     constraint_for,
 )
 from adapterctl.serve.responses import Job, complete, stream
@@ -38,12 +37,15 @@ class Node:
         self.metrics = NodeMetrics(engine.max_loras)
 
     def resolve(self, model: str | None) -> tuple[str, str | None]:
-        """(served name, LoRA name or None); vLLM's ``check_model`` 404 for unknown names."""
-        if not model or model == self.engine.base_name:
-            return self.engine.base_name, None
+        """(served name, LoRA name or None); vLLM's ``_check_model`` 404 for unknown names,
+        which lists the base's served names only, even when adapters are loaded."""
+        base = self.engine.base_name
+        if not model or model == base:
+            return base, None
         if model in self.engine.loras():
             return model, model
-        raise ApiError(f"The model `{model}` does not exist.", "NotFoundError", 404, "model")
+        message = f"The model `{model}` does not exist. Valid aliases: {base}."
+        raise ApiError(message, "NotFoundError", 404, "model")
 
     def job(
         self, request: GenerationRequest, kind: Literal["completion", "chat"], ids: list[int]
@@ -154,30 +156,24 @@ def model_list(node: Node) -> dict[str, Any]:
 # --- runtime LoRA updates (the engine checks and words its errors like vLLM) ----------------
 
 
-async def load_lora(node: Node, request: LoadLoraRequest) -> Response:
-    """vLLM's ``load_lora_adapter``, in a worker thread so other requests keep being served.
-
-    ``load_inplace`` on a loaded name unloads it, then loads the path again (vLLM swaps the
-    weights without a gap; here requests for that name in between get a 404)."""
-    name, path = request.lora_name, request.lora_path
-    if request.load_inplace and name in node.engine.loras():
-        await _in_thread(node.engine.unload_lora, name)
-    await _in_thread(node.engine.load_lora, name, path)
+async def load_lora(node: Node, name: str, path: str, *, inplace: bool = False) -> str:
+    """vLLM's ``load_lora_adapter``, in a worker thread so other requests keep being served;
+    the success text, or :class:`ApiError` with vLLM's answer."""
+    await _in_thread(partial(node.engine.load_lora, name, path, inplace=inplace))
     logger.info("Loaded new LoRA adapter: name '%s', path '%s'", name, path)
-    return Response(f"Success: LoRA adapter '{name}' added successfully.", status_code=200)
+    return f"Success: LoRA adapter '{name}' added successfully."
 
 
-async def unload_lora(node: Node, request: UnloadLoraRequest) -> Response:
+async def unload_lora(node: Node, name: str) -> str:
     """vLLM's ``unload_lora_adapter``; in-flight requests keep the weights until they end."""
-    name = request.lora_name
-    await _in_thread(node.engine.unload_lora, name)
+    await _in_thread(partial(node.engine.unload_lora, name))
     logger.info("Removed LoRA adapter: name '%s'", name)
-    return Response(f"Success: LoRA adapter '{name}' removed successfully.", status_code=200)
+    return f"Success: LoRA adapter '{name}' removed successfully."
 
 
-async def _in_thread(action: Callable[..., None], *args: str) -> None:
+async def _in_thread(action: Callable[[], None]) -> None:
     try:
-        await anyio.to_thread.run_sync(action, *args)
+        await anyio.to_thread.run_sync(action)
     except LoraError as exc:
         raise ApiError(exc.message, exc.type_, exc.status, exc.param) from None
     except Exception as exc:
