@@ -221,7 +221,53 @@ def test_the_base_card_is_the_base_argument_as_given(
         existing_directory("./nowhere")
 
 
-# --- the API key ---------------------------------------------------------------------------
+# --- 7. SageMaker's /adapters -------------------------------------------------------------------
+
+
+def test_sagemaker_register_and_unregister(app: FastAPI, engine: Engine, models: Path) -> None:
+    register = {"name": "a@1", "src": str(models / "good")}
+    status, headers, body = call(app, "POST", "/adapters", register, {"authorization": ""})
+    assert (status, body, "content-type" in headers) == (200, b"Adapter a@1 registered", False)
+    assert engine.loras() == {"a@1": str(models / "good")}
+    status, _, body = call(app, "POST", "/adapters", register)  # load_inplace is never passed
+    assert (status, json.loads(body)["error"]["type"]) == (400, "InvalidUserInput")
+    status, _, body = call(app, "DELETE", "/adapters/a@1", headers={"authorization": ""})
+    assert (status, body) == (200, b"Adapter a@1 unregistered")
+    status, _, body = call(app, "DELETE", "/adapters/a@1")
+    message = "The lora adapter 'a@1' cannot be found."
+    assert (status, json.loads(body)) == (404, error(404, message, "NotFoundError"))
+
+
+def test_sagemaker_alias_header_and_query_string(app: FastAPI, models: Path) -> None:
+    alias = {"X-Amzn-SageMaker-Adapter-Alias": "support"}
+    query = f"name=b%401&src={models / 'good'}"
+    status, _, body = call(app, "POST", "/adapters", b"", alias, query=query)
+    assert (status, body) == (200, b"Adapter support registered")
+    assert call(app, "DELETE", "/adapters/b@1", headers=alias)[2] == b"Adapter support unregistered"
+
+
+def test_sagemaker_errors(app: FastAPI, models: Path) -> None:
+    status, _, body = call(app, "POST", "/adapters", {"name": "", "src": "/tmp/x"})
+    message = (
+        '[{"type":"value_error","loc":["name"],"msg":"Value error, The parameter name cannot'
+        ' be an empty string","input":"","ctx":{"error":"The parameter name cannot be an empty'
+        ' string"}}]'
+    )
+    assert (status, json.loads(body)) == (400, error(400, message, "Bad Request"))
+    status, _, body = call(app, "POST", "/adapters", {"name": "c@1", "src": str(models / "no")})
+    message = "Loading lora c@1 failed: No adapter found for <path>"
+    assert (status, json.loads(body)) == (404, error(404, message, "NotFoundError"))
+
+
+def test_without_runtime_updates_there_are_no_lora_routes(engine: Engine, models: Path) -> None:
+    app = create_app(engine)
+    register = {"name": "a@1", "src": str(models / "good")}
+    status, _, body = call(app, "POST", "/adapters", register)
+    assert (status, body) == (404, b'{"detail":"Not Found"}')
+    assert load(app, "a@1", models / "good")[0] == 404
+    status, _, body = call(app, "GET", "/ping")
+    assert (status, body) == (200, b"")
+    assert call(app, "POST", "/ping")[0] == 200
 
 
 def test_the_api_key_guards_vllms_prefixes_only(app: FastAPI) -> None:

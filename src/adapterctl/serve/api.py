@@ -10,14 +10,15 @@ response has already sent its headers, so there the result is only logged.
 
 This module wires the routes; the parts live beside it: ``protocol`` (request bodies and
 structured-output constraints), ``errors`` (vLLM's error answers), ``auth`` (the API key),
-``node`` (what the routes call) and ``responses`` (completion and chat bodies, SSE streams).
+``node`` (what the routes call), ``responses`` (completion and chat bodies, SSE streams) and
+``sagemaker`` (``/ping`` and the ``/adapters`` pair vLLM serves beside its own routes).
 """
 
 from __future__ import annotations
 
 import logging
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
@@ -27,6 +28,7 @@ from adapterctl.serve.engine import Engine
 from adapterctl.serve.errors import (
     ApiError,
     api_error_handler,
+    http_exception_handler,
     unexpected_error_handler,
     validate_json_request,
     validation_error_handler,
@@ -47,6 +49,7 @@ from adapterctl.serve.protocol import (
     UnloadLoraRequest,
 )
 from adapterctl.serve.responses import Job
+from adapterctl.serve.sagemaker import add_adapter_routes, add_ping_routes
 
 logger = logging.getLogger("adapterctl.serve")
 
@@ -104,6 +107,8 @@ def _add_lora_routes(app: FastAPI, node: Node) -> None:
     async def unload(request: UnloadLoraRequest) -> Response:
         return Response(await unload_lora(node, request.lora_name), status_code=200)
 
+    add_adapter_routes(app, node)
+
 
 def create_app(
     engine: Engine, *, api_key: str | None = None, allow_runtime_lora_updating: bool = False
@@ -114,10 +119,12 @@ def create_app(
     )
     node = Node(engine)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(HTTPException, http_exception_handler)
     app.add_exception_handler(ApiError, api_error_handler)
     for error in (ValueError, TypeError, OverflowError, NotImplementedError):
         app.add_exception_handler(error, unexpected_error_handler)
     _add_routes(app, node)
+    add_ping_routes(app)
     if allow_runtime_lora_updating:
         logger.warning("LoRA dynamic loading & unloading is enabled in the API server.")
         _add_lora_routes(app, node)
