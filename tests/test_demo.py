@@ -44,7 +44,7 @@ KEY_LINES = (
     "✗ eval: 4 errors in 1 file",
     "✓ exit code 1, as expected: the pull request cannot merge",
     "compat/shape",
-    "has shape [8, 96]; the base and rank need [8, 64] [rank, in_features]",
+    "has shape [8, 192]; the base and rank need [8, 128] [rank, in_features]",
     "✓ exit code 1, as expected: compat found the shapes wrong",
     "created branch rollback/prod/support-bot-1.0.0",
     "Merge pull request #6 from example-org/rollback/prod/support-bot-1.0.0",

@@ -47,7 +47,7 @@ def incompatible(demo: Demo) -> None:
     demo.say(
         "vLLM does not check which base an adapter was trained for: one with the same",
         "module names loads silently and serves garbage. The example kit writes such an",
-        "adapter, trained on tiny-llama-wide (hidden size 96 instead of 64):",
+        "adapter, trained on tiny-llama-wide (hidden size 192 instead of 128):",
     )
     kit = demo.world.demo / "kit"
     demo.shell.run([sys.executable, "-m", "examples.kit", str(kit)],
