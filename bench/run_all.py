@@ -15,7 +15,17 @@ from pathlib import Path
 
 from summary import PREFIX
 
-BENCHES = ("validate", "compat", "digest", "serve", "eval", "verify", "history", "sync")
+BENCHES = (
+    "validate",
+    "compat",
+    "digest",
+    "serve",
+    "vllm_node",
+    "eval",
+    "verify",
+    "history",
+    "sync",
+)
 HERE = Path(__file__).resolve().parent
 
 
