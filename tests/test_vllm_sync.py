@@ -152,14 +152,15 @@ def test_a_rank_vllm_refuses_is_reported_by_name(
     env_file.write_text(env_file.read_text().replace("max_lora_rank: 64", "max_lora_rank: 128"))
     register_wide_revision(setup, capsys)
     setup.route(CANARY[0], CANARY[1].replace("1.2.0", "1.3.0"), "Canary support-bot 1.3.0")
+    setup.faults.requests.clear()
     code, out = sync(capsys, setup)
     assert code == 1
     assert out.splitlines()[1] == (
-        "  node-a  FAILED     load-failed: load support-bot@1.3.0: load failed after 3 attempts: "
-        "HTTP 500: Call to add_lora method failed: Worker failed with error 'LoRA rank 128 is "
+        "  node-a  FAILED     load-failed: load support-bot@1.3.0: HTTP 500: Call to add_lora method failed: Worker failed with error 'LoRA rank 128 is "
         "greater than max_lora_rank 64.', please check the stack trace above for the root cause"
     )
     assert setup.node.loaded() == served(setup, "support-bot@1.1.0", "sql-helper@1.1.0")
+    assert setup.faults.requests.count("POST /v1/load_lora_adapter") == 1, "not retried"
 
 
 def register_wide_revision(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,7 +3,8 @@
 Written against vLLM's documented behaviour (DESIGN §4): success is HTTP 200 with a
 plain-text body; errors are ``{"error": {"message", "type", "code"}}`` or, from older
 servers, the flat ``{"message", "type", "code"}``. Connection failures, timeouts, 429 and
-5xx are retried with exponential backoff; other answers are final.
+5xx are retried with exponential backoff, except vLLM's 500 for an adapter its worker
+refuses; other answers are final.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from adapterctl.errors import InputError
 
 MAX_ANSWER = 4 * 1024 * 1024
 RETRIED = frozenset({408, 429, 500, 502, 503, 504})
+WORKER_REFUSAL = "Call to add_lora method failed: Worker failed with error"
+"""vLLM 0.32 answers 500 when its worker refuses an adapter (a rank above --max-lora-rank,
+DoRA, bias, missing tensors): the same adapter is refused again, so it is not retried."""
 
 
 class NodeCallError(InputError):
@@ -125,6 +129,8 @@ def _unreachable(exc: Exception, endpoint: str, timeout_s: float) -> _Retryable:
 def _http_error(exc: urllib.error.HTTPError) -> Exception:
     message = _error_message(exc.read(MAX_ANSWER + 1)) or exc.reason
     text = f"HTTP {exc.code}: {message}"
+    if exc.code == 500 and WORKER_REFUSAL in str(message):
+        return NodeCallError(text, "rejected", exc.code)  # the adapter, not the node: final
     if exc.code in RETRIED:
         reason = "timeout" if exc.code == 408 else "server-error"
         return _Retryable(text, reason, exc.code)
