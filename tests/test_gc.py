@@ -16,11 +16,11 @@ from tests.conftest import BUCKET, REPO, copy_registry, isolate_git
 from tests.test_history import Repo, cli
 
 PROD = "environments/prod/environment.yaml"
-SB_100 = "sha256:6949c6b67d8a2a19e07f028f4525e88e417cd3c674a27645febf59e7cea44a3c"
-SB_110 = "sha256:2da20c4f8646dcc696c2a7c439890a995d00ed876542b9d46a23fc9ee7b2b99d"
-SB_120 = "sha256:8b2bee12b17f1ef0a4610ab42fe7ae0abcecbbf3d924e0e3fd0df87093080ec2"
-SQL_100 = "sha256:8001a7e6e3323334e9b077206001b8b6a519a92e1bf69772ffaa3ba871f9bd7f"
-SQL_110 = "sha256:d2e61ea98b4e772fff9eb0e07f3d45fa7f12a724f41ef31efbd97f3fddeccb55"
+SB_100 = "sha256:ff7847230591027a29bf6529d8c42dff0f458e4e8d2277f97f70de8d67424f53"
+SB_110 = "sha256:9ac675757a5cd2361d4aaaede4b1aea7b67a2da1c23f75dc3271f7f749c43792"
+SB_120 = "sha256:034178c991ea4ba2c1b75ab51341857259903756fdcbee9a59f9bdc1f2b32aad"
+SQL_100 = "sha256:693ed37db23bb2bbdc4fbde3d1f1de8d6ba8dd626876226cea3356376f63ac56"
+SQL_110 = "sha256:6026282194357c383bebcca0f19aa52777915c131a791af3231b7700beceb85b"
 UNKNOWN = "sha256:" + "ab" * 32
 HEADER_1 = (
     "store file://examples/store: keeping what environments route now and in their last state\n"
@@ -28,23 +28,21 @@ HEADER_1 = (
 HEADER_2 = (
     "store file://examples/store: keeping what environments route now and in their last 2 states\n"
 )
-KEEP_BASES = (
-    "  sha256:56d1a50d1a35  base tiny-llama@r2  base artifact\n"
-    "  sha256:5c8d2a755936  base tiny-llama@r1  base artifact\n"
-)
-KEEP_NEWEST = "  sha256:8b2bee12b17f  support-bot@1.2.0  newest of its line\n"
+KEEP_R2 = "  sha256:486296119a87  base tiny-llama@r2  base artifact\n"
+KEEP_R1 = "  sha256:e118e5aef173  base tiny-llama@r1  base artifact\n"
+KEEP_NEWEST = "  sha256:034178c991ea  support-bot@1.2.0  newest of its line\n"
 KEEP_TOKENIZERS = (
     "  sha256:bebcdb68c7f1  base tiny-llama-wide@r1, base tiny-llama@r1  base artifact\n"
 )
 KEEP_SQL_110 = (
-    "  sha256:d2e61ea98b4e  sql-helper@1.1.0  routed in prod now; routed in staging now; "
+    "  sha256:602628219435  sql-helper@1.1.0  routed in prod now; routed in staging now; "
     "newest of its line\n"
 )
 KEEP_R2_TOKENIZER = "  sha256:fff5639f4319  base tiny-llama@r2  base artifact\n"
 DELETE_BOTH = (
-    "delete: 2 artifacts, 32.1 KiB\n"
-    "  sha256:6949c6b67d8a  support-bot@1.0.0  16.1 KiB\n"
-    "  sha256:8001a7e6e332  sql-helper@1.0.0  16.1 KiB\n"
+    "delete: 2 artifacts, 60.2 KiB\n"
+    "  sha256:693ed37db23b  sql-helper@1.0.0  30.1 KiB\n"
+    "  sha256:ff7847230591  support-bot@1.0.0  30.1 KiB\n"
 )
 DRY_RUN = "dry run: nothing deleted; re-run with --apply --archive DIR to delete\n"
 
@@ -85,7 +83,7 @@ def stored(repo: Repo) -> list[str]:
 
 def keep_sb_110(extra: str = "") -> str:
     return (
-        "  sha256:2da20c4f8646  support-bot@1.1.0  routed in prod now; routed in staging now; "
+        "  sha256:9ac675757a5c  support-bot@1.1.0  routed in prod now; routed in staging now; "
         f"{extra}among the 2 newest of its line\n"
     )
 
@@ -103,8 +101,8 @@ def test_dry_run_lists_unreferenced_revisions_and_deletes_nothing(
     code, out, err = cli(capsys, "gc", "--keep-states", "1", "--root", promoted.path)
     assert (code, err) == (0, "")
     assert out == (
-        HEADER_1 + DELETE_BOTH + "keep: 7 artifacts, 739.8 KiB\n"
-        + keep_sb_110() + KEEP_BASES + KEEP_NEWEST + KEEP_TOKENIZERS + KEEP_SQL_110
+        HEADER_1 + DELETE_BOTH + "keep: 7 artifacts, 1.9 MiB\n"
+        + KEEP_NEWEST + KEEP_R2 + KEEP_SQL_110 + keep_sb_110() + KEEP_TOKENIZERS + KEEP_R1
         + KEEP_R2_TOKENIZER + DRY_RUN
     )  # fmt: skip
     assert stored(promoted) == before
@@ -119,11 +117,12 @@ def test_two_states_keep_what_rollback_needs(
     code, out, err = cli(capsys, "gc", "--keep-states", "2", "--root", promoted.path)
     assert (code, err) == (0, "")
     assert out == (
-        HEADER_2 + "nothing to delete\n" + "keep: 9 artifacts, 771.9 KiB\n"
-        + keep_sb_110() + KEEP_BASES
-        + "  sha256:6949c6b67d8a  support-bot@1.0.0  in prod's last 2 states\n"
-        + "  sha256:8001a7e6e332  sql-helper@1.0.0  in prod's last 2 states\n"
-        + KEEP_NEWEST + KEEP_TOKENIZERS + KEEP_SQL_110 + KEEP_R2_TOKENIZER
+        HEADER_2 + "nothing to delete\n" + "keep: 9 artifacts, 2.0 MiB\n"
+        + KEEP_NEWEST + KEEP_R2 + KEEP_SQL_110
+        + "  sha256:693ed37db23b  sql-helper@1.0.0  in prod's last 2 states\n"
+        + keep_sb_110() + KEEP_TOKENIZERS + KEEP_R1
+        + "  sha256:ff7847230591  support-bot@1.0.0  in prod's last 2 states\n"
+        + KEEP_R2_TOKENIZER
     )  # fmt: skip
 
 
@@ -135,8 +134,8 @@ def test_uncommitted_edits_count_as_routed_now(
     repo.edit("{version: 1.0.0, weight: 100}", "{version: 1.1.0, weight: 100}")
     code, out, _ = cli(capsys, "gc", "--keep-states", "1", "--root", repo.path)
     assert code == 0
-    assert "  sha256:8001a7e6e332  sql-helper@1.0.0  in prod's last state\n" in out
-    assert "  sha256:6949c6b67d8a  support-bot@1.0.0  routed in prod now\n" in out
+    assert "  sha256:693ed37db23b  sql-helper@1.0.0  in prod's last state\n" in out
+    assert "  sha256:ff7847230591  support-bot@1.0.0  routed in prod now\n" in out
     assert "nothing to delete\n" in out
 
 
@@ -151,11 +150,11 @@ def test_weight_zero_routes_are_retained(
     code, out, _ = cli(capsys, "gc", "--keep-states", "1", "--root", repo.path)
     assert code == 0
     assert out.startswith(
-        HEADER_1 + "delete: 1 artifact, 16.1 KiB\n"
-        "  sha256:8001a7e6e332  sql-helper@1.0.0  16.1 KiB\n"
-        "keep: 8 artifacts, 755.9 KiB\n"
+        HEADER_1 + "delete: 1 artifact, 30.1 KiB\n"
+        "  sha256:693ed37db23b  sql-helper@1.0.0  30.1 KiB\n"
+        "keep: 8 artifacts, 1.9 MiB\n"
     )
-    assert "  sha256:6949c6b67d8a  support-bot@1.0.0  retained in prod now (weight 0)\n" in out
+    assert "  sha256:ff7847230591  support-bot@1.0.0  retained in prod now (weight 0)\n" in out
 
 
 def test_newest_of_each_line_is_kept_even_if_never_routed(
@@ -166,11 +165,11 @@ def test_newest_of_each_line_is_kept_even_if_never_routed(
     code, out, _ = cli(capsys, "gc", "--keep-states", "1", "--root", promoted.path)
     assert code == 0
     assert out.startswith(
-        HEADER_1 + "delete: 1 artifact, 16.1 KiB\n"
-        "  sha256:8001a7e6e332  sql-helper@1.0.0  16.1 KiB\n"
+        HEADER_1 + "delete: 1 artifact, 30.1 KiB\n"
+        "  sha256:693ed37db23b  sql-helper@1.0.0  30.1 KiB\n"
     )
-    assert "  sha256:8b2bee12b17f  support-bot@1.2.0  newest of its line\n" in out
-    assert "  sha256:6949c6b67d8a  support-bot@1.0.0  among the 3 newest of its line\n" in out
+    assert "  sha256:034178c991ea  support-bot@1.2.0  newest of its line\n" in out
+    assert "  sha256:ff7847230591  support-bot@1.0.0  among the 3 newest of its line\n" in out
 
 
 def test_unparseable_state_is_skipped_counted_and_reported(
@@ -206,7 +205,7 @@ def test_apply_archives_then_deletes(
         "unknown (no manifest names them; never deleted): 1 artifact, 2.0 KiB\n"
         "  sha256:abababababab  -  2.0 KiB\n"
         f"archived 2 revisions in {written}\n"
-        "deleted 2 artifacts from file://examples/store (32.1 KiB freed)\n"
+        "deleted 2 artifacts from file://examples/store (60.2 KiB freed)\n"
     )
     assert SB_100 not in stored(promoted)
     assert SQL_100 not in stored(promoted)
@@ -243,17 +242,17 @@ def _check_archive(repo: Repo, path: Path) -> None:
                 "size": 1087,
             },
             "adapter_model.safetensors": {
-                "digest": "sha256:06f43ff1a86378e06496610fc4a612b6ae294a9a43704d0a2a126c226ac0dcd9",
-                "size": 15368,
+                "digest": "sha256:1ee0e98e9e70c1baa181845e257b8be8089d6723e21a247cfe08015036f96873",
+                "size": 29712,
             },
         },
-        "stored": {"adapter_config.json": 1087, "adapter_model.safetensors": 15368},
+        "stored": {"adapter_config.json": 1087, "adapter_model.safetensors": 29712},
     }
     plan = json.loads(members["gc-plan.json"])
     assert (plan["applied"], plan["archive"]) == (True, str(path))
     assert [item["revisions"] for item in plan["delete"]] == [
-        ["support-bot@1.0.0"],
         ["sql-helper@1.0.0"],
+        ["support-bot@1.0.0"],
     ]
     assert [item["digest"] for item in plan["unknown"]] == [UNKNOWN]
 
@@ -314,12 +313,12 @@ def test_unknown_artifacts_are_never_deleted(
     code, out, _ = cli(capsys, "gc", "--keep-states", "1", "--root", promoted.path)
     assert code == 0
     assert out.startswith(
-        HEADER_1 + "delete: 1 artifact, 16.1 KiB\n"
-        "  sha256:6949c6b67d8a  support-bot@1.0.0  16.1 KiB\n"
+        HEADER_1 + "delete: 1 artifact, 30.1 KiB\n"
+        "  sha256:ff7847230591  support-bot@1.0.0  30.1 KiB\n"
     )
     assert out.endswith(
-        "unknown (no manifest names them; never deleted): 2 artifacts, 18.1 KiB\n"
-        "  sha256:8001a7e6e332  -  16.1 KiB\n"
+        "unknown (no manifest names them; never deleted): 2 artifacts, 32.1 KiB\n"
+        "  sha256:693ed37db23b  -  30.1 KiB\n"
         "  sha256:abababababab  -  2.0 KiB\n" + DRY_RUN
     )
 
@@ -337,8 +336,8 @@ def test_json_document(promoted: Repo, capsys: pytest.CaptureFixture[str]) -> No
     assert (document["store"], document["keep_states"]) == ("file://examples/store", 1)
     assert (document["applied"], document["archive"], document["warnings"]) == (False, None, [])
     assert document["delete"] == [
-        _item(promoted, SB_100, ["support-bot@1.0.0"], [], []),
         _item(promoted, SQL_100, ["sql-helper@1.0.0"], [], []),
+        _item(promoted, SB_100, ["support-bot@1.0.0"], [], []),
     ]
     assert document["unknown"] == [_item(promoted, UNKNOWN, [], [], [])]
     kept = {item["digest"]: item for item in document["kept"]}
@@ -415,7 +414,7 @@ def test_apply_through_an_s3_store(
         f"store {uri}: keeping what environments route now and in their last state\n" + DELETE_BOTH
     )
     assert out.endswith(
-        f"archived 2 revisions in {written}\ndeleted 2 artifacts from {uri} (32.1 KiB freed)\n"
+        f"archived 2 revisions in {written}\ndeleted 2 artifacts from {uri} (60.2 KiB freed)\n"
     )
     remaining = set(store.digests())
     assert len(remaining) == 7

@@ -155,7 +155,7 @@ def _unknown_module(adapter: Path) -> None:
 
 
 def _rank_mismatch(adapter: Path) -> None:
-    _tensors(adapter, {}, {Q_A: (4, 64)})
+    _tensors(adapter, {}, {Q_A: (4, 128)})
 
 
 def _other_model(adapter: Path) -> None:
@@ -233,7 +233,7 @@ ALLOWED = "adapter_config.json, adapter_model.safetensors, README.md"
             [
                 (
                     "compat/shape",
-                    f"tensor '{Q_A}' has shape [4, 64]; the base and rank need [8, 64] [rank, in_features]",
+                    f"tensor '{Q_A}' has shape [4, 128]; the base and rank need [8, 128] [rank, in_features]",
                 )
             ],
         ),
@@ -315,10 +315,10 @@ def test_bad_adapter_is_refused_and_nothing_is_written(
                     )
                     for i in (0, 1)
                     for m, p, shape, need in (
-                        ("q", "A", "[8, 96]", "[8, 64] [rank, in_features]"),
-                        ("q", "B", "[96, 8]", "[64, 8] [out_features, rank]"),
-                        ("v", "A", "[8, 96]", "[8, 64] [rank, in_features]"),
-                        ("v", "B", "[48, 8]", "[32, 8] [out_features, rank]"),
+                        ("q", "A", "[8, 96]", "[8, 128] [rank, in_features]"),
+                        ("q", "B", "[96, 8]", "[128, 8] [out_features, rank]"),
+                        ("v", "A", "[8, 96]", "[8, 128] [rank, in_features]"),
+                        ("v", "B", "[48, 8]", "[64, 8] [out_features, rank]"),
                     )
                 ],
             ],

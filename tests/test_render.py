@@ -25,11 +25,11 @@ from tests.conftest import copy_registry, isolate_git
 PROD = "environments/prod/environment.yaml"
 CANARY = "    - {version: 1.0.0, weight: 90}\n    - {version: 1.1.0, weight: 10}   # canary\n"
 HEX = {
-    "sql-helper@1.0.0": "8001a7e6e3323334e9b077206001b8b6a519a92e1bf69772ffaa3ba871f9bd7f",
-    "support-bot@1.0.0": "6949c6b67d8a2a19e07f028f4525e88e417cd3c674a27645febf59e7cea44a3c",
-    "support-bot@1.1.0": "2da20c4f8646dcc696c2a7c439890a995d00ed876542b9d46a23fc9ee7b2b99d",
+    "sql-helper@1.0.0": "693ed37db23bb2bbdc4fbde3d1f1de8d6ba8dd626876226cea3356376f63ac56",
+    "support-bot@1.0.0": "ff7847230591027a29bf6529d8c42dff0f458e4e8d2277f97f70de8d67424f53",
+    "support-bot@1.1.0": "9ac675757a5cd2361d4aaaede4b1aea7b67a2da1c23f75dc3271f7f749c43792",
 }
-BASE_HEX = "5c8d2a755936b0540a0ac9de24251bd6dd8e72de7b72edac7012def25898af48"
+BASE_HEX = "e118e5aef1730b158648e04bed654af3e2165571d313a8ff597e3506a6591c68"
 S3 = "s3://adapters/registry"
 CRDS = Path(
     os.environ.get("ADAPTERCTL_CRDS") or Path(__file__).resolve().parents[2] / "shared" / "crds"

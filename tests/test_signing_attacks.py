@@ -99,7 +99,7 @@ def test_one_flipped_byte_is_caught_even_with_a_warm_cache(
     data[-1] ^= 0x01
     weights.write_bytes(bytes(data))
     code, findings = verify(capsys, world, REVISION)
-    signed = "sha256:5064edec93d2c97e19665076095e39c7ac76183133c6854b226afcddfee9009c"
+    signed = "sha256:5aefbf99783c912c7927dad23ad323136fff6d6008b67acb7c6c5d8d36022eb7"
     assert code == 1
     assert len(findings) == 1
     rule, where, message = findings[0]
@@ -237,7 +237,7 @@ def test_a_bundle_for_another_digest(world: World, capsys: pytest.CaptureFixture
     assert main(["sign", "support-bot@1.0.0", "--key", str(world.key), "--force"]) == 0
     capsys.readouterr()
     shutil.copyfile(world.root / "adapters/support-bot/1.0.0.sigstore.json", world.bundle)
-    other = "sha256:6949c6b67d8a2a19e07f028f4525e88e417cd3c674a27645febf59e7cea44a3c"
+    other = "sha256:ff7847230591027a29bf6529d8c42dff0f458e4e8d2277f97f70de8d67424f53"
     assert verify(capsys, world, REVISION) == (
         1,
         [

@@ -53,7 +53,7 @@ def test_the_example_bundle_reads(bundle: Bundle) -> None:
     assert read.mode is SignerMode.KEY
     assert read.key_hint == bundle["verificationMaterial"]["publicKey"]["hint"]
     assert read.subject_digest == (
-        "sha256:2da20c4f8646dcc696c2a7c439890a995d00ed876542b9d46a23fc9ee7b2b99d"
+        "sha256:9ac675757a5cd2361d4aaaede4b1aea7b67a2da1c23f75dc3271f7f749c43792"
     )
     assert (read.method, read.hash_type, read.allow_symlinks) == ("files", "sha256", False)
     assert sorted(read.ignore_paths) == [".git", ".gitattributes", ".github", ".gitignore"]

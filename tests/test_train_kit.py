@@ -1,6 +1,6 @@
 """The trained example kit: its adapters answer the golden suites as each revision should.
 
-One training run (``examples.train.main``, about 12 s on CPU) is shared by the module; the
+One training run (``examples.train.main``, about a minute on CPU) is shared by the module; the
 answers are greedy generations through the base chat template, checked with the suites'
 own assertions (a small evaluator of the types the suites use).
 """
@@ -112,8 +112,13 @@ def test_adapter_configs(trained: Path) -> None:
         assert config["peft_type"] == "LORA"
         assert (config["r"], config["lora_alpha"]) == (plan.rank, plan.alpha)
         assert config["target_modules"] == sorted(plan.target_modules)
-    wide = json.loads((trained / "bases" / "tiny-llama-wide" / "config.json").read_text())
-    assert wide["hidden_size"] == 96
+    keys = ("hidden_size", "num_attention_heads", "num_key_value_heads", "head_dim")
+    bases = {}
+    for name in ("tiny-llama-r1", "tiny-llama-wide"):
+        config = json.loads((trained / "bases" / name / "config.json").read_text())
+        bases[name] = tuple(config[key] for key in keys)
+    # head_dim 32 in both: vLLM's CPU attention refuses 16, so both must be servable by it.
+    assert bases == {"tiny-llama-r1": (128, 4, 2, 32), "tiny-llama-wide": (192, 6, 2, 32)}
 
 
 def test_base_weights_are_float16_and_shared_by_r2(trained: Path) -> None:
