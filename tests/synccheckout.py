@@ -106,3 +106,11 @@ def agent(setup: Checkout[Any], *args: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "adapterctl", "agent", "--node-config", str(setup.config),
                "--repo", str(setup.root), *args]  # fmt: skip
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def agent_once(setup: Checkout[Any], timeout_s: float = 300) -> str:
+    """``adapterctl agent --once``, which must succeed: the last line it wrote."""
+    process = agent(setup, "--once")
+    _out, err = process.communicate(timeout=timeout_s)
+    assert process.returncode == 0, err
+    return err.splitlines()[-1]

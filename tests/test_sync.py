@@ -22,7 +22,7 @@ from adapterctl.serving.lock import node_lock
 from adapterctl.serving.metrics import SyncMetrics
 from adapterctl.serving.nodeconfig import load_node
 from tests.conftest import isolate_git
-from tests.synccheckout import Checkout, agent, cli, head, sync
+from tests.synccheckout import Checkout, agent, agent_once, cli, head, sync
 from tests.syncnode import RuntimeNode, base_path, fault_proxy, runtime_node
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
@@ -304,12 +304,9 @@ def test_node_config_of_another_environment(
 
 
 def test_agent_once_converges(setup: Setup) -> None:
-    process = agent(setup, "--once")
-    _out, err = process.communicate(timeout=120)
-    assert process.returncode == 0, err
-    assert err.endswith(
+    assert agent_once(setup) == (
         f"adapterctl agent: node-a at {head(setup)}: converged "
-        "(load support-bot@1.1.0, load sql-helper@1.1.0)\n"
+        "(load support-bot@1.1.0, load sql-helper@1.1.0)"
     )
     assert set(setup.node.engine.loras()) == {"support-bot@1.1.0", "sql-helper@1.1.0"}
 

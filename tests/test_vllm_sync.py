@@ -17,7 +17,7 @@ import pytest
 from examples.kit import AdapterSpec, make_adapter
 from examples.train import PRETRAINED_BASES, R1
 from tests.conftest import REPO, isolate_git
-from tests.synccheckout import Checkout, agent, cli, head, sync
+from tests.synccheckout import Checkout, agent_once, cli, head, sync
 from tests.syncnode import base_path, fault_proxy
 from tests.vllmnode import API_KEY, VllmServer
 
@@ -83,12 +83,9 @@ def test_push_sync_canary_finish_and_rollback(
 
 
 def test_agent_pulls_an_empty_node_to_the_staging_routes(setup: Setup) -> None:
-    process = agent(setup, "--once")
-    _out, err = process.communicate(timeout=300)
-    assert process.returncode == 0, err
-    assert err.endswith(
+    assert agent_once(setup) == (
         f"adapterctl agent: node-a at {head(setup)}: converged "
-        "(load support-bot@1.1.0, load sql-helper@1.1.0)\n"
+        "(load support-bot@1.1.0, load sql-helper@1.1.0)"
     )
     assert setup.node.loaded() == served(setup, "support-bot@1.1.0", "sql-helper@1.1.0")
 
@@ -210,12 +207,9 @@ def test_vllm_killed_mid_load_then_restarted_is_reloaded_by_the_agent(
     setup.node.start()
     assert setup.node.loaded() == {}
     setup.faults.dead = False
-    process = agent(setup, "--once")
-    _out, err = process.communicate(timeout=300)
-    assert process.returncode == 0, err
-    assert err.endswith(
+    assert agent_once(setup) == (
         f"adapterctl agent: node-a at {head(setup)}: converged (load support-bot@1.1.0, "
-        "load support-bot@1.2.0, load sql-helper@1.1.0)\n"
+        "load support-bot@1.2.0, load sql-helper@1.1.0)"
     )
     assert setup.node.loaded() == served(
         setup, "support-bot@1.1.0", "support-bot@1.2.0", "sql-helper@1.1.0"
