@@ -19,7 +19,7 @@ import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from demo_support import nodes, steps_refuse, steps_setup, steps_train
+from demo_support import engine, nodes, steps_refuse, steps_setup, steps_train
 from demo_support.context import Demo
 from demo_support.shell import DemoFailure, Shell
 from demo_support.transcript import Transcript
@@ -60,11 +60,12 @@ def environment(world: World) -> dict[str, str]:
     return env
 
 
-def preamble(transcript: Transcript, world: World) -> None:
+def preamble(transcript: Transcript, world: World, served_by: engine.Engine) -> None:
     transcript.title("adapterctl demo: the release train of a LoRA adapter, end to end")
     transcript.say(
         "Every command below runs for real, in a temporary git repository, against "
-        "reference nodes on loopback, with this repository's .venv/bin first on PATH. Its "
+        f"{'real vLLM' if served_by.vllm else 'reference'} nodes on loopback, with this "
+        "repository's .venv/bin first on PATH. Its "
         "output is indented (long outputs are trimmed). "
         "Paths under the temporary folder are shown as $DEMO and this repository as $REPO; "
         "64-digit digests are shortened to 12 digits."
@@ -117,6 +118,11 @@ def fail(transcript: Transcript, problem: DemoFailure) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     options = arguments(argv)
+    try:
+        served_by = engine.choose(os.environ)
+    except engine.EngineError as exc:
+        sys.stderr.write(f"demo: {exc}\n")
+        return 2
     started = time.monotonic()
     nodes.install_cleanup()
     transcript = Transcript()
@@ -128,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         prepare(world)
         signing = steps_setup.check_signing_tools(demo_dir)
         shell = Shell(transcript, environment(world), world.registry, adapterctl_path())
-        demo = Demo(transcript, shell, world, signing)
-        preamble(transcript, world)
+        demo = Demo(transcript, shell, world, signing, served_by)
+        preamble(transcript, world, served_by)
         walk(demo, datetime.now(UTC).replace(microsecond=0))
         finish(demo, options.reports.resolve(), started)
         return 0

@@ -9,6 +9,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from demo_support.engine import Engine
 from demo_support.nodes import Node
 from demo_support.shell import DemoFailure, Shell
 from demo_support.transcript import Transcript
@@ -24,6 +25,8 @@ class Demo:
     world: World
     signing: bool
     """ssh-keygen was found: commits and merges are signed."""
+    engine: Engine
+    """What serves the nodes: real vLLM, or the reference node."""
     nodes: dict[str, Node] = field(default_factory=dict)
     configs: dict[str, Path] = field(default_factory=dict)
     pull_requests: int = 0
@@ -65,19 +68,27 @@ class Demo:
     def load_on_ci_node(self, label: str, path: Path) -> None:
         """Load a candidate into the CI node at run time (vLLM's runtime LoRA API)."""
         url = f"{self.nodes['ci'].url}/v1/load_lora_adapter"
-        body = json.dumps({"lora_name": label, "lora_path": str(path)})
+        self.request(url, json.dumps({"lora_name": label, "lora_path": str(path)}))
+
+    def request(self, url: str, body: str | None = None) -> str:
+        """GET ``url`` (POST ``body`` as JSON) with curl, or by itself where curl is missing."""
         if shutil.which("curl"):
             header = "Content-Type: application/json"
-            self.shell.run(["curl", "-sS", "--fail-with-body", url, "-H", header, "-d", body])
-            return
+            data = [] if body is None else ["-H", header, "-d", body]
+            return self.shell.run(["curl", "-sS", "--fail-with-body", url, *data]).output
         self.say("(curl is not installed: the demo sends this request itself)")
-        self.transcript.request(f"POST {url} {body}")
+        method = "GET" if body is None else "POST"
+        self.transcript.request(f"{method} {url}" + ("" if body is None else f" {body}"))
         request = urllib.request.Request(
-            url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
+            url,
+            data=None if body is None else body.encode(),
+            headers={"Content-Type": "application/json"},
+            method=method,
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as answer:
-                text = answer.read().decode("utf-8", errors="replace")
+                text: str = answer.read().decode("utf-8", errors="replace")
         except (urllib.error.URLError, OSError) as exc:
-            raise DemoFailure(f"loading {label} into the CI node failed: {exc}") from exc
+            raise DemoFailure(f"{method} {url} failed: {exc}") from exc
         self.transcript.output(text.splitlines())
+        return text

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import sys
 from datetime import datetime
 from pathlib import Path
 
-from demo_support import nodes, world
+from demo_support import engine, nodes, world
 from demo_support.context import Demo
 from demo_support.nodes import Node
+from demo_support.shell import display
 
 RELEASE_MANAGER = ("Rita Release", "rita@example.com")
 
@@ -74,6 +76,19 @@ def _release_key(demo: Demo) -> None:
 
 def serving_nodes(demo: Demo) -> None:
     demo.transcript.heading(2, "Serving nodes: staging, prod, and the CI runner's")
+    started = _vllm_nodes(demo) if demo.engine.vllm else _reference_nodes(demo)
+    seconds = nodes.wait_healthy(started, demo.engine.deadline_s)
+    demo.transcript.output([f"/health: 200 from all three nodes after {seconds:.1f} s"])
+    _engine_served(demo, seconds)
+    _node_configs(demo)
+
+
+def _reference_nodes(demo: Demo) -> list[Node]:
+    if demo.engine.fallback:
+        demo.say(
+            f"The demo runs on real vLLM where it can, but {demo.engine.fallback}: these",
+            "nodes are the reference node instead.",
+        )
     demo.say(
         "adapterctl serve is the reference node: a small OpenAI-compatible server that",
         "behaves like vLLM where adapterctl touches it (models, completions, runtime LoRA",
@@ -87,7 +102,7 @@ def serving_nodes(demo: Demo) -> None:
         "prod": ["--allowed-lora-dir", str(world_.nodes / "prod-cache")],
         "ci": _ci_modules(demo),
     }
-    env = {**demo.shell.env, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}
+    env = demo.engine.node_env(demo.shell.env)
     started: list[Node] = []
     for name, extra in specs.items():
         port = nodes.free_port()
@@ -101,9 +116,53 @@ def serving_nodes(demo: Demo) -> None:
         log = world_.demo / "logs" / f"{name}-node.log"
         started.append(nodes.start(f"{name}-node", argv, env, log))
         demo.nodes[name] = started[-1]
-    seconds = nodes.wait_healthy(started)
-    demo.transcript.output([f"/health: 200 from all three nodes after {seconds:.1f} s"])
-    _node_configs(demo)
+    return started
+
+
+def _vllm_nodes(demo: Demo) -> list[Node]:
+    """Three real vLLM API servers; the CI node starts with staging's revisions."""
+    demo.say(
+        "Each node is a real vLLM API server (the CPU build here), started the way a",
+        "production node runs it: runtime LoRA updates on, four adapter slots in the",
+        "engine and eight in CPU memory. One per environment, and one for CI's golden and",
+        "pressure gates, which starts with the revisions staging serves today:",
+        "adapterctl render turns staging's routes into vLLM's --lora-modules.",
+    )
+    rendered = demo.shell.adapterctl("render", "--env", "staging", "--target", "vllm-args",
+                                     "--adapter-dir", str(demo.world.store), limit=8)  # fmt: skip
+    ci_flags = shlex.split(rendered.output, comments=True)
+    plain = [*engine.VLLM_FLAGS, "--served-model-name", "tiny-llama"]
+    env = demo.engine.node_env(demo.shell.env)
+    settings = " ".join(f"{name}={env[name]}" for name in engine.SHOWN_SETTINGS)
+    started: list[Node] = []
+    for name, flags in (("staging", plain), ("prod", plain), ("ci", ci_flags)):
+        argv = demo.engine.vllm_argv(demo.world.base, nodes.free_port(), *flags)
+        shown = display([argv[0].replace(str(world.REPO), "$REPO"), *argv[1:]], demo.transcript)
+        demo.transcript.command(f"{settings} {shown} &")
+        log = demo.world.demo / "logs" / f"{name}-node.log"
+        started.append(nodes.start(f"{name}-node", argv, env, log))
+        demo.nodes[name] = started[-1]
+    demo.say(
+        "vLLM starts three processes per node (the API server, its engine core and a",
+        "worker), each importing torch: on two cores the three nodes need a minute or two.",
+    )
+    return started
+
+
+def _engine_served(demo: Demo, seconds: float) -> None:
+    """Say which engine served, as the nodes report it (``GET /version``)."""
+    url = demo.nodes["staging"].url
+    if not demo.engine.vllm:
+        if demo.engine.fallback:
+            demo.transcript.takeaway(
+                f"Serving nodes: the reference node (adapterctl serve), started in "
+                f"{seconds:.0f} s; real vLLM was not used: {demo.engine.fallback}."
+            )
+        return
+    found = engine.version_of(demo.request(f"{url}/version"))
+    package = demo.engine.distribution()
+    what = f"real vLLM {found or '(version unknown)'}" + (f" ({package})" if package else "")
+    demo.transcript.takeaway(f"Serving nodes: {what}, started in {seconds:.0f} s.")
 
 
 def _ci_modules(demo: Demo) -> list[str]:
