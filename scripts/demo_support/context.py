@@ -11,7 +11,7 @@ from pathlib import Path
 
 from demo_support.engine import Engine
 from demo_support.nodes import Node
-from demo_support.shell import DemoFailure, Shell
+from demo_support.shell import DemoFailure, Shell, starting
 from demo_support.transcript import Transcript
 from demo_support.world import World
 
@@ -92,3 +92,20 @@ class Demo:
             raise DemoFailure(f"{method} {url} failed: {exc}") from exc
         self.transcript.output(text.splitlines())
         return text
+
+    def metrics(self, node: str, prefix: str) -> None:
+        """Show a node's Prometheus samples whose names start with ``prefix``."""
+        url = f"{self.nodes[node].url}/metrics"
+        keep = starting(prefix)
+        if shutil.which("curl"):
+            shown = f"curl -sS {url} | grep '^{prefix}'"
+            self.shell.run(["curl", "-sS", "--fail-with-body", url], shown=shown, keep=keep)
+            return
+        self.say("(curl is not installed: the demo sends this request itself)")
+        self.transcript.request(f"GET {url}, the lines that start with {prefix}")
+        try:
+            with urllib.request.urlopen(url, timeout=60) as answer:
+                text: str = answer.read().decode("utf-8", errors="replace")
+        except (urllib.error.URLError, OSError) as exc:
+            raise DemoFailure(f"GET {url} failed: {exc}") from exc
+        self.transcript.output(keep(text.splitlines()))

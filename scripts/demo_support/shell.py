@@ -151,3 +151,12 @@ def matching(*needles: str) -> Filter:
         return [line for line in lines if any(needle in line for needle in needles)]
 
     return keep
+
+
+def starting(prefix: str) -> Filter:
+    """Only the lines that start with ``prefix`` (``grep '^PREFIX'``)."""
+
+    def keep(lines: list[str]) -> list[str]:
+        return [line for line in lines if line.startswith(prefix)]
+
+    return keep

@@ -117,6 +117,8 @@ def gates(demo: Demo) -> None:
     demo.shell.adapterctl("pressure", CANDIDATE, "--env", "staging", "--profile", "steady-mix",
                           "--endpoint", endpoint, *versus, keep=without_info("pressure/summary"),
                           limit=30)  # fmt: skip
+    if demo.engine.vllm:
+        _metrics_by_base(demo)
     number = demo.open_pull_request()
     merged = f"merged{demo.signed(', signed')}"
     demo.say(f"Every gate passed: pull request #{number} is approved and {merged}.")
@@ -125,6 +127,21 @@ def gates(demo: Demo) -> None:
     demo.transcript.takeaway(
         "Gate results, the golden HTML report and the pressure evidence are under "
         "reports/; the promotion pull request will cite them."
+    )
+
+
+def _metrics_by_base(demo: Demo) -> None:
+    """vLLM labels adapter requests with the base's name: say so, from its own /metrics."""
+    demo.say(
+        "The CI node has now answered 1.0.0, 1.1.0, sql-helper and the base. vLLM's own",
+        "request metrics label every request with the base's name, adapter requests too:",
+    )
+    demo.metrics("ci", "vllm:request_success_total")
+    demo.say(
+        "So per-revision signals come from the gateway, which labels each request with",
+        "the revision it routed to (the canary judge reads those). From a vLLM node's own",
+        "metrics, triage can tell the base from the infrastructure, not one adapter from",
+        "another; the reference node labels each adapter, vLLM does not.",
     )
 
 
