@@ -1,12 +1,17 @@
 """``make demo`` end to end: ``scripts/demo.py`` as a subprocess, its transcript and reports.
 
-The demo starts three reference nodes and walks the whole release train (about a minute
-on two cores). A second test stops it with SIGTERM once its nodes are up: the nodes must
-be gone and the temporary folder removed either way.
+The demo walks the whole release train on three serving nodes: reference nodes with
+``DEMO_ENGINE=reference`` (about a minute on two cores), real vLLM with ``DEMO_ENGINE=vllm``
+where ``make vllm`` installed it (about three minutes; skipped with the reason elsewhere,
+a failure where ``ADAPTERCTL_REQUIRE_VLLM=1``). A third test stops the demo with SIGTERM
+once its nodes are up (the reference node the demo falls back to when vLLM is missing):
+the nodes must be gone and the temporary folder removed either way.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import signal
@@ -18,8 +23,10 @@ import time
 from pathlib import Path
 
 from tests.conftest import REPO
+from tests.vllmnode import require_vllm
 
 DEMO = REPO / "scripts" / "demo.py"
+VLLM_PYTHON = "ADAPTERCTL_VLLM_PYTHON"
 KEY_LINES = (
     "1. A registry, an artifact store and a release manager's key",
     "staging-node  converged  load support-bot@1.0.0, load sql-helper@1.1.0",
@@ -53,7 +60,9 @@ KEY_LINES = (
 
 
 def _ports(transcript: str) -> list[int]:
-    return [int(port) for port in re.findall(r"adapterctl serve .* --port (\d+) ", transcript)]
+    """The nodes' ports, from their commands (``adapterctl serve`` or vLLM's API server)."""
+    node = r"(?:adapterctl serve|-m vllm\.entrypoints\.openai\.api_server) .*?--port (\d+) "
+    return [int(port) for port in re.findall(node, transcript)]
 
 
 def _demo_dir(transcript: str) -> Path:
@@ -68,11 +77,36 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_demo_walks_the_release_train(tmp_path: Path) -> None:
+def _environment(**settings: str) -> dict[str, str]:
+    """This environment without the demo's own switches, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DEMO_ENGINE", VLLM_PYTHON)}
+    return {**env, **settings}
+
+
+def _leftovers(demo_dir: Path) -> list[str]:
+    """Processes still running with the demo's folder in their environment (a node or one
+    of its children: vLLM's engine core and worker rename themselves but keep it)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+            name = (proc / "comm").read_text().strip()
+        except OSError:
+            continue
+        if str(demo_dir).encode() in environ:
+            found.append(f"{proc.name} {name}")
+    return found
+
+
+def _walk(tmp_path: Path, engine: str, timeout_s: float) -> tuple[str, Path]:
+    """Run the whole demo on ``engine``, check what both engines must show; the transcript."""
     reports = tmp_path / "reports"
     done = subprocess.run(
         [sys.executable, str(DEMO), "--reports", str(reports)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+        cwd=tmp_path, capture_output=True, text=True, timeout=timeout_s, check=False,
+        env=_environment(DEMO_ENGINE=engine),
     )  # fmt: skip
     transcript = done.stdout
     assert done.returncode == 0, transcript[-6000:] + done.stderr[-3000:]
@@ -92,14 +126,43 @@ def test_demo_walks_the_release_train(tmp_path: Path) -> None:
     assert len(ports) == 3
     assert not any(_listening(port) for port in ports)
     assert not _demo_dir(transcript).exists()
+    return transcript, reports
+
+
+def test_demo_walks_the_release_train(tmp_path: Path) -> None:
+    transcript, _ = _walk(tmp_path, "reference", timeout_s=600)
+    assert "against reference nodes on loopback" in " ".join(transcript.split())
+    assert "Serving nodes: real vLLM" not in transcript
+    assert "adapterctl pressure support-bot@1.1.0 --env staging --profile steady-mix" in transcript
+    assert "--baseline none" not in transcript
+
+
+def test_demo_walks_the_release_train_on_vllm(tmp_path: Path) -> None:
+    require_vllm()
+    transcript, reports = _walk(tmp_path, "vllm", timeout_s=900)
+    flat = " ".join(transcript.split())
+    assert "against real vLLM nodes on loopback" in flat
+    served = r"→ Serving nodes: real vLLM \d+\.\d+\.\d+\S*( \(vllm(-cpu)?\))?, started in \d+ s\."
+    assert re.search(served, transcript), transcript[:6000]
+    assert transcript.count("-m vllm.entrypoints.openai.api_server --model $DEMO/models/") == 3
+    assert "--lora-modules" in transcript  # the CI node starts with staging's revisions
+    assert re.search(r"^ {6}\{\"version\": ?\"\d+\.\d+\.\d+", transcript, re.MULTILINE)
+    assert "--baseline none" in transcript  # pressure: budgets alone on vLLM's CPU backend
+    assert re.search(r'vllm:request_success_total\{.*model_name="tiny-llama"', transcript)
+    assert "triage can tell the base from the infrastructure" in flat
+    evidence = json.loads((reports / "pressure" / "support-bot@1.1.0.json").read_text("utf-8"))
+    assert evidence["baseline"] is None
+    assert not _leftovers(_demo_dir(transcript))
 
 
 def test_demo_stops_its_nodes_when_terminated(tmp_path: Path) -> None:
     seen: list[str] = []
     ready = threading.Event()
     argv = [sys.executable, str(DEMO), "--reports", str(tmp_path / "reports")]
+    missing = tmp_path / "no-vllm" / "python"
+    env = _environment(DEMO_ENGINE="vllm", **{VLLM_PYTHON: str(missing)})
     with subprocess.Popen(
-        argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     ) as process:
 
         def read() -> None:
@@ -121,6 +184,10 @@ def test_demo_stops_its_nodes_when_terminated(tmp_path: Path) -> None:
         reader.join(10)
     transcript = "".join(seen)
     assert "✗ interrupted (SIGTERM): stopping the nodes" in transcript
+    assert (
+        f"The demo runs on real vLLM where it can, but {VLLM_PYTHON}={missing} does not exist: "
+        "these nodes are the reference node instead." in " ".join(transcript.split())
+    )
     ports = _ports(transcript)
     assert len(ports) == 3
     deadline = time.monotonic() + 10
@@ -128,6 +195,15 @@ def test_demo_stops_its_nodes_when_terminated(tmp_path: Path) -> None:
         time.sleep(0.1)
     assert not any(_listening(port) for port in ports)
     assert not _demo_dir(transcript).exists()
+
+
+def test_demo_refuses_an_unknown_engine() -> None:
+    done = subprocess.run(
+        [sys.executable, str(DEMO)], capture_output=True, text=True, check=False,
+        env=_environment(DEMO_ENGINE="tgi"), timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "demo: DEMO_ENGINE=tgi: expected one of vllm, reference\n"
 
 
 def test_demo_help() -> None:
