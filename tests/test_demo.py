@@ -155,25 +155,30 @@ def test_demo_walks_the_release_train_on_vllm(tmp_path: Path) -> None:
     assert not _leftovers(_demo_dir(transcript))
 
 
+def _watch(process: subprocess.Popen[str], seen: list[str], marker: str) -> threading.Event:
+    """Collect the demo's output in ``seen``; the event is set once a line has ``marker``."""
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            seen.append(line)
+            if marker in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    return ready
+
+
 def test_demo_stops_its_nodes_when_terminated(tmp_path: Path) -> None:
     seen: list[str] = []
-    ready = threading.Event()
     argv = [sys.executable, str(DEMO), "--reports", str(tmp_path / "reports")]
     missing = tmp_path / "no-vllm" / "python"
     env = _environment(DEMO_ENGINE="vllm", **{VLLM_PYTHON: str(missing)})
     with subprocess.Popen(
         argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     ) as process:
-
-        def read() -> None:
-            assert process.stdout is not None
-            for line in process.stdout:
-                seen.append(line)
-                if "/health: 200 from all three nodes" in line:
-                    ready.set()
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
+        ready = _watch(process, seen, "/health: 200 from all three nodes")
         try:
             assert ready.wait(120), "".join(seen)
             process.send_signal(signal.SIGTERM)
@@ -181,7 +186,6 @@ def test_demo_stops_its_nodes_when_terminated(tmp_path: Path) -> None:
         finally:
             if process.poll() is None:
                 process.kill()
-        reader.join(10)
     transcript = "".join(seen)
     assert "✗ interrupted (SIGTERM): stopping the nodes" in transcript
     assert (
@@ -195,6 +199,40 @@ def test_demo_stops_its_nodes_when_terminated(tmp_path: Path) -> None:
         time.sleep(0.1)
     assert not any(_listening(port) for port in ports)
     assert not _demo_dir(transcript).exists()
+    assert not _leftovers(_demo_dir(transcript))
+
+
+def test_demo_killed_while_vllm_starts_leaves_no_process_behind(tmp_path: Path) -> None:
+    """SIGKILL once an engine core runs: the demo's own cleanup never runs, and an API server
+    told to stop during its engine core's handshake can wait for it for good. The guard
+    stops each node's whole process group: API servers, engine cores and workers."""
+    require_vllm()
+    seen: list[str] = []
+    argv = [sys.executable, str(DEMO), "--reports", str(tmp_path / "reports")]
+    with subprocess.Popen(
+        argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=_environment(DEMO_ENGINE="vllm"),
+    ) as process:  # fmt: skip
+        starting = _watch(process, seen, "vLLM starts three processes per node")
+        try:
+            assert starting.wait(120), "".join(seen)
+            demo_dir = _demo_dir("".join(seen))
+            deadline = time.monotonic() + 300
+            while not any(p.endswith("EngineCor") for p in _leftovers(demo_dir)):
+                assert time.monotonic() < deadline, _leftovers(demo_dir)
+                time.sleep(0.5)
+            process.kill()
+            process.wait(30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    deadline = time.monotonic() + 60
+    while _leftovers(demo_dir) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    try:
+        assert not _leftovers(demo_dir)
+    finally:
+        shutil.rmtree(demo_dir, ignore_errors=True)
 
 
 def test_demo_refuses_an_unknown_engine() -> None:

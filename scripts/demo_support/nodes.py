@@ -1,8 +1,11 @@
-"""Reference nodes (``adapterctl serve``) on loopback: start, wait for health, always stop.
+"""Serving nodes on loopback (reference nodes or vLLM): start, wait for health, always stop.
 
 Each node runs in its own session (so the demo, not the terminal, decides when it stops)
-and, on Linux, asks the kernel to send it SIGTERM if the demo dies without cleaning up.
-``stop_all`` runs from the demo's ``finally``, from ``atexit`` and after SIGINT/SIGTERM.
+and is stopped by process group: a vLLM node is an API server with an engine core and a
+worker below it. ``stop_all`` runs from the demo's ``finally``, from ``atexit`` and after
+SIGINT/SIGTERM. If the demo dies without cleaning up (SIGKILL), the kernel sends the node's
+first process SIGTERM (Linux), and the guard (``guard.py``, started with the first node)
+stops every node's whole group.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from types import FrameType
 from demo_support.shell import DemoFailure
 
 _PR_SET_PDEATHSIG = 1
+_GUARD = Path(__file__).with_name("guard.py")
 _running: list[Node] = []
+_guard: list[subprocess.Popen[str]] = []
 
 
 @dataclass
@@ -76,7 +81,31 @@ def start(name: str, argv: Sequence[str], env: Mapping[str, str], log: Path) -> 
         )
     node = Node(name, port, process, log)
     _running.append(node)
+    _tell_guard(f"start {process.pid}")
     return node
+
+
+def _tell_guard(line: str) -> None:
+    """Tell the guard a node's group started or stopped (started with the first node)."""
+    if not _guard:
+        _guard.append(
+            subprocess.Popen(
+                [sys.executable, str(_GUARD)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                text=True,
+                start_new_session=True,
+            )
+        )
+    guard = _guard[0]
+    if guard.stdin is None or guard.poll() is not None:
+        return
+    try:
+        guard.stdin.write(line + "\n")
+        guard.stdin.flush()
+    except OSError:  # the guard is gone: the demo's own cleanup still runs
+        return
 
 
 def _healthy(node: Node) -> bool:
@@ -110,18 +139,21 @@ def wait_healthy(nodes: Sequence[Node], deadline_s: float = 120) -> float:
 
 
 def stop(node: Node, grace_s: float = 10) -> None:
+    """SIGTERM the node's process group, SIGKILL what is left of it after ``grace_s``."""
     if node in _running:
         _running.remove(node)
-    if node.process.poll() is not None:
-        return
+    group = node.process.pid
     try:
-        os.killpg(node.process.pid, signal.SIGTERM)
+        os.killpg(group, signal.SIGTERM)
         node.process.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
-        os.killpg(node.process.pid, signal.SIGKILL)
+        os.killpg(group, signal.SIGKILL)
         node.process.wait()
     except ProcessLookupError:
         node.process.wait()
+    with contextlib.suppress(ProcessLookupError):  # children that outlived the first process
+        os.killpg(group, signal.SIGKILL)
+    _tell_guard(f"stop {group}")
 
 
 def running() -> list[Node]:
@@ -131,6 +163,11 @@ def running() -> list[Node]:
 def stop_all() -> None:
     for node in list(_running):
         stop(node)
+    if _guard and _guard[0].stdin is not None and not _guard[0].stdin.closed:
+        with contextlib.suppress(OSError):
+            _guard[0].stdin.close()  # end of file: the guard has nothing left to stop
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            _guard[0].wait(timeout=5)
 
 
 class Interrupted(BaseException):
