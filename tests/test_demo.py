@@ -83,19 +83,20 @@ def _environment(**settings: str) -> dict[str, str]:
     return {**env, **settings}
 
 
-def _leftovers(demo_dir: Path) -> list[str]:
-    """Processes still running with the demo's folder in their environment (a node or one
-    of its children: vLLM's engine core and worker rename themselves but keep it)."""
+def _leftovers(folder: Path) -> list[str]:
+    """Processes still running in ``folder``, the demo's working directory: its nodes and
+    their children (vLLM's engine core and worker rename themselves, and the rename also
+    overwrites what /proc shows of their environment, but they keep the directory)."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            environ = (proc / "environ").read_bytes()
+            cwd = (proc / "cwd").readlink()
             name = (proc / "comm").read_text().strip()
         except OSError:
             continue
-        if str(demo_dir).encode() in environ:
+        if cwd == folder:
             found.append(f"{proc.name} {name}")
     return found
 
@@ -152,7 +153,7 @@ def test_demo_walks_the_release_train_on_vllm(tmp_path: Path) -> None:
     assert "triage can tell the base from the infrastructure" in flat
     evidence = json.loads((reports / "pressure" / "support-bot@1.1.0.json").read_text("utf-8"))
     assert evidence["baseline"] is None
-    assert not _leftovers(_demo_dir(transcript))
+    assert not _leftovers(tmp_path)
 
 
 def _watch(process: subprocess.Popen[str], seen: list[str], marker: str) -> threading.Event:
@@ -199,7 +200,7 @@ def test_demo_stops_its_nodes_when_terminated(tmp_path: Path) -> None:
         time.sleep(0.1)
     assert not any(_listening(port) for port in ports)
     assert not _demo_dir(transcript).exists()
-    assert not _leftovers(_demo_dir(transcript))
+    assert not _leftovers(tmp_path)
 
 
 def test_demo_killed_while_vllm_starts_leaves_no_process_behind(tmp_path: Path) -> None:
@@ -218,8 +219,8 @@ def test_demo_killed_while_vllm_starts_leaves_no_process_behind(tmp_path: Path) 
             assert starting.wait(120), "".join(seen)
             demo_dir = _demo_dir("".join(seen))
             deadline = time.monotonic() + 300
-            while not any(p.endswith("EngineCor") for p in _leftovers(demo_dir)):
-                assert time.monotonic() < deadline, _leftovers(demo_dir)
+            while not any(p.endswith("EngineCor") for p in _leftovers(tmp_path)):
+                assert time.monotonic() < deadline, _leftovers(tmp_path)
                 time.sleep(0.5)
             process.kill()
             process.wait(30)
@@ -227,10 +228,10 @@ def test_demo_killed_while_vllm_starts_leaves_no_process_behind(tmp_path: Path) 
             if process.poll() is None:
                 process.kill()
     deadline = time.monotonic() + 60
-    while _leftovers(demo_dir) and time.monotonic() < deadline:
+    while _leftovers(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.5)
     try:
-        assert not _leftovers(demo_dir)
+        assert not _leftovers(tmp_path)
     finally:
         shutil.rmtree(demo_dir, ignore_errors=True)
 
