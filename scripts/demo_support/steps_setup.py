@@ -137,14 +137,15 @@ def _vllm_nodes(demo: Demo) -> list[Node]:
     started: list[Node] = []
     for name, flags in (("staging", plain), ("prod", plain), ("ci", ci_flags)):
         argv = demo.engine.vllm_argv(demo.world.base, nodes.free_port(), *flags)
-        shown = display([argv[0].replace(str(world.REPO), "$REPO"), *argv[1:]], demo.transcript)
+        shown = display(argv, demo.transcript)
         demo.transcript.command(f"{settings} {shown} &")
         log = demo.world.demo / "logs" / f"{name}-node.log"
         started.append(nodes.start(f"{name}-node", argv, env, log))
         demo.nodes[name] = started[-1]
     demo.say(
-        "vLLM starts three processes per node (the API server, its engine core and a",
-        "worker), each importing torch: on two cores the three nodes need a minute or two.",
+        "vLLM starts three processes per node, one after the other: the API server, its",
+        "engine core and the engine core's worker, each importing torch and vLLM afresh",
+        "(about 15 CPU-seconds each). Three nodes on two cores need a minute or two.",
     )
     return started
 
