@@ -136,6 +136,7 @@ def test_demo_walks_the_release_train(tmp_path: Path) -> None:
     assert "Serving nodes: real vLLM" not in transcript
     assert "adapterctl pressure support-bot@1.1.0 --env staging --profile steady-mix" in transcript
     assert "--baseline none" not in transcript
+    assert "--concurrency" not in transcript
 
 
 def test_demo_walks_the_release_train_on_vllm(tmp_path: Path) -> None:
@@ -149,6 +150,8 @@ def test_demo_walks_the_release_train_on_vllm(tmp_path: Path) -> None:
     assert "--lora-modules" in transcript  # the CI node starts with staging's revisions
     assert re.search(r"^ {6}\{\"version\": ?\"\d+\.\d+\.\d+", transcript, re.MULTILINE)
     assert "--baseline none" in transcript  # pressure: budgets alone on vLLM's CPU backend
+    assert re.search(r"adapterctl eval support-bot@1\.1\.0 .* --concurrency 2 ", transcript)
+    assert re.search(r"adapterctl eval support-bot@1\.2\.0 .* --concurrency 2$", transcript, re.M)
     assert re.search(r'vllm:request_success_total\{.*model_name="tiny-llama"', transcript)
     assert "triage can tell the base from the infrastructure" in flat
     evidence = json.loads((reports / "pressure" / "support-bot@1.1.0.json").read_text("utf-8"))

@@ -16,6 +16,8 @@ from demo_support.transcript import Transcript
 from demo_support.world import World
 
 ORG = "example-org"
+EVAL_CONCURRENCY_VLLM = 2
+"""Requests the golden gate sends at once to a vLLM CPU node (eval's default is 8)."""
 
 
 @dataclass
@@ -45,6 +47,10 @@ class Demo:
     def gpg(self) -> list[str]:
         """``-S`` for git commit and merge, when the demo can sign."""
         return ["-S"] if self.signing else []
+
+    def eval_concurrency(self) -> list[str]:
+        """``--concurrency 2`` for the golden gate on vLLM's CPU backend (see steps_train)."""
+        return ["--concurrency", str(EVAL_CONCURRENCY_VLLM)] if self.engine.vllm else []
 
     def open_pull_request(self) -> int:
         self.pull_requests += 1

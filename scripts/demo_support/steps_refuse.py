@@ -32,7 +32,7 @@ def regressed(demo: Demo) -> None:
     endpoint = f"{demo.nodes['ci'].url}/v1"
     demo.say("The golden gate compares it with 1.1.0, which staging serves now:")
     demo.shell.adapterctl("eval", REGRESSED, "--env", "staging", "--endpoint", endpoint,
-                          expect=1, limit=40)  # fmt: skip
+                          *demo.eval_concurrency(), expect=1, limit=40)  # fmt: skip
     demo.transcript.expected("exit code 1, as expected: the pull request cannot merge")
     demo.shell.git("switch", "-q", "main")
     demo.transcript.takeaway(
