@@ -130,13 +130,13 @@ def test_a_case_flaky_on_the_baseline_is_noise_not_regression(registry: Registry
 def test_latency_budget_and_ratio(registry: Registry) -> None:
     suite = _suite(registry)
     results = tuple(
-        _result(revision, case.id, 0, True, latency=3000.0 if revision == CAND else 1000.0)
+        _result(revision, case.id, 0, True, latency=5000.0 if revision == CAND else 1000.0)
         for case in suite.cases
         for revision in (CAND, BASE)
     )
     assert _check(registry, results) == [
-        ("golden/latency", f"{CAND} p95 latency 3000 ms is above the budget 2000 ms"),
-        ("golden/latency", f"{CAND} p95 latency 3000 ms is more than 1.5× {BASE}'s 1000 ms"),
+        ("golden/latency", f"{CAND} p95 latency 5000 ms is above the budget 4000 ms"),
+        ("golden/latency", f"{CAND} p95 latency 5000 ms is more than 1.5× {BASE}'s 1000 ms"),
     ]
 
 
