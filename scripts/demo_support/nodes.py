@@ -153,7 +153,20 @@ def stop(node: Node, grace_s: float = 10) -> None:
         node.process.wait()
     with contextlib.suppress(ProcessLookupError):  # children that outlived the first process
         os.killpg(group, signal.SIGKILL)
+    _wait_group_gone(group, grace_s)
     _tell_guard(f"stop {group}")
+
+
+def _wait_group_gone(group: int, deadline_s: float) -> None:
+    """Return once no process of ``group`` is left (a killed vLLM worker exits a moment
+    after its engine core: "stopped" means gone, not signalled)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)  # polling for the kernel to finish the kill
 
 
 def running() -> list[Node]:
