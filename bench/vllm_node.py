@@ -40,6 +40,7 @@ from adapterctl.serving.vllm import VllmClient
 from summary import figure
 from tests.refnode import artifact
 from tests.syncnode import BASE, base_path
+from tests.vllmnode import SERVER_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "bench-key"
@@ -68,16 +69,6 @@ def vllm_command(port: int) -> list[str]:
             "--max-model-len", "512", "--dtype", "float32"]  # fmt: skip
 
 
-ENV = {
-    "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
-    "VLLM_CPU_KVCACHE_SPACE": "1",
-    "VLLM_NO_USAGE_STATS": "1",
-    "DO_NOT_TRACK": "1",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-}
-
-
 @dataclass
 class Figures:
     startup_s: float = 0.0
@@ -92,7 +83,7 @@ def start(command: list[str], port: int, log: Path) -> tuple[subprocess.Popen[by
     """Launch the node and wait for its first completed token; (process, seconds)."""
     began = time.perf_counter()
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env={**os.environ, **ENV}, stdout=out,
+        process = subprocess.Popen(command, env={**os.environ, **SERVER_ENV}, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0)
     while True:

@@ -36,6 +36,15 @@ MAX_CPU_LORAS = 8
 START_TIMEOUT_S = 600.0
 """vLLM is healthy in 25-70 s here; the deadline only ends a start that hangs."""
 SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+SERVER_ENV = {
+    "VLLM_CPU_KVCACHE_SPACE": "1",
+    "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
+    "VLLM_NO_USAGE_STATS": "1",
+    "DO_NOT_TRACK": "1",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+}
+"""vLLM's settings for a CPU node that loads adapters at run time and never goes online."""
 
 
 def vllm_python() -> Path:
@@ -105,15 +114,7 @@ class VllmServer:
     def start(self) -> None:
         """Start the server and return once ``/health`` answers 200."""
         self.starts += 1
-        env = {
-            **os.environ,
-            "VLLM_CPU_KVCACHE_SPACE": "1",
-            "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
-            "VLLM_NO_USAGE_STATS": "1",
-            "DO_NOT_TRACK": "1",
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-        }
+        env = {**os.environ, **SERVER_ENV}
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
