@@ -110,6 +110,8 @@ def fail(transcript: Transcript, problem: DemoFailure) -> None:
     transcript.error(f"✗ the demo failed in step {transcript.step}: {problem.message}")
     for line in problem.output.rstrip("\n").splitlines()[-60:]:
         transcript.error(f"    {line}")
+    for line in problem.report:
+        transcript.error(line)
     for node in nodes.running():
         tail = node.log_tail()
         if tail and node.process.poll() is not None:

@@ -14,15 +14,17 @@ from demo_support.transcript import Transcript, trimmed
 Filter = Callable[[list[str]], list[str]]
 _SAFE = re.compile(r"^[\w@%+=:,./$~-]+$")
 _TIMEOUT_S = 300
+_REPORT_LINES = 80
 
 
 class DemoFailure(Exception):
-    """An unexpected result: the step, what went wrong, and the command's output."""
+    """An unexpected result: what went wrong, the command's output and its report's lines."""
 
-    def __init__(self, message: str, output: str = "") -> None:
+    def __init__(self, message: str, output: str = "", report: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.output = output
+        self.report = list(report)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class Shell:
             raise DemoFailure(
                 f"`{self.transcript.shown(text)}` exited with {result.rc}, expected {expect}",
                 result.output,
+                report_lines(argv, cwd or self.cwd),
             )
         return result
 
@@ -122,6 +125,37 @@ class Shell:
         except OSError as exc:
             raise DemoFailure(f"cannot run {argv[0]}: {exc}") from exc
         return Result(done.returncode, done.stdout)
+
+
+def output_file(argv: Sequence[str]) -> str | None:
+    """Where the command writes its report: ``-o PATH``, ``--output PATH``, ``--output=PATH``."""
+    for index, arg in enumerate(argv):
+        if arg.startswith("--output="):
+            name = arg.removeprefix("--output=")
+        elif arg in ("-o", "--output") and index + 1 < len(argv):
+            name = argv[index + 1]
+        else:
+            continue
+        return None if name == "-" else name
+    return None
+
+
+def report_lines(argv: Sequence[str], cwd: Path) -> list[str]:
+    """The report a failed command wrote to a file (its last lines), to show with the failure."""
+    name = output_file(argv)
+    if name is None:
+        return []
+    try:
+        lines = (cwd / name).read_text("utf-8", errors="replace").rstrip("\n").splitlines()
+    except FileNotFoundError:
+        return [f"  its report ({name}) was not written"]
+    except OSError as exc:
+        return [f"  its report ({name}) cannot be read: {exc.strerror}"]
+    if not lines:
+        return [f"  its report ({name}) is empty"]
+    left_out = len(lines) - _REPORT_LINES
+    more = [f"    … ({left_out} earlier lines)"] if left_out > 0 else []
+    return [f"  its report ({name}):", *more, *(f"    {line}" for line in lines[-_REPORT_LINES:])]
 
 
 def without_info(rule: str) -> Filter:
