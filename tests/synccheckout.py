@@ -57,7 +57,9 @@ class Checkout(Generic[N]):
             f"cache_dir: {self.cache}",
             f"store: {self.store.as_uri()}",
             f"trust: {{adapters: {REPO / 'examples/trust.yaml'}}}",
-            "sync: {retries: 3, backoff_s: 0.01, timeout_s: 5}",
+            # a load may take seconds on a busy CPU (vLLM's most of all): the timeout is a
+            # safety net; tests/test_sync.py lowers it where a timeout is the case
+            "sync: {retries: 3, backoff_s: 0.01, timeout_s: 60}",
             *(f"{key}: {value}" for key, value in extra.items()),
         ]
         self.config.write_text("\n".join(lines) + "\n")

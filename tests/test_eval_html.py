@@ -231,7 +231,8 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
         *args,
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    # a safety net against a hung browser: Chromium takes seconds, more on a busy machine
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     return done
 

@@ -1,15 +1,19 @@
 """The golden runner against a stub OpenAI-compatible node on loopback.
 
 The stub answers per model name from a table, records the order in which requests
-arrive, and can be told to be slow, to fail with 500s, or to demand a key.
+arrive, and can be told to hold requests (until enough are in flight, or until the test
+ends), to fail with 500s, or to demand a key. No outcome depends on how fast the machine
+is: what a test waits for is an event, and the deadlines are safety nets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import socket
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +33,8 @@ from adapterctl.model.golden import GoldenSuite
 
 CAND, BASE = "support-bot@1.2.0", "support-bot@1.1.0"
 ANSWERS = {CAND: "You can return it within 30 days.", BASE: "Please contact us."}
+SAFETY_S = 30.0
+"""The longest the stub holds a request: only a broken test waits this long."""
 
 
 @dataclass
@@ -38,6 +44,12 @@ class Stub:
     url: str = ""
     models: tuple[str, ...] = (CAND, BASE)
     latency_s: dict[str, float] = field(default_factory=dict)
+    hold: frozenset[str] = frozenset()
+    """Models whose requests are answered only once ``release`` is set (the client gives up)."""
+    release: threading.Event = field(default_factory=threading.Event)
+    gather: int = 0
+    """Hold every request until this many have been in flight at once (0: never)."""
+    gathered: asyncio.Event = field(default_factory=asyncio.Event)
     failures: dict[str, int] = field(default_factory=dict)
     """Per model: how many of its next requests get a 500."""
     retry_after_ms: int = 1
@@ -46,6 +58,8 @@ class Stub:
     key: str | None = None
     arrivals: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """(endpoint, request body), in arrival order."""
+    arrived_at: list[float] = field(default_factory=list)
+    """``time.perf_counter()`` of each arrival."""
     authorizations: list[str | None] = field(default_factory=list)
     in_flight: int = 0
     most_in_flight: int = 0
@@ -53,6 +67,7 @@ class Stub:
     async def answer(self, endpoint: str, request: Request) -> Response:
         body: dict[str, Any] = await request.json()
         self.arrivals.append((endpoint, body))
+        self.arrived_at.append(time.perf_counter())
         model = str(body["model"])
         if self.failures.get(model, 0) > 0:
             self.failures[model] -= 1
@@ -60,11 +75,24 @@ class Stub:
             return JSONResponse(_error("boom", 500), status_code=500, headers=headers)
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        if self.most_in_flight >= self.gather:
+            self.gathered.set()
+        with contextlib.suppress(TimeoutError):  # a safety net: the assertion says what is wrong
+            await asyncio.wait_for(self.gathered.wait(), SAFETY_S)
+        if model in self.hold:
+            await _until(self.release)
         await asyncio.sleep(self.latency_s.get(model, 0.0))
         self.in_flight -= 1
         if model in self.malformed:
             return Response(self.malformed[model], media_type="application/json")
         return JSONResponse(_completion(endpoint, model, ANSWERS[model]))
+
+
+async def _until(event: threading.Event) -> None:
+    """Wait for an event set by the test thread (at most ``SAFETY_S``), not blocking the loop."""
+    deadline = time.monotonic() + SAFETY_S
+    while not event.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
 
 
 def _error(message: str, code: int) -> dict[str, Any]:
@@ -134,9 +162,10 @@ def node_server() -> Iterator[list[Stub]]:
 
 
 @pytest.fixture
-def stub(node_server: list[Stub]) -> Stub:
+def stub(node_server: list[Stub]) -> Iterator[Stub]:
     node_server[0] = Stub(url=node_server[0].url)
-    return node_server[0]
+    yield node_server[0]
+    node_server[0].release.set()
 
 
 SUITE = GoldenSuite.model_validate(
@@ -173,7 +202,7 @@ def _plan(url: str, **changes: Any) -> EvalPlan:
         "revisions": (CAND, BASE),
         "repeats": 2,
         "concurrency": 4,
-        "timeout_s": 5.0,
+        "timeout_s": 60.0,  # a safety net: no request here waits for a timeout
         "root": Path(),
     }
     return EvalPlan(**(fields | changes))
@@ -250,6 +279,7 @@ def test_extra_body_reaches_the_node_but_cannot_override_the_plan(stub: Stub) ->
 
 
 def test_concurrency_is_bounded(stub: Stub) -> None:
+    stub.gather = 3  # the first requests wait for each other, however slowly they come
     stub.latency_s = {CAND: 0.05, BASE: 0.05}
     run(_plan(stub.url, repeats=3, concurrency=3))
     assert stub.most_in_flight == 3
@@ -262,10 +292,17 @@ def test_render_substitutes_known_names_only() -> None:
 def test_a_500_is_retried_and_latency_is_the_answering_attempts(stub: Stub) -> None:
     stub.failures = {CAND: 1}
     stub.retry_after_ms = 300
-    results = run(_plan(stub.url, repeats=1, concurrency=1))
+    finished: list[float] = []
+    results = run(
+        _plan(stub.url, repeats=1, concurrency=1), lambda _: finished.append(time.perf_counter())
+    )
     assert [r.passed for r in results if r.revision == CAND] == [True, True]
     assert [body["model"] for _, body in stub.arrivals].count(CAND) == 3
-    assert results[0].answer.latency_ms < 300
+    # The answering attempt started at least 300 ms after the 500 arrived and ended before
+    # its result was reported: a bound that holds however slow the machine is, and that a
+    # latency counted from the first attempt (which includes the 300 ms) exceeds.
+    refused, reported = stub.arrived_at[0], finished[0]
+    assert results[0].answer.latency_ms <= (reported - refused) * 1000 - stub.retry_after_ms
 
 
 def test_a_persistent_500_fails_the_case(stub: Stub) -> None:
@@ -279,8 +316,8 @@ def test_a_persistent_500_fails_the_case(stub: Stub) -> None:
 
 
 def test_a_timeout_fails_the_case(stub: Stub) -> None:
-    stub.latency_s = {BASE: 0.5}
-    results = run(_plan(stub.url, repeats=1, timeout_s=0.1, retries=0))
+    stub.hold = frozenset({BASE})  # no answer until the test ends: the 2 s timeout must fire
+    results = run(_plan(stub.url, repeats=1, timeout_s=2.0, retries=0))
     assert [(r.revision, r.passed) for r in results] == [
         (CAND, True),
         (BASE, False),
@@ -288,7 +325,7 @@ def test_a_timeout_fails_the_case(stub: Stub) -> None:
         (BASE, False),
     ]
     assert results[1].answer.error == "APITimeoutError: Request timed out."
-    assert results[1].answer.latency_ms >= 100
+    assert results[1].answer.latency_ms >= 2000
 
 
 @pytest.mark.parametrize(

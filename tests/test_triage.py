@@ -310,7 +310,9 @@ def closed_port() -> int:
 
 
 def run(configs: list[Path], *options: str) -> int:
-    args = ["triage", "--env", "prod"]
+    """``adapterctl triage`` with a generous --timeout (a safety net), unless ``options``
+    give one (the last one given counts)."""
+    args = ["triage", "--env", "prod", "--timeout", "60"]
     for config in configs:
         args += ["--node-config", str(config)]
     return main([*args, *options])
@@ -488,7 +490,7 @@ def test_triage_counts_what_the_reference_node_served(
                 with pytest.raises(NotFoundError):
                     client.completions.create(model="nope@9.9.9", prompt="Hi", max_tokens=2)
 
-    [window] = scrape.observe(nodes, timeout=10, window=60, wait=send)
+    [window] = scrape.observe(nodes, timeout=60, window=60, wait=send)  # timeouts: safety nets
     result = triage([window])
     found = {row.name: (row.stats.requests, row.stats.errors) for row in result.revisions}
     assert {name: found.get(name) for name in found if found[name] != (0, 0)} == {
@@ -502,7 +504,7 @@ def test_triage_counts_what_the_reference_node_served(
     assert served.stats.latency.count == 2
     assert result.verdict is Verdict.NONE  # too few requests, and unknown is never judged
 
-    [since_start] = scrape.scrape(nodes, timeout=10)
+    [since_start] = scrape.scrape(nodes, timeout=60)
     assert run([tmp_path / "ref.yaml"], "-f", "json") in (0, 1)
     document = json.loads(capsys.readouterr().out)
     reported = {row["name"]: (row["requests"], row["errors"]) for row in document["revisions"]}

@@ -36,7 +36,8 @@ def test_triage_on_vllm_counts_by_base_and_says_what_it_cannot_tell(
         f"name: gpu-v\nenvironment: prod\nendpoint: {vllm.url}/v1\n"
         "base: {path: base, served_name: tiny-llama}\ncache_dir: cache\n"
     )
-    args = ["triage", "--env", "prod", "--node-config", str(config)]
+    # vLLM's /metrics can be slow to answer on a busy CPU: the timeout is a safety net
+    args = ["triage", "--env", "prod", "--node-config", str(config), "--timeout", "60"]
     assert main([*args, "-f", "json"]) == 0
     before = json.loads(capsys.readouterr().out)["nodes"][0]["requests"]
     with OpenAI(base_url=f"{vllm.url}/v1", api_key=API_KEY, max_retries=0) as client:

@@ -145,7 +145,7 @@ def node_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="reference-node", daemon=True)
     thread.start()
-    _wait_started(server, 60)
+    _wait_started(server, 180)  # a safety net: it starts in well under a second
     port = server.servers[0].sockets[0].getsockname()[1]
     yield Target(
         kind="node",
