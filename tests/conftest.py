@@ -15,11 +15,13 @@ import pytest
 from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
 
+from adapterctl.layout import ROOTS
+
 if TYPE_CHECKING:
     from tests.vllmnode import VllmServer
 
 REPO = Path(__file__).resolve().parent.parent
-REGISTRY_PARTS = ("adapters", "bases", "environments", "schemas")
+REGISTRY_PARTS = (*ROOTS, "schemas")
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _real_connect = socket.socket.connect
 

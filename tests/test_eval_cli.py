@@ -33,15 +33,22 @@ def _eval(root: Path, *args: str) -> int:
 def test_better_revision_passes_against_prod(
     root: Path, endpoint: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = _eval(root, "support-bot@1.1.0", "--env", "prod", "--endpoint", endpoint)
+    code = _eval(
+        root, "support-bot@1.1.0", "--env", "prod", "--endpoint", endpoint,
+        "--hardware-class", "cpu-ci",
+    )  # fmt: skip
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report
     messages = [f["message"] for f in report["findings"]]
-    assert messages == ["suite refunds: support-bot@1.1.0 100%, support-bot@1.0.0 83%"]
+    assert messages == [
+        "p95 latency budget 2000 ms holds for gpu-l40s; not checked on cpu-ci",
+        "suite refunds: support-bot@1.1.0 100%, support-bot@1.0.0 83%",
+    ]
     evidence = json.loads((root / "reports/golden/support-bot@1.1.0.json").read_text())
     assert evidence["candidate"] == "support-bot@1.1.0"
     assert evidence["baseline"] == "support-bot@1.0.0"
     assert evidence["ok"] is True
+    assert evidence["hardware_class"] == "cpu-ci"
     assert len(evidence["results"]) == 6 * 2 * 3  # cases × revisions × repeats
 
 
@@ -109,6 +116,16 @@ def test_unknown_revision_is_a_usage_error(
             "no valid revision support-bot@0.9.0 to compare with (--baseline)",
         ),
         (["--baseline", "1.1.0"], "--baseline 1.1.0 is the candidate itself"),
+        (
+            ["--hardware-class", "gpu-l4s"],
+            "--hardware-class gpu-l4s: no hardware class hardware/gpu-l4s.yaml "
+            "(the registry declares cpu-ci, gpu-l40s)",
+        ),
+        (
+            ["--hardware-class", "cpu-ci", "--hardware-class", "gpu-l40s"],
+            "--hardware-class is given 2 times (cpu-ci, gpu-l40s): "
+            "a node belongs to one hardware class",
+        ),
         (["--extra-body", "[1]"], "--extra-body must be a JSON object, e.g. '{\"top_k\": 1}'"),
         (
             ["--extra-body", "{top_k: 1}"],

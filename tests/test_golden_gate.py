@@ -68,9 +68,14 @@ def _locate(path: str, json_path: JsonPath) -> Location:
 
 
 def _check(
-    registry: Registry, results: tuple[CaseResult, ...], **rules: object
+    registry: Registry,
+    results: tuple[CaseResult, ...],
+    hardware: str | None = "gpu-l40s",
+    **rules: object,
 ) -> list[tuple[str, str]]:
-    comparison = Comparison(_line(registry, **rules), (_suite(registry),), results, CAND, BASE)
+    """The findings on a node of ``hardware`` (the example budget's class by default)."""
+    line = _line(registry, **rules)
+    comparison = Comparison(line, (_suite(registry),), results, CAND, BASE, hardware)
     return [(f.rule, f.message) for f in golden.check(comparison, _locate)]
 
 
@@ -127,23 +132,99 @@ def test_a_case_flaky_on_the_baseline_is_noise_not_regression(registry: Registry
     assert findings == []
 
 
+def _timed(latencies: dict[str, list[float]], suite: GoldenSuite) -> tuple[CaseResult, ...]:
+    """One passing result per latency, cycling through the suite's cases as repeats."""
+    cases = [case.id for case in suite.cases]
+    return tuple(
+        _result(revision, cases[i % len(cases)], i // len(cases), True, latency=value)
+        for revision, values in latencies.items()
+        for i, value in enumerate(values)
+    )
+
+
+def _spread(center: float, n: int = 21) -> list[float]:
+    return [round(center * (0.9 + 0.2 * i / (n - 1)), 3) for i in range(n)]
+
+
 def test_latency_budget_and_ratio(registry: Registry) -> None:
     suite = _suite(registry)
-    results = tuple(
-        _result(revision, case.id, 0, True, latency=5000.0 if revision == CAND else 1000.0)
-        for case in suite.cases
-        for revision in (CAND, BASE)
-    )
+    results = _timed({CAND: _spread(5000, 7), BASE: _spread(1000, 7)}, suite)
     assert _check(registry, results) == [
-        ("golden/latency", f"{CAND} p95 latency 5000 ms is above the budget 4000 ms"),
-        ("golden/latency", f"{CAND} p95 latency 5000 ms is more than 1.5× {BASE}'s 1000 ms"),
+        ("golden/latency",
+         f"p95 latency of {CAND} is 5500 ms, over the budget of 2000 ms: "
+         "binomial test p = 7.81e-10 < 0.01, 7 of 7 requests over the budget"),
+        ("golden/latency",
+         f"p95 latency of {CAND} is 5500 ms, 5.00× {BASE}'s 1100 ms (at most 1.5×, or 100 ms more): "
+         "Mann-Whitney U test p = 0.000291 < 0.01, 7 and 7 requests"),
+    ]  # fmt: skip
+
+
+def test_a_budget_of_another_hardware_class_is_reported_not_enforced(registry: Registry) -> None:
+    results = _timed({CAND: _spread(5000), BASE: _spread(4900)}, _suite(registry))
+    assert _check(registry, results, "cpu-ci") == [
+        ("golden/latency", "p95 latency budget 2000 ms holds for gpu-l40s; not checked on cpu-ci")
     ]
+    assert _check(registry, results, None) == [
+        ("golden/latency",
+         "p95 latency budget 2000 ms holds for gpu-l40s; "
+         "not checked here: the node declares no hardware class"),
+    ]  # fmt: skip
+
+
+def test_a_busy_runner_slows_both_revisions_and_changes_no_verdict(registry: Registry) -> None:
+    """The failure a loaded shared runner used to cause: both revisions ~2 s, 1.02× apart."""
+    suite = _suite(registry)
+    for slower in (1.0, 3.0, 10.0):
+        alike = {CAND: _spread(2094 * slower), BASE: _spread(2047 * slower)}
+        assert _check(registry, _timed(alike, suite), "cpu-ci")[1:] == []
+        regressed = {CAND: _spread(2 * 2047 * slower), BASE: _spread(2047 * slower)}
+        assert [rule for rule, _ in _check(registry, _timed(regressed, suite), "cpu-ci")[1:]] == [
+            "golden/latency"
+        ]
+
+
+def test_one_slow_request_neither_passes_nor_fails(registry: Registry) -> None:
+    suite = _suite(registry)
+    slow = [*_spread(1000)[:19], 2600.0, 2700.0]
+    results = _timed({CAND: slow, BASE: _spread(1000)}, suite)
+    comparison = Comparison(_line(registry), (suite,), results, CAND, BASE, "gpu-l40s")
+    findings = golden.check(comparison, _locate)
+    assert [(f.severity.value, f.message) for f in findings] == [
+        ("warning",
+         f"p95 latency of {CAND} is 2600 ms, over the budget of 2000 ms in this run, but not "
+         "significantly: binomial test p = 0.283 ≥ 0.01, 2 of 21 requests over the budget"),
+        ("warning",
+         f"p95 latency of {CAND} is 2600 ms, 2.39× {BASE}'s 1090 ms (at most 1.5×, or 100 ms "
+         "more) in this run, but not significantly: Mann-Whitney U test p = 1 ≥ 0.01, "
+         "21 and 21 requests"),
+    ]  # fmt: skip
+    assert findings[1].hint == (
+        "more requests make the test decisive: raise gates.golden.repeats in adapter.yaml, or --repeat"
+    )
+
+
+def test_too_few_requests_cannot_judge_the_ratio(registry: Registry) -> None:
+    results = _timed({CAND: [3000.0, 3100.0, 3200.0], BASE: [1000.0, 1100.0]}, _suite(registry))
+    findings = _check(registry, results, "cpu-ci")
+    assert findings[1:] == [
+        ("golden/latency",
+         f"p95 latency of {CAND} cannot be judged against {BASE}'s (at most 1.5×, or 100 ms "
+         "more): 3 and 2 requests cannot reach the Mann-Whitney U test's significance level "
+         "0.01: the smallest p-value they allow is 0.1"),
+    ]  # fmt: skip
+
+
+def test_a_difference_under_the_noise_floor_is_not_a_regression(registry: Registry) -> None:
+    suite = _suite(registry)
+    tiny = _timed({CAND: _spread(30), BASE: _spread(10)}, suite)
+    assert _check(registry, tiny, "cpu-ci")[1:] == []
+    assert _check(registry, tiny, "cpu-ci", min_delta_ms=None)[1:] == []
 
 
 def test_without_a_baseline_only_absolute_rules_apply(registry: Registry) -> None:
     suite = _suite(registry)
     results = tuple(r for r in _results(suite, {CAND: {"refund-window"}}) if r.revision == CAND)
-    comparison = Comparison(_line(registry), (suite,), results, CAND, None)
+    comparison = Comparison(_line(registry), (suite,), results, CAND, None, "gpu-l40s")
     assert [f.rule for f in golden.check(comparison, _locate)] == ["golden/pass-rate"]
 
 

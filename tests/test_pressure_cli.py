@@ -124,7 +124,9 @@ def test_an_impossible_budget_fails_the_gate_at_its_line(
     (error,) = [f for f in report["findings"] if f["severity"] == "error"]
     assert (error["file"], error["line"], error["path"]) == (PATH, 12, "$.budgets.p95_ms")
     assert re.fullmatch(
-        rf"p95 latency of {NEW} is \d+(\.\d)? ms, over the budget of 0.001 ms", error["message"]
+        rf"p95 latency of {NEW} is \d+(\.\d)? ms, over the budget of 0.001 ms: "
+        r"binomial test p = \S+ < 0.01, (?P<n>\d+) of (?P=n) requests over the budget",
+        error["message"],
     )
     evidence = json.loads((root / f"reports/pressure/{NEW}.json").read_text())
     assert (evidence["baseline"], evidence["ok"], len(evidence["rounds"])) == (None, False, 1)
@@ -236,6 +238,15 @@ def test_a_schedule_without_candidate_requests_is_reported(
         (["--baseline", "9.9.9"], "no valid revision support-bot@9.9.9 for --baseline"),
         (["--baseline", "1.2.0"], "--baseline 1.2.0 is the candidate itself"),
         (["--env", "nowhere"], "no environment nowhere: environments/nowhere/environment.yaml"),
+        (
+            ["--hardware-class", "h100"],
+            "--hardware-class h100: no hardware class hardware/h100.yaml "
+            "(the registry declares cpu-ci, gpu-l40s)",
+        ),
+        (
+            ["--hardware-class", "cpu-ci", "--hardware-class", "cpu-ci"],
+            "--hardware-class is given 2 times (cpu-ci, cpu-ci): a node belongs to one hardware class",
+        ),
     ],
 )
 def test_bad_revisions_and_environments_are_usage_errors(

@@ -34,13 +34,19 @@ vs_baseline:
 NEW, OLD = "support-bot@1.2.0", "support-bot@1.1.0"
 
 
+def spread(center: float, n: int = 10) -> tuple[float, ...]:
+    """``n`` distinct values from 0.9× to 1.1× ``center``: one revision's samples."""
+    return tuple(round(center * (0.9 + 0.2 * i / (n - 1)), 3) for i in range(n))
+
+
 def summary(
-    *, requests: int = 10, errors: int = 0, wall_s: float = 4.0, p95: float | None = 100.0,
-    ttft_p95: float | None = 20.0,
+    *, requests: int = 10, errors: int = 0, wall_s: float = 4.0, latency: float | None = 100.0,
+    ttft: float | None = 20.0,
 ) -> Summary:  # fmt: skip
-    latency = Percentiles(None if p95 is None else p95 / 2, p95, p95)
-    ttft = Percentiles(None if ttft_p95 is None else ttft_p95 / 2, ttft_p95, ttft_p95)
-    return Summary(requests, errors, wall_s, 10 * (requests - errors), latency, ttft,
+    ok = requests - errors
+    latencies = spread(latency, ok) if latency is not None and ok else ()
+    ttfts = spread(ttft, ok) if ttft is not None and ok else ()
+    return Summary(requests, errors, wall_s, 10 * ok, latencies, ttfts,
                    Percentiles(0.0, 1.0, 2.0))  # fmt: skip
 
 
@@ -69,32 +75,42 @@ def _errors(findings: list[Finding]) -> list[tuple[str, int | None, str, str]]:
     ]
 
 
+def _ratio_errors(findings: list[Finding]) -> list[tuple[str, int | None, str, str]]:
+    return [error for error in _errors(findings) if error[0] == "pressure/ratio"]
+
+
 def test_every_budget_and_ratio_is_judged_with_its_location(registry: Registry) -> None:
     new = stats(
         NEW,
-        summary(errors=1, p95=812, ttft_p95=90),
-        summary(requests=20, errors=2, wall_s=6.0, p95=900),
+        summary(errors=1, latency=1000, ttft=100),
+        summary(requests=20, errors=2, wall_s=6.0, latency=900),
     )
-    old = stats(OLD, summary(p95=571, ttft_p95=60), summary(requests=20, wall_s=4.0, p95=600))
+    old = stats(OLD, summary(latency=570, ttft=60), summary(requests=20, wall_s=4.0, latency=600))
     assert _errors(_judge(registry, new, old)) == [
         ("pressure/budget", 10, "$.budgets.p95_ms",
-         "p95 latency of support-bot@1.2.0 is 812 ms, over the budget of 500 ms"),
+         "p95 latency of support-bot@1.2.0 is 1100 ms, over the budget of 500 ms: "
+         "binomial test p = 1.95e-12 < 0.01, 9 of 9 requests over the budget"),
+        ("pressure/budget", 11, "$.budgets.ttft_p95_ms",
+         "p95 time to first token of support-bot@1.2.0 is 110 ms, over the budget of 100 ms: "
+         "binomial test p = 0.000643 < 0.01, 4 of 9 requests over the budget"),
         ("pressure/budget", 12, "$.budgets.max_error_rate",
          "error rate of support-bot@1.2.0 is 10.0% (1 of 10 requests failed), over the budget of 5.0%"),
         ("pressure/budget", 13, "$.budgets.min_throughput_rps",
          "throughput with support-bot@1.2.0 is 3.00 requests/s, under the budget of 5 requests/s"),
         ("pressure/ratio", 15, "$.vs_baseline.max_ratio.p95",
-         "p95 latency of support-bot@1.2.0 is 812 ms, 1.42× support-bot@1.1.0's 571 ms (at most 1.3×)"),
+         "p95 latency of support-bot@1.2.0 is 1100 ms, 1.75× support-bot@1.1.0's 627 ms (at most 1.3×): "
+         "Mann-Whitney U test p = 1.08e-05 < 0.01, 9 and 10 requests"),
         ("pressure/ratio", 15, "$.vs_baseline.max_ratio.ttft_p95",
-         "p95 time to first token of support-bot@1.2.0 is 90 ms, 1.50× support-bot@1.1.0's 60 ms (at most 1.3×)"),
+         "p95 time to first token of support-bot@1.2.0 is 110 ms, 1.67× support-bot@1.1.0's 66 ms (at most 1.3×): "
+         "Mann-Whitney U test p = 1.08e-05 < 0.01, 9 and 10 requests"),
         ("pressure/ratio", 16, "$.vs_baseline.min_throughput_ratio",
          "throughput with support-bot@1.2.0 is 3.00 requests/s, 0.60× support-bot@1.1.0's 5.00 requests/s (at least 0.8×)"),
     ]  # fmt: skip
 
 
 def test_within_budget_only_the_side_by_side_summary_is_reported(registry: Registry) -> None:
-    new = stats(NEW, summary(p95=450, ttft_p95=80), summary(requests=24, wall_s=4.0, p95=460))
-    old = stats(OLD, summary(p95=400, ttft_p95=70), summary(requests=24, wall_s=4.0, p95=420))
+    new = stats(NEW, summary(latency=450, ttft=80), summary(requests=24, wall_s=4.0, latency=460))
+    old = stats(OLD, summary(latency=400, ttft=70), summary(requests=24, wall_s=4.0, latency=420))
     findings = _judge(registry, new, old)
     assert {f.severity for f in findings} == {Severity.INFO}
     assert {(f.rule, str(f.location)) for f in findings} == {(
@@ -106,12 +122,12 @@ def test_within_budget_only_the_side_by_side_summary_is_reported(registry: Regis
         "error rate: support-bot@1.2.0 0.0%, support-bot@1.1.0 0.0%",
         "throughput: support-bot@1.2.0 6.00 requests/s, support-bot@1.1.0 6.00 requests/s (×1.00)",
         "output tokens/s: support-bot@1.2.0 60.00 tokens/s, support-bot@1.1.0 60.00 tokens/s (×1.00)",
-        "p50 latency: support-bot@1.2.0 225 ms, support-bot@1.1.0 200 ms (×1.12)",
-        "p95 latency: support-bot@1.2.0 450 ms, support-bot@1.1.0 400 ms (×1.12)",
-        "p99 latency: support-bot@1.2.0 450 ms, support-bot@1.1.0 400 ms (×1.12)",
-        "p50 time to first token: support-bot@1.2.0 40 ms, support-bot@1.1.0 35 ms (×1.14)",
-        "p95 time to first token: support-bot@1.2.0 80 ms, support-bot@1.1.0 70 ms (×1.14)",
-        "p99 time to first token: support-bot@1.2.0 80 ms, support-bot@1.1.0 70 ms (×1.14)",
+        "p50 latency: support-bot@1.2.0 445 ms, support-bot@1.1.0 396 ms (×1.12)",
+        "p95 latency: support-bot@1.2.0 495 ms, support-bot@1.1.0 440 ms (×1.12)",
+        "p99 latency: support-bot@1.2.0 495 ms, support-bot@1.1.0 440 ms (×1.12)",
+        "p50 time to first token: support-bot@1.2.0 79 ms, support-bot@1.1.0 69 ms (×1.14)",
+        "p95 time to first token: support-bot@1.2.0 88 ms, support-bot@1.1.0 77 ms (×1.14)",
+        "p99 time to first token: support-bot@1.2.0 88 ms, support-bot@1.1.0 77 ms (×1.14)",
         "p95 wait for a free slot: support-bot@1.2.0 1.0 ms, support-bot@1.1.0 1.0 ms (×1.00)",
     ]
 
@@ -124,33 +140,35 @@ def test_a_latency_noise_floor_keeps_small_differences_from_failing(
     floor = ratios + "  min_latency_delta_ms: 100\n"
     profile.write_text(profile.read_text().replace(ratios, floor))
     floored = Registry.load(registry.root, workers=1)
-    old = stats(OLD, summary(p95=300, ttft_p95=40), summary(requests=24, p95=300))
-    noise = stats(NEW, summary(p95=390, ttft_p95=90), summary(requests=24, p95=390))
-    assert _errors(_judge(floored, noise, old)) == []
-    slower = stats(NEW, summary(p95=420, ttft_p95=90), summary(requests=24, p95=420))
-    assert _errors(_judge(floored, slower, old)) == [
+    old = stats(OLD, summary(latency=300, ttft=40), summary(requests=24, latency=300))
+    noise = stats(NEW, summary(latency=390, ttft=50), summary(requests=24, latency=390))
+    assert _ratio_errors(_judge(floored, noise, old)) == []
+    slower = stats(NEW, summary(latency=500, ttft=50), summary(requests=24, latency=500))
+    assert _ratio_errors(_judge(floored, slower, old)) == [
         ("pressure/ratio", 15, "$.vs_baseline.max_ratio.p95",
-         "p95 latency of support-bot@1.2.0 is 420 ms, 1.40× support-bot@1.1.0's 300 ms (at most 1.3×)"),
+         "p95 latency of support-bot@1.2.0 is 550 ms, 1.67× support-bot@1.1.0's 330 ms "
+         "(at most 1.3×, or 100 ms more): Mann-Whitney U test p = 5.41e-06 < 0.01, 10 and 10 requests"),
     ]  # fmt: skip
 
 
 def test_without_a_baseline_only_budgets_apply(registry: Registry) -> None:
-    new = stats(NEW, summary(p95=812), summary(requests=30, wall_s=2.0))
+    new = stats(NEW, summary(latency=812), summary(requests=30, wall_s=2.0))
     findings = _judge(registry, new, None)
     assert [f.message for f in findings if f.severity is Severity.ERROR] == [
-        "p95 latency of support-bot@1.2.0 is 812 ms, over the budget of 500 ms"
+        "p95 latency of support-bot@1.2.0 is 893 ms, over the budget of 500 ms: "
+        "binomial test p = 9.77e-14 < 0.01, 10 of 10 requests over the budget"
     ]
     summaries = [f.message for f in findings if f.rule == "pressure/summary"]
-    assert summaries[6] == "p95 latency: support-bot@1.2.0 812 ms"
+    assert summaries[6] == "p95 latency: support-bot@1.2.0 893 ms"
 
 
 def test_a_candidate_without_answers_fails_what_it_cannot_show(registry: Registry) -> None:
     new = stats(
         NEW,
-        summary(errors=10, p95=None, ttft_p95=None),
+        summary(errors=10, latency=None, ttft=None),
         summary(requests=20, errors=10, wall_s=1.0),
     )
-    old = stats(OLD, summary(p95=400, ttft_p95=50))
+    old = stats(OLD, summary(latency=400, ttft=50))
     assert [message for *_, message in _errors(_judge(registry, new, old))] == [
         "p95 latency of support-bot@1.2.0 cannot be judged: none of its 10 requests succeeded",
         "p95 time to first token of support-bot@1.2.0 cannot be judged: none of its 10 requests succeeded",
@@ -161,12 +179,108 @@ def test_a_candidate_without_answers_fails_what_it_cannot_show(registry: Registr
 
 
 def test_a_baseline_without_answers_cannot_be_compared(registry: Registry) -> None:
-    new = stats(NEW, summary(p95=400, ttft_p95=50), summary(requests=20, wall_s=2.0))
-    old = stats(OLD, summary(errors=10, p95=None, ttft_p95=None))
+    new = stats(NEW, summary(latency=400, ttft=50), summary(requests=20, wall_s=2.0))
+    old = stats(OLD, summary(errors=10, latency=None, ttft=None))
     findings = [f for f in _judge(registry, new, old) if f.severity is not Severity.INFO]
     assert {f.severity for f in findings} == {Severity.WARNING}
     assert [f.message for f in findings] == [
         "p95 latency of support-bot@1.2.0 cannot be compared: none of support-bot@1.1.0's requests succeeded",
         "p95 time to first token of support-bot@1.2.0 cannot be compared: none of support-bot@1.1.0's requests succeeded",
         "throughput with support-bot@1.2.0 cannot be compared: none of support-bot@1.1.0's requests succeeded",
+    ]
+
+
+def _samples(latencies: tuple[float, ...]) -> Summary:
+    n = len(latencies)
+    return Summary(n, 0, 4.0, 10 * n, latencies, tuple(v / 10 for v in latencies),
+                   Percentiles(0.0, 1.0, 2.0))  # fmt: skip
+
+
+def test_budgets_of_another_hardware_class_are_reported_not_enforced(registry: Registry) -> None:
+    file = registry.root / PATH
+    file.write_text(
+        file.read_text().replace("budgets:\n", "budgets:\n  hardware_class: gpu-l40s\n")
+    )
+    classed = Registry.load(registry.root, workers=1)
+    profile = classed.model(PATH, PressureProfile)
+    assert profile is not None
+    new = stats(NEW, summary(errors=1, latency=1000, ttft=100), summary(requests=20, wall_s=2.0))
+
+    def judge(node_class: str | None) -> list[tuple[str, Severity, str]]:
+        findings = check(Comparison(profile, PATH, new, None, node_class), classed.locate)
+        return [(f.rule, f.severity, f.message) for f in findings if f.rule != "pressure/summary"]
+
+    error_rate = (
+        "pressure/budget", Severity.ERROR,
+        "error rate of support-bot@1.2.0 is 10.0% (1 of 10 requests failed), over the budget of 5.0%",
+    )  # fmt: skip
+    assert judge("cpu-ci") == [
+        ("pressure/budget", Severity.INFO,
+         "p95 latency budget 500 ms holds for gpu-l40s; not checked on cpu-ci"),
+        ("pressure/budget", Severity.INFO,
+         "p95 time to first token budget 100 ms holds for gpu-l40s; not checked on cpu-ci"),
+        error_rate,
+        ("pressure/budget", Severity.INFO,
+         "throughput budget 5 requests/s holds for gpu-l40s; not checked on cpu-ci"),
+    ]  # fmt: skip
+    assert judge(None)[0] == (
+        "pressure/budget", Severity.INFO,
+        "p95 latency budget 500 ms holds for gpu-l40s; "
+        "not checked here: the node declares no hardware class",
+    )  # fmt: skip
+    assert [rule for rule, severity, _ in judge("gpu-l40s") if severity is Severity.ERROR] == [
+        "pressure/budget"
+    ] * 3
+
+
+def test_one_slow_request_is_inconclusive_not_a_failure(registry: Registry) -> None:
+    old = stats(OLD, summary(latency=400, ttft=40))
+    outlier = (*spread(400)[:9], 2000.0)
+    new = stats(NEW, _samples(outlier))
+    findings = [f for f in _judge(registry, new, old) if f.location.path[-1:] == ("p95",)]
+    assert [(f.severity, f.message, f.hint) for f in findings] == [(
+        Severity.WARNING,
+        "p95 latency of support-bot@1.2.0 is 2000 ms, 4.55× support-bot@1.1.0's 440 ms "
+        "(at most 1.3×) in this run, but not significantly: "
+        "Mann-Whitney U test p = 0.999 ≥ 0.01, 10 and 10 requests",
+        f"more requests make the test decisive: raise requests or duration_s in {PATH}",
+    )]  # fmt: skip
+    budget = [f for f in _judge(registry, new, old) if f.location.path[-1:] == ("p95_ms",)]
+    assert [(f.severity, f.message) for f in budget] == [(
+        Severity.WARNING,
+        "p95 latency of support-bot@1.2.0 is 2000 ms, over the budget of 500 ms in this run, "
+        "but not significantly: binomial test p = 0.401 ≥ 0.01, 1 of 10 requests over the budget",
+    )]  # fmt: skip
+
+
+def test_too_few_samples_are_inconclusive_with_the_numbers(registry: Registry) -> None:
+    old = stats(OLD, _samples((300.0, 310.0, 320.0)))
+    new = stats(NEW, _samples((900.0, 910.0, 920.0)))
+    first = next(f for f in _judge(registry, new, old) if f.rule == "pressure/ratio")
+    assert (first.severity, first.message, first.hint) == (
+        Severity.WARNING,
+        "p95 latency of support-bot@1.2.0 cannot be judged against support-bot@1.1.0's "
+        "(at most 1.3×): 3 and 3 requests cannot reach the Mann-Whitney U test's significance "
+        "level 0.01: the smallest p-value they allow is 0.05",
+        f"more requests make the test decisive: raise requests or duration_s in {PATH} "
+        "(at least 5 requests of each revision reach 0.01)",
+    )
+
+
+@pytest.mark.parametrize("slower", [1.0, 2.5, 7.0])
+def test_a_runner_that_slows_both_revisions_alike_gives_the_same_verdict(
+    registry: Registry, slower: float
+) -> None:
+    def verdicts(latency_new: float, latency_old: float) -> list[tuple[str, Severity, str]]:
+        new = stats(NEW, _samples(spread(latency_new * slower, 20)))
+        old = stats(OLD, _samples(spread(latency_old * slower, 20)))
+        findings = _judge(registry, new, old)
+        return [
+            (f.rule, f.severity, str(f.location)) for f in findings if f.rule == "pressure/ratio"
+        ]
+
+    assert verdicts(420, 400) == []
+    assert verdicts(800, 400) == [
+        ("pressure/ratio", Severity.ERROR, f"{PATH}:15 $.vs_baseline.max_ratio.p95"),
+        ("pressure/ratio", Severity.ERROR, f"{PATH}:15 $.vs_baseline.max_ratio.ttft_p95"),
     ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from adapterctl.latency import percentile
 from adapterctl.pressure.results import Round, Sample
-from adapterctl.pressure.stats import Percentiles, percentile, revision_stats, summarize
+from adapterctl.pressure.stats import Percentiles, revision_stats, summarize
 
 
 def sample(

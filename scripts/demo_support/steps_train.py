@@ -89,13 +89,17 @@ def gates(demo: Demo) -> None:
     demo.load_on_ci_node(CANDIDATE, path)
     endpoint = f"{demo.nodes['ci'].url}/v1"
     summary = f"{SUMMARIES}/eval-{CANDIDATE}.md"
+    demo.say(
+        "Latency is judged against the baseline measured beside it on the same node (at most",
+        "1.5× slower, by a Mann-Whitney U test), so a busy runner slows both alike. The CI",
+        "node declares its hardware class, cpu-ci (ADAPTERCTL_HARDWARE_CLASS): the line's p95",
+        "budget is promised for the GPU nodes (gpu-l40s), so here it is reported, not enforced.",
+    )
     if demo.engine.vllm:
         demo.say(
-            "The gate's latency rule (p95 at most 4000 ms) is for one request. On vLLM's CPU",
-            "backend one core runs the node's inference and LoRA costs grow with every",
-            "prompt in the batch: at eval's default of 8 requests at once, the first batch",
-            "took 1.6 to 2.8 s here whenever other work shared the machine. The CI node is",
-            "asked 2 at a time (--concurrency 2), as a CI job sizes it for its runner:",
+            "On vLLM's CPU backend one core runs the node's inference and LoRA costs grow",
+            "with every prompt in the batch, so the CI node is asked 2 requests at a time",
+            "(--concurrency 2), as a CI job sizes it for its runner:",
         )
     markdown = ["-f", "markdown", "-o", summary]
     demo.shell.adapterctl("eval", CANDIDATE, "--env", "staging", "--endpoint", endpoint,
@@ -112,9 +116,9 @@ def gates(demo: Demo) -> None:
             "On this CPU node vLLM applies LoRA with plain PyTorch operations over weights",
             "padded to --max-lora-rank 64: an adapter request costs 4 to 15 times a base",
             "request, and the first requests after a start also page in the gigabyte of KV",
-            "cache. The same revision measured twice here differs by up to a second at p95,",
-            "so the ratios would be noise: the demo asks for the budgets alone",
-            "(--baseline none). On GPU staging nodes keep the A-B-B-A comparison.",
+            "cache, which the first round (the candidate's) would pay alone. The demo replays",
+            "the candidate by itself (--baseline none): its error budget holds on any node,",
+            "its latency budgets are reported. On GPU staging nodes keep the A-B-B-A rounds.",
         )
         versus = ["--baseline", "none"]
     else:

@@ -16,8 +16,10 @@ from typing import Any
 
 import yaml
 
+from adapterctl.layout import ROOTS
+
 REPO = Path(__file__).resolve().parents[2]
-REGISTRY_PARTS = ("adapters", "bases", "environments", "schemas")
+REGISTRY_PARTS = (*ROOTS, "schemas")
 HANDED_OVER = ("1.1.0", "1.2.0")
 LINE = "support-bot"
 _STAGING_BEFORE = "  support-bot:\n    - {version: 1.1.0, weight: 100}\n"

@@ -60,12 +60,14 @@ def evaluate(
     plan: EvalPlan,
     line: AdapterLine,
     progress: Callable[[CaseResult], None] | None = None,
+    hardware_class: str | None = None,
 ) -> tuple[Report, Comparison]:
-    """Run ``plan`` and judge it; the report holds the gate's findings and a summary."""
+    """Run ``plan`` and judge it; the report holds the gate's findings and a summary.
+    ``hardware_class`` is the node's (absolute budgets of another class are not checked)."""
     results = tuple(run(plan, progress))
     candidate = plan.revisions[0]
     baseline = plan.revisions[1] if len(plan.revisions) > 1 else None
-    comparison = Comparison(line, plan.suites, results, candidate, baseline)
+    comparison = Comparison(line, plan.suites, results, candidate, baseline, hardware_class)
 
     def locate(path: str, json_path: JsonPath) -> Location:
         return registry.locate(path, json_path)
@@ -108,6 +110,7 @@ class RunContext:
     endpoint: str
     repeats: int
     registry_commit: str | None = None
+    hardware_class: str | None = None
 
 
 def write_evidence(path: Path, comparison: Comparison, report: Report, run: RunContext) -> None:
@@ -121,6 +124,7 @@ def write_evidence(path: Path, comparison: Comparison, report: Report, run: RunC
         "candidate": comparison.candidate,
         "baseline": comparison.baseline,
         "repeats": run.repeats,
+        "hardware_class": run.hardware_class,
         "rules": comparison.line.gates.model_dump(mode="json"),
         "ok": not report.failed,
         "suites": {

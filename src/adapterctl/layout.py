@@ -17,14 +17,15 @@ from adapterctl.model.common import Frozen
 from adapterctl.model.kinds import Kind
 from adapterctl.model.pressure import KEYWORDS
 
-ROOTS = ("adapters", "bases", "environments")
+ROOTS = ("adapters", "bases", "environments", "hardware")
 SIGNATURE_SUFFIX = ".sigstore.json"
 _SEMVER_FILE = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?\.yaml$")
 
 EXPECTED_PLACES = (
     "adapters/<name>/adapter.yaml, adapters/<name>/<version>.yaml, "
     "adapters/<name>/golden/<suite>.yaml, bases/<name>/<revision>.yaml, "
-    "environments/<env>/environment.yaml or environments/<env>/pressure/<profile>.yaml"
+    "environments/<env>/environment.yaml, environments/<env>/pressure/<profile>.yaml "
+    "or hardware/<class>.yaml"
 )
 
 
@@ -35,7 +36,8 @@ class Placement:
     kind: Kind
     name: str
     """Adapter line, base or environment name (the folder); a pressure profile's name (the
-    file stem), which is the identity its ``name`` field must repeat."""
+    file stem), which is the identity its ``name`` field must repeat; a hardware class's
+    name (the file stem)."""
     item: str | None = None
     """Revision version, base revision or suite name (the file stem); for a pressure
     profile, the environment it belongs to (the folder)."""
@@ -44,6 +46,8 @@ class Placement:
 def classify(path: str) -> Placement | None:
     """The placement of a registry YAML file, or None when it is in no known place."""
     parts = PurePosixPath(path).parts
+    if len(parts) == 2 and parts[0] == "hardware" and parts[1].endswith(".yaml"):
+        return Placement(Kind.HARDWARE_CLASS, parts[1].removesuffix(".yaml"))
     if len(parts) == 3:
         return _classify_top(parts[0], parts[1], parts[2])
     if len(parts) == 4 and parts[3].endswith(".yaml"):
@@ -95,6 +99,10 @@ def check_env_name(env: str) -> None:
         raise UsageError(f"--env {env!r}: not an environment name")
 
 
+def hardware_path(name: str) -> str:
+    return f"hardware/{name}.yaml"
+
+
 def environment_path(name: str) -> str:
     return f"environments/{name}/environment.yaml"
 
@@ -122,19 +130,31 @@ def references_of(model: Frozen) -> tuple[Reference, ...]:
     if isinstance(model, AdapterRevision):
         return ((("base",), base_path(model.base.name, model.base.revision)),)
     if isinstance(model, AdapterLine):
-        return tuple(
+        refs: list[Reference] = [
             (("golden_suites", i), suite_path(model.name, suite))
             for i, suite in enumerate(model.golden_suites)
-        )
+        ]
+        hardware = model.gates.latency.hardware_class
+        if hardware is not None:
+            refs.append((("gates", "latency", "hardware_class"), hardware_path(hardware)))
+        return tuple(refs)
     if isinstance(model, Environment):
         return _environment_references(model)
     if isinstance(model, PressureProfile):
-        return tuple(
-            (("mix", i, "target"), line_path(entry.target))
-            for i, entry in enumerate(model.mix)
-            if entry.target not in KEYWORDS
-        )
+        return _profile_references(model)
     return ()
+
+
+def _profile_references(profile: PressureProfile) -> tuple[Reference, ...]:
+    refs: list[Reference] = [
+        (("mix", i, "target"), line_path(entry.target))
+        for i, entry in enumerate(profile.mix)
+        if entry.target not in KEYWORDS
+    ]
+    hardware = profile.budgets.hardware_class
+    if hardware is not None:
+        refs.append((("budgets", "hardware_class"), hardware_path(hardware)))
+    return tuple(refs)
 
 
 def _environment_references(env: Environment) -> tuple[Reference, ...]:

@@ -13,11 +13,13 @@ from adapterctl.cli.options import (
     ApiKeyOption,
     BaselineOption,
     FormatOption,
+    HardwareClassOption,
     NodeURLOption,
     OutputOption,
     RootOption,
     TargetArgument,
     emit,
+    hardware_class,
     parse_target,
 )
 from adapterctl.config import resolve_root
@@ -41,6 +43,7 @@ def command(
     ] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = 8,
     api_key: ApiKeyOption = None,
+    hardware: HardwareClassOption = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, help="Seconds per request.")
     ] = 60.0,
@@ -89,6 +92,7 @@ def command(
     if registry.revision(name, version) is None:
         raise UsageError(f"no valid revision {target}: run adapterctl validate first")
     line, suites = line_and_suites(registry, name)
+    node_class = hardware_class(registry, hardware)
     if registry.environment(env) is None:
         raise UsageError(
             f"no environment {env}: {layout.environment_path(env)} is missing or invalid"
@@ -109,13 +113,14 @@ def command(
         extra_body=_extra_body(extra_body),
     )
     with progress_reporter(plan) as progress:
-        report, comparison = evaluate(registry, plan, line, progress)
+        report, comparison = evaluate(registry, plan, line, progress, node_class)
     default = registry_root / "reports" / "golden" / f"{target}.json"
     run = RunContext(
         environment=env,
         endpoint=endpoint,
         repeats=plan.repeats,
         registry_commit=head_commit(registry_root),
+        hardware_class=node_class,
     )
     write_evidence(evidence or default, comparison, report, run)
     page = html_path or default.parent / f"{target}.html"

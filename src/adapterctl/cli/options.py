@@ -9,9 +9,13 @@ from typing import Annotated
 
 import typer
 
+from adapterctl import layout
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.findings import Report
 from adapterctl.fsutil import write_atomic
+from adapterctl.model import HardwareClass
+from adapterctl.model.kinds import Kind
+from adapterctl.registry import Registry
 from adapterctl.report import Format, render
 
 RootOption = Annotated[
@@ -53,6 +57,16 @@ ApiKeyOption = Annotated[
     str | None,
     typer.Option("--api-key", envvar="ADAPTERCTL_API_KEY", help="Bearer key of the endpoint."),
 ]
+HardwareClassOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--hardware-class",
+        metavar="CLASS",
+        envvar="ADAPTERCTL_HARDWARE_CLASS",
+        help="The node's hardware class (hardware/CLASS.yaml): absolute budgets promised for "
+        "another class are reported, not enforced.",
+    ),
+]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 EnvOption = Annotated[
     str, typer.Option("--env", metavar="ENV", help="The environment (environments/ENV/).")
@@ -91,6 +105,26 @@ def write_report(path: Path, text: str) -> None:
         write_atomic(path, text)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def hardware_class(registry: Registry, given: list[str] | None) -> str | None:
+    """The node's hardware class from ``--hardware-class``: one class the registry declares."""
+    if not given:
+        return None
+    if len(given) > 1:
+        raise UsageError(
+            f"--hardware-class is given {len(given)} times ({', '.join(given)}): "
+            "a node belongs to one hardware class"
+        )
+    name = given[0]
+    if registry.model(layout.hardware_path(name), HardwareClass) is None:
+        known = sorted(e.placement.name for e in registry.of_kind(Kind.HARDWARE_CLASS))
+        declared = f"the registry declares {', '.join(known)}" if known else "it declares none"
+        raise UsageError(
+            f"--hardware-class {name}: no hardware class {layout.hardware_path(name)} ({declared})",
+            hint="declare the class in hardware/CLASS.yaml (docs/hardware.md)",
+        )
+    return name
 
 
 def parse_target(text: str) -> tuple[str, str]:

@@ -12,11 +12,13 @@ from adapterctl.cli.options import (
     ApiKeyOption,
     BaselineOption,
     FormatOption,
+    HardwareClassOption,
     NodeURLOption,
     OutputOption,
     RootOption,
     TargetArgument,
     emit,
+    hardware_class,
     parse_target,
 )
 from adapterctl.config import resolve_root
@@ -49,6 +51,7 @@ def command(
         ),
     ] = None,
     api_key: ApiKeyOption = None,
+    hardware: HardwareClassOption = None,
     timeout: Annotated[
         float | None,
         typer.Option(
@@ -79,6 +82,7 @@ def command(
     registry_root = resolve_root(root)
     path = pipeline.profile_path(registry_root, env, profile)
     registry = Registry.load(registry_root)
+    node_class = hardware_class(registry, hardware)
     try:
         setup = pipeline.prepare(
             registry,
@@ -100,10 +104,10 @@ def command(
     )
     with progress_reporter(setup.total) as progress:
         rounds = run(plan, setup.rounds, progress)
-    comparison = pipeline.compare(setup, rounds)
+    comparison = pipeline.compare(setup, rounds, node_class)
     report = Report.build("pressure", [path], pressure.check(comparison, registry.locate))
     default = registry_root / "reports" / "pressure" / f"{target}.json"
-    evidence.write(evidence_path or default, setup, rounds, report, endpoint)
+    evidence.write(evidence_path or default, setup, rounds, report, endpoint, node_class)
     if fmt is Format.TEXT:
         Console(stderr=True).print(side_by_side(comparison))
     return emit(report, fmt, output)

@@ -9,8 +9,10 @@ suite's ``thresholds``:
   candidate in *any* repeat, unless the line lists it in ``accepted_changes``;
 - metric deltas: a metric's mean score may drop by at most ``max_score_drop``; the noise
   seen across repeats is reported beside the drop;
-- latency: the candidate's p95 stays within ``p95_ms`` and within ``max_ratio`` × the
-  baseline's p95.
+- latency (:mod:`adapterctl.latency`): the candidate's latencies stay within ``max_ratio``
+  × the baseline's (or ``min_delta_ms`` more), by a Mann-Whitney U test over the requests
+  of both, measured interleaved on the same node; its p95 within ``p95_ms`` on nodes of the
+  budget's ``hardware_class``, by a binomial test. Inconclusive tests are warnings.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from adapterctl import layout
 from adapterctl.evals.results import CaseResult
 from adapterctl.findings import Finding, JsonPath, Location, Severity
+from adapterctl.gates import latency
+from adapterctl.gates.latency import Subject
+from adapterctl.latency import RatioLimit, budget, compare, percentile
 from adapterctl.model import AdapterLine, GoldenSuite
 
 Locate = Callable[[str, JsonPath], Location]
@@ -38,6 +44,8 @@ class Comparison:
     results: tuple[CaseResult, ...]
     candidate: str
     baseline: str | None
+    hardware_class: str | None = None
+    """The node's hardware class: absolute budgets of another class are not checked."""
 
 
 def _error(rule: str, location: Location, message: str, hint: str | None = None) -> Finding:
@@ -178,28 +186,44 @@ def _metric_drops(comparison: Comparison, locate: Locate) -> Iterator[Finding]:
 
 
 def p95(values: Sequence[float]) -> float:
-    """The 95th percentile (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[max(0, -(-95 * len(ordered) // 100) - 1)] if ordered else 0.0
+    """The 95th percentile (nearest rank); 0 for no values."""
+    return percentile(values, 95) or 0.0
+
+
+def _latencies(comparison: Comparison, revision: str) -> list[float]:
+    return [r.answer.latency_ms for r in _of(comparison, revision) if r.answer.error is None]
 
 
 def _latency(comparison: Comparison, locate: Locate) -> Iterator[Finding]:
-    budget = comparison.line.gates.latency
-    line = layout.line_path(comparison.line.name)
-    candidate = p95([r.answer.latency_ms for r in _of(comparison, comparison.candidate)])
-    if budget.p95_ms is not None and candidate > budget.p95_ms:
-        yield _error(
-            "latency",
-            locate(line, ("gates", "latency", "p95_ms")),
-            f"{comparison.candidate} p95 latency {candidate:.0f} ms is above the budget "
-            f"{budget.p95_ms:.0f} ms",
-        )
-    if budget.max_ratio is not None and comparison.baseline is not None:
-        baseline = p95([r.answer.latency_ms for r in _of(comparison, comparison.baseline)])
-        if baseline > 0 and candidate > baseline * budget.max_ratio:
-            yield _error(
-                "latency",
-                locate(line, ("gates", "latency", "max_ratio")),
-                f"{comparison.candidate} p95 latency {candidate:.0f} ms is more than "
-                f"{budget.max_ratio:g}× {comparison.baseline}'s {baseline:.0f} ms",
+    rules = comparison.line.gates.latency
+    path = layout.line_path(comparison.line.name)
+    candidate = _latencies(comparison, comparison.candidate)
+    if not candidate:
+        return
+    subject = partial(
+        Subject,
+        "golden/latency",
+        label="p95 latency",
+        revision=comparison.candidate,
+        more="raise gates.golden.repeats in adapter.yaml, or --repeat",
+    )
+    if rules.p95_ms is not None:
+        where = locate(path, ("gates", "latency", "p95_ms"))
+        if not latency.applies(rules.hardware_class, comparison.hardware_class):
+            assert rules.hardware_class is not None
+            yield latency.not_checked(
+                subject(where),
+                f"{rules.p95_ms:g} ms",
+                rules.hardware_class,
+                comparison.hardware_class,
             )
+        elif found := latency.budget_finding(subject(where), budget(candidate, rules.p95_ms, 95)):
+            yield found
+    baseline = _latencies(comparison, comparison.baseline) if comparison.baseline else []
+    if rules.max_ratio is not None and comparison.baseline is not None and baseline:
+        ratio = RatioLimit(rules.max_ratio, rules.min_delta_ms or 0.0)
+        evidence = compare(candidate, baseline, ratio, 95)
+        where = locate(path, ("gates", "latency", "max_ratio"))
+        theirs = (comparison.baseline, p95(baseline))
+        if found := latency.ratio_finding(subject(where), evidence, theirs, ratio):
+            yield found

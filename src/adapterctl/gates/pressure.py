@@ -2,13 +2,18 @@
 
 Rules, from the profile (``environments/<env>/pressure/<profile>.yaml``):
 
-- budgets: each latency percentile and time to first token of the candidate's requests
-  stays within ``budgets.<metric>_ms``; the share of them that failed within
-  ``budgets.max_error_rate`` (0 unless set); the throughput of its rounds (every request of
-  the mix) reaches ``budgets.min_throughput_rps``;
-- ratios: the same latency metrics stay within ``vs_baseline.max_ratio.<metric>`` × the
-  baseline's, and the throughput reaches ``vs_baseline.min_throughput_ratio`` × the
-  baseline's — both replayed the same schedule.
+- budgets: on nodes of the budgets' ``hardware_class`` (every node without one), each
+  latency percentile and time to first token of the candidate's requests stays within
+  ``budgets.<metric>_ms`` (a binomial test, :mod:`adapterctl.latency`) and the
+  throughput of its rounds (every request of the mix) reaches
+  ``budgets.min_throughput_rps``; on every node, the share of the candidate's requests
+  that failed stays within ``budgets.max_error_rate`` (0 unless set);
+- ratios: the candidate's latencies and times to first token stay within
+  ``vs_baseline.max_ratio.<metric>`` × the baseline's (or ``min_latency_delta_ms`` more),
+  by a Mann-Whitney U test over the requests of both; the throughput reaches
+  ``vs_baseline.min_throughput_ratio`` × the baseline's — both replayed the same schedule.
+
+An inconclusive test is a warning with its numbers; a budget of another class an info.
 
 Findings point at the profile's field that set the limit. One INFO finding per metric shows
 both revisions side by side.
@@ -16,10 +21,13 @@ both revisions side by side.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from adapterctl.findings import Finding, JsonPath, Location, Severity
+from adapterctl.gates import latency
+from adapterctl.gates.latency import Subject
+from adapterctl.latency import RatioLimit, budget, compare
 from adapterctl.model.pressure import PressureProfile
 from adapterctl.pressure.metrics import ERROR_RATE, LATENCY, REPORTED, THROUGHPUT, Metric, ratio
 from adapterctl.pressure.stats import RevisionStats, Summary
@@ -38,6 +46,8 @@ class Comparison:
     """The profile's repository path."""
     candidate: RevisionStats
     baseline: RevisionStats | None
+    hardware_class: str | None = None
+    """The node's hardware class: budgets of another class are not checked."""
 
 
 def check(comparison: Comparison, locate: Locate) -> list[Finding]:
@@ -55,23 +65,54 @@ def _finding(rule: str, severity: Severity, location: Location, message: str) ->
 
 def _budgets(comparison: Comparison, locate: Locate) -> Iterator[Finding]:
     budgets, candidate = comparison.profile.budgets, comparison.candidate
-    name = candidate.revision
+    enforced = latency.applies(budgets.hardware_class, comparison.hardware_class)
     for metric in LATENCY:
         limit: float | None = getattr(budgets, f"{metric.key}_ms")
         if limit is None:
             continue
         where = locate(comparison.path, ("budgets", f"{metric.key}_ms"))
-        value = metric.value(candidate)
-        if value is None:
-            yield _unjudged(where, metric, name, candidate.candidate)
-        elif value > limit:
-            message = f"{metric.label} of {name} is {metric.show(value)}, over the budget of "
-            yield _finding("budget", Severity.ERROR, where, message + f"{limit:g} ms")
+        subject = _subject(comparison, metric, where)
+        samples = _samples(metric, candidate)
+        if not enforced:
+            yield _not_checked(comparison, subject, f"{limit:g} ms")
+        elif not samples:
+            yield _unjudged(where, metric, candidate.revision, candidate.candidate)
+        elif found := latency.budget_finding(subject, budget(samples, limit, metric.percentile)):
+            yield found
     yield from _error_budget(comparison, locate)
-    floor = budgets.min_throughput_rps
-    throughput = THROUGHPUT.value(candidate) or 0.0
-    if floor is not None and throughput < floor:
-        where = locate(comparison.path, ("budgets", "min_throughput_rps"))
+    yield from _throughput_budget(comparison, locate, enforced=enforced)
+
+
+def _subject(comparison: Comparison, metric: Metric, where: Location) -> Subject:
+    more = f"raise requests or duration_s in {comparison.path}"
+    return Subject("pressure/budget", where, metric.label, comparison.candidate.revision, more)
+
+
+def _samples(metric: Metric, stats: RevisionStats) -> Sequence[float]:
+    assert metric.samples is not None, f"{metric.key} is not a latency metric"
+    return metric.samples(stats.candidate)
+
+
+def _not_checked(comparison: Comparison, subject: Subject, limit: str) -> Finding:
+    budget_class = comparison.profile.budgets.hardware_class
+    assert budget_class is not None
+    return latency.not_checked(subject, limit, budget_class, comparison.hardware_class)
+
+
+def _throughput_budget(
+    comparison: Comparison, locate: Locate, *, enforced: bool
+) -> Iterator[Finding]:
+    floor = comparison.profile.budgets.min_throughput_rps
+    if floor is None:
+        return
+    where = locate(comparison.path, ("budgets", "min_throughput_rps"))
+    if not enforced:
+        subject = _subject(comparison, THROUGHPUT, where)
+        yield _not_checked(comparison, subject, f"{floor:g} requests/s")
+        return
+    name = comparison.candidate.revision
+    throughput = THROUGHPUT.value(comparison.candidate) or 0.0
+    if throughput < floor:
         message = (
             f"throughput with {name} is {THROUGHPUT.show(throughput)}, "
             f"under the budget of {floor:g} requests/s"
@@ -106,44 +147,53 @@ def _ratios(comparison: Comparison, baseline: RevisionStats, locate: Locate) -> 
         most: float | None = getattr(limits.max_ratio, metric.key)
         if most is not None:
             where = locate(comparison.path, ("vs_baseline", "max_ratio", metric.key))
-            yield from _ratio(comparison, baseline, metric, where, most, at_most=True)
+            limit = RatioLimit(most, limits.min_latency_delta_ms or 0.0)
+            yield from _latency_ratio(comparison, baseline, metric, where, limit)
     least = limits.min_throughput_ratio
     if least is not None:
         where = locate(comparison.path, ("vs_baseline", "min_throughput_ratio"))
-        yield from _ratio(comparison, baseline, THROUGHPUT, where, least, at_most=False)
+        yield from _throughput_ratio(comparison, baseline, where, least)
 
 
-def _ratio(
+def _latency_ratio(
     comparison: Comparison,
     baseline: RevisionStats,
     metric: Metric,
     where: Location,
-    limit: float,
-    *,
-    at_most: bool,
+    limit: RatioLimit,
 ) -> Iterator[Finding]:
-    name, old_name = comparison.candidate.revision, baseline.revision
-    new, old = metric.value(comparison.candidate), metric.value(baseline)
-    of = "with" if metric is THROUGHPUT else "of"
-    if old is None or old == 0:
+    name = comparison.candidate.revision
+    new, old = _samples(metric, comparison.candidate), _samples(metric, baseline)
+    if not old:
         message = (
-            f"{metric.label} {of} {name} cannot be compared: "
-            f"none of {old_name}'s requests succeeded"
+            f"{metric.label} of {name} cannot be compared: "
+            f"none of {baseline.revision}'s requests succeeded"
         )
         yield _finding("ratio", Severity.WARNING, where, message)
-        return
-    if new is None:
+    elif not new:
         yield _unjudged(where, metric, name, comparison.candidate.candidate)
-        return
-    factor = new / old
-    floor = comparison.profile.vs_baseline.min_latency_delta_ms
-    if at_most and floor is not None and new - old < floor:
-        return
-    if (factor > limit) if at_most else (factor < limit):
-        bound = "at most" if at_most else "at least"
+    else:
+        subject = replace(_subject(comparison, metric, where), rule="pressure/ratio")
+        evidence = compare(new, old, limit, metric.percentile)
+        theirs = (baseline.revision, metric.value(baseline) or 0.0)
+        if found := latency.ratio_finding(subject, evidence, theirs, limit):
+            yield found
+
+
+def _throughput_ratio(
+    comparison: Comparison, baseline: RevisionStats, where: Location, limit: float
+) -> Iterator[Finding]:
+    name, old_name = comparison.candidate.revision, baseline.revision
+    new, old = THROUGHPUT.value(comparison.candidate), THROUGHPUT.value(baseline)
+    if not old:
         message = (
-            f"{metric.label} {of} {name} is {metric.show(new)}, {factor:.2f}× "
-            f"{old_name}'s {metric.show(old)} ({bound} {limit:g}×)"
+            f"throughput with {name} cannot be compared: none of {old_name}'s requests succeeded"
+        )
+        yield _finding("ratio", Severity.WARNING, where, message)
+    elif new is not None and new / old < limit:
+        message = (
+            f"throughput with {name} is {THROUGHPUT.show(new)}, {new / old:.2f}× "
+            f"{old_name}'s {THROUGHPUT.show(old)} (at least {limit:g}×)"
         )
         yield _finding("ratio", Severity.ERROR, where, message)
 

@@ -41,8 +41,18 @@ def _dangling(registry: Registry, entry: Entry) -> Iterator[Finding]:
             Severity.ERROR,
             registry.locate(entry.path, json_path),
             f"{what.replace('-', ' ')} {target} does not exist",
-            "add it, or correct the reference",
+            _hint(registry, placement),
         )
+
+
+def _hint(registry: Registry, placement: layout.Placement | None) -> str:
+    if placement is None or placement.kind is not Kind.HARDWARE_CLASS:
+        return "add it, or correct the reference"
+    known = sorted(e.placement.name for e in registry.of_kind(Kind.HARDWARE_CLASS))
+    declared = f"the registry declares {', '.join(known)}" if known else "none is declared"
+    return (
+        f"declare the class in {layout.hardware_path(placement.name)}, or name another ({declared})"
+    )
 
 
 def _route_bases(registry: Registry, env_entry: Entry) -> Iterator[Finding]:

@@ -4,6 +4,7 @@ from adapterctl.model.adapter_line import AdapterLine
 from adapterctl.model.base import BaseManifest
 from adapterctl.model.environment import Environment
 from adapterctl.model.golden import GoldenSuite
+from adapterctl.model.hardware import HardwareClass
 from adapterctl.model.pressure import PressureProfile
 from adapterctl.model.quantization import Quantization
 from adapterctl.model.refs import AdapterRef, BaseRef
@@ -17,6 +18,7 @@ __all__ = [
     "BaseRef",
     "Environment",
     "GoldenSuite",
+    "HardwareClass",
     "PressureProfile",
     "Quantization",
 ]

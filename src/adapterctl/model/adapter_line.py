@@ -23,12 +23,20 @@ class GoldenRules(Frozen):
 
 
 class LatencyBudget(Frozen):
-    """Latency the candidate must stay within."""
+    """Latency the candidate must stay within (docs/golden.md, "Latency")."""
 
+    hardware_class: Name | None = None
+    """The hardware class (hardware/<class>.yaml) that p95_ms is promised for: it is
+    enforced on nodes that declare this class and reported as info elsewhere. Without a
+    class, p95_ms is enforced on every node."""
     p95_ms: Number | None = Field(default=None, gt=0)
-    """Absolute p95 budget in milliseconds."""
+    """Absolute p95 budget in milliseconds, on nodes of hardware_class."""
     max_ratio: Number | None = Field(default=None, ge=1.0)
-    """p95 may be at most this multiple of the baseline's p95."""
+    """The candidate's latencies may be at most this multiple of the baseline's, measured
+    interleaved on the same node (judged on any node, with a Mann-Whitney U test)."""
+    min_delta_ms: Number | None = Field(default=None, gt=0)
+    """Noise floor of max_ratio: a candidate is over the ratio only where it is also at
+    least this many milliseconds slower (a ratio of two small numbers is noise)."""
 
 
 class Gates(Frozen):

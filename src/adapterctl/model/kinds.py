@@ -9,6 +9,7 @@ from adapterctl.model.base import BaseManifest
 from adapterctl.model.common import Frozen
 from adapterctl.model.environment import Environment
 from adapterctl.model.golden import GoldenSuite
+from adapterctl.model.hardware import HardwareClass
 from adapterctl.model.pressure import PressureProfile
 from adapterctl.model.revision import AdapterRevision
 
@@ -19,6 +20,7 @@ class Kind(StrEnum):
     BASE = "base"
     ENVIRONMENT = "environment"
     GOLDEN_SUITE = "golden-suite"
+    HARDWARE_CLASS = "hardware-class"
     PRESSURE_PROFILE = "pressure-profile"
 
     @property
@@ -36,5 +38,6 @@ _MODELS: dict[Kind, type[Frozen]] = {
     Kind.BASE: BaseManifest,
     Kind.ENVIRONMENT: Environment,
     Kind.GOLDEN_SUITE: GoldenSuite,
+    Kind.HARDWARE_CLASS: HardwareClass,
     Kind.PRESSURE_PROFILE: PressureProfile,
 }

@@ -67,8 +67,13 @@ class MixEntry(Frozen):
 
 class Budgets(Frozen):
     """Absolute limits. Latency limits apply to the candidate's requests; throughput to all
-    requests of its rounds."""
+    requests of its rounds. Latency and throughput budgets are promises about
+    ``hardware_class``; the error rate holds on every node."""
 
+    hardware_class: Name | None = None
+    """The hardware class (hardware/<class>.yaml) the latency and throughput budgets are
+    promised for: enforced on nodes that declare it, reported as info elsewhere. Without
+    a class they are enforced on every node."""
     p50_ms: Milliseconds | None = None
     p95_ms: Milliseconds | None = None
     p99_ms: Milliseconds | None = None

@@ -21,15 +21,20 @@ FORMAT = "adapterctl/pressure-evidence@1"
 
 
 def document(
-    setup: Setup, rounds: Sequence[Round], report: Report, endpoint: str
+    setup: Setup,
+    rounds: Sequence[Round],
+    report: Report,
+    endpoint: str,
+    hardware_class: str | None = None,
 ) -> dict[str, object]:
-    """The evidence as a JSON-ready mapping."""
+    """The evidence as a JSON-ready mapping; ``hardware_class`` is the node's."""
     revisions = [r for r in (setup.candidate, setup.baseline) if r is not None]
     return {
         "format": FORMAT,
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "environment": setup.environment,
         "endpoint": endpoint,
+        "hardware_class": hardware_class,
         "profile": {"path": setup.path, **setup.profile.model_dump(mode="json")},
         "candidate": setup.candidate,
         "baseline": setup.baseline,
@@ -87,7 +92,15 @@ def _percentiles(values: Percentiles) -> dict[str, float | None]:
     return {name: None if v is None else round(v, 3) for name, v in asdict(values).items()}
 
 
-def write(path: Path, setup: Setup, rounds: Sequence[Round], report: Report, endpoint: str) -> None:
+def write(
+    path: Path,
+    setup: Setup,
+    rounds: Sequence[Round],
+    report: Report,
+    endpoint: str,
+    hardware_class: str | None = None,
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(document(setup, rounds, report, endpoint), indent=2, ensure_ascii=False)
+    evidence = document(setup, rounds, report, endpoint, hardware_class)
+    text = json.dumps(evidence, indent=2, ensure_ascii=False)
     write_atomic(path, text + "\n")

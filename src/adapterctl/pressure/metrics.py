@@ -6,10 +6,11 @@ baseline (``vs_baseline.max_ratio.<key>``) in the profile.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from adapterctl.latency import percentile
 from adapterctl.pressure.stats import RevisionStats, Summary
 
 Scope = Literal["candidate", "all"]
@@ -23,6 +24,9 @@ class Metric:
     scope: Scope
     unit: str
     read: Callable[[Summary], float | None]
+    samples: Callable[[Summary], Sequence[float]] | None = None
+    """The samples a percentile is taken of (latency metrics), for the gate's tests."""
+    percentile: int = 0
 
     def value(self, stats: RevisionStats) -> float | None:
         return self.read(stats.candidate if self.scope == "candidate" else stats.all)
@@ -38,18 +42,31 @@ class Metric:
         return f"{value:.2f} {self.unit}"
 
 
-def _latency(key: str, label: str, read: Callable[[Summary], float | None]) -> Metric:
-    return Metric(key, label, "candidate", "ms", read)
+def _latency(p: int) -> Metric:
+    return Metric(
+        key=f"p{p}",
+        label=f"p{p} latency",
+        scope="candidate",
+        unit="ms",
+        read=lambda s: percentile(s.latencies, p),
+        samples=lambda s: s.latencies,
+        percentile=p,
+    )
 
 
-LATENCY = (
-    _latency("p50", "p50 latency", lambda s: s.latency_ms.p50),
-    _latency("p95", "p95 latency", lambda s: s.latency_ms.p95),
-    _latency("p99", "p99 latency", lambda s: s.latency_ms.p99),
-    _latency("ttft_p50", "p50 time to first token", lambda s: s.ttft_ms.p50),
-    _latency("ttft_p95", "p95 time to first token", lambda s: s.ttft_ms.p95),
-    _latency("ttft_p99", "p99 time to first token", lambda s: s.ttft_ms.p99),
-)
+def _ttft(p: int) -> Metric:
+    return Metric(
+        key=f"ttft_p{p}",
+        label=f"p{p} time to first token",
+        scope="candidate",
+        unit="ms",
+        read=lambda s: percentile(s.ttfts, p),
+        samples=lambda s: s.ttfts,
+        percentile=p,
+    )
+
+
+LATENCY = (_latency(50), _latency(95), _latency(99), _ttft(50), _ttft(95), _ttft(99))
 """Over the candidate's requests that succeeded."""
 ERROR_RATE = Metric("error_rate", "error rate", "candidate", "%", lambda s: s.error_rate)
 THROUGHPUT = Metric("throughput", "throughput", "all", "requests/s", lambda s: s.throughput_rps)

@@ -196,7 +196,8 @@ def _report(path: str, findings: Sequence[Finding]) -> Report:
     return Report.build("pressure", [path], findings)
 
 
-def compare(setup: Setup, rounds: Sequence[Round]) -> Comparison:
-    """The gate's input: each revision's rounds, summarised."""
+def compare(setup: Setup, rounds: Sequence[Round], hardware_class: str | None = None) -> Comparison:
+    """The gate's input: each revision's rounds, summarised, and the node's hardware class."""
     baseline = revision_stats(rounds, setup.baseline) if setup.baseline else None
-    return Comparison(setup.profile, setup.path, revision_stats(rounds, setup.candidate), baseline)
+    candidate = revision_stats(rounds, setup.candidate)
+    return Comparison(setup.profile, setup.path, candidate, baseline, hardware_class)

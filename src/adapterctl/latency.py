@@ -1,0 +1,221 @@
+"""Latency verdicts that do not depend on how fast or how busy the measuring machine is.
+
+The golden gate, the pressure gate and the canary judge share these (DESIGN.md §3). Two
+questions, each with a stated test at one significance level, :data:`ALPHA`:
+
+- **Is the candidate slower than its limit relative to the baseline?** Both revisions were
+  measured interleaved on the same node in the same run, so a slow or busy machine slows
+  both alike. The limit turns each baseline latency ``b`` into the most the candidate may
+  take, ``max(ratio × b, b + min_delta)`` (below ``min_delta`` a difference is scheduling
+  noise), and a one-sided **Mann-Whitney U test** asks whether the candidate's latencies
+  are stochastically greater than those limits. Exact p-value when no two values tie and
+  the samples are small (``m × n ≤ 2500``); otherwise the normal approximation with tie
+  and continuity correction.
+- **Is the candidate's percentile over an absolute budget?** If its true ``q``-th
+  percentile were within the budget, each request would be over the budget with
+  probability at most ``1 - q``; a one-sided **binomial test** on the number of requests
+  over the budget asks whether there are too many for that.
+
+The verdict: **fail** when this run's percentile is over the limit *and* the test is
+significant (``p < ALPHA``); **inconclusive** when the samples are too few for the test to
+ever reach ``ALPHA``, or when this run's percentile is over the limit but not
+significantly (one slow request neither passes nor fails a revision); **pass** otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+ALPHA = 0.01
+"""Significance level of every latency test: the chance of failing a revision that is in
+fact exactly at its limit. A revision well within it fails far less often."""
+_EXACT_MAX_PAIRS = 2500
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The nearest-rank ``p``-th percentile: the smallest value that at least ``p`` % of the
+    values do not exceed. None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p * len(ordered) / 100 - 1e-9))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class RatioLimit:
+    """The most the candidate may take, relative to the baseline."""
+
+    ratio: float
+    min_delta_ms: float = 0.0
+
+    def allowed(self, baseline_ms: float) -> float:
+        return max(baseline_ms * self.ratio, baseline_ms + self.min_delta_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A verdict and the numbers behind it."""
+
+    verdict: Verdict
+    test: str
+    """'Mann-Whitney U' or 'binomial'."""
+    samples: int
+    """The candidate's samples."""
+    others: int
+    """The baseline's samples (ratio), or the candidate's samples over the budget (budget)."""
+    value: float
+    """This run's percentile of the candidate."""
+    limit: float
+    """What that percentile may be in this run: the allowed percentile, or the budget."""
+    p_value: float | None
+    """None when the samples are too few for the test to reach :data:`ALPHA`."""
+    smallest_p: float
+    """The smallest p-value these sample sizes allow."""
+
+    @property
+    def too_few(self) -> bool:
+        return self.p_value is None
+
+    def describe(self) -> str:
+        """The test and its numbers, for a finding: ``Mann-Whitney U p = 0.0004 < 0.01 …``."""
+        if self.p_value is None:
+            return (
+                f"{self._sizes()} cannot reach the {self.test} test's significance level "
+                f"{ALPHA:g}: the smallest p-value they allow is {self.smallest_p:.3g}"
+            )
+        relation = "<" if self.p_value < ALPHA else "≥"
+        return f"{self.test} test p = {self.p_value:.3g} {relation} {ALPHA:g}, {self._sizes()}"
+
+    def _sizes(self) -> str:
+        if self.test == "binomial":
+            return f"{self.others} of {self.samples} requests over the budget"
+        return f"{self.samples} and {self.others} requests"
+
+
+def compare(
+    candidate: Sequence[float], baseline: Sequence[float], limit: RatioLimit, p: float
+) -> Evidence:
+    """Whether ``candidate`` is slower than ``limit`` allows relative to ``baseline``,
+    reported at the ``p``-th percentile. Both must be non-empty."""
+    allowed = [limit.allowed(b) for b in baseline]
+    value, bound = percentile(candidate, p), percentile(allowed, p)
+    assert value is not None, "compare() needs candidate samples"
+    assert bound is not None, "compare() needs baseline samples"
+    m, n = len(candidate), len(allowed)
+    smallest = 1 / math.comb(m + n, m)
+    p_value = mann_whitney_greater(candidate, allowed) if smallest <= ALPHA else None
+    verdict = _verdict(p_value, over=value > bound)
+    return Evidence(verdict, "Mann-Whitney U", m, n, value, bound, p_value, smallest)
+
+
+def budget(samples: Sequence[float], limit_ms: float, p: float) -> Evidence:
+    """Whether the ``p``-th percentile of ``samples`` is over ``limit_ms``. Non-empty."""
+    value = percentile(samples, p)
+    assert value is not None, "budget() needs samples"
+    n = len(samples)
+    over = sum(1 for s in samples if s > limit_ms)
+    chance = 1 - p / 100
+    smallest = chance**n
+    p_value = binomial_tail(n, over, chance) if smallest <= ALPHA else None
+    verdict = _verdict(p_value, over=value > limit_ms)
+    return Evidence(verdict, "binomial", n, over, value, limit_ms, p_value, smallest)
+
+
+def _verdict(p_value: float | None, *, over: bool) -> Verdict:
+    if p_value is None:
+        return Verdict.INCONCLUSIVE
+    if not over:
+        return Verdict.PASS
+    return Verdict.FAIL if p_value < ALPHA else Verdict.INCONCLUSIVE
+
+
+def samples_needed(alpha: float = ALPHA) -> int:
+    """The fewest samples per revision (as many of each) that can reach ``alpha``."""
+    n = 1
+    while 1 / math.comb(2 * n, n) > alpha:
+        n += 1
+    return n
+
+
+def mann_whitney_greater(x: Sequence[float], y: Sequence[float]) -> float:
+    """One-sided p-value of the Mann-Whitney U test for "x is stochastically greater than y"."""
+    m, n = len(x), len(y)
+    ranks, ties = _ranks([*x, *y])
+    u = sum(ranks[:m]) - m * (m + 1) / 2
+    if not any(t > 1 for t in ties) and m * n <= _EXACT_MAX_PAIRS:
+        return _exact_upper_tail(m, n, round(u))
+    return _normal_upper_tail(m, n, u, ties)
+
+
+def _ranks(values: Sequence[float]) -> tuple[list[float], list[int]]:
+    """Mid-ranks (1-based) in the input's order, and the size of each group of equal values."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    ties: list[int] = []
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for i in order[start : end + 1]:
+            ranks[i] = (start + end) / 2 + 1
+        ties.append(end - start + 1)
+        start = end + 1
+    return ranks, ties
+
+
+def _exact_upper_tail(m: int, n: int, u: int) -> float:
+    counts = _u_counts(m, n)
+    return sum(counts[u:]) / math.comb(m + n, m)
+
+
+def _u_counts(m: int, n: int) -> list[int]:
+    """How many orderings give each U (0 … m·n): the coefficients of the Gaussian binomial
+    coefficient [m+n choose m]_q = ∏_{i=1..m} (1 - q^(n+i)) / (1 - q^i)."""
+    poly = [1]
+    for i in range(1, m + 1):
+        shift = n + i
+        product = poly + [0] * shift
+        for degree, count in enumerate(poly):
+            product[degree + shift] -= count
+        for degree in range(i, len(product)):  # exact division by (1 - q^i)
+            product[degree] += product[degree - i]
+        poly = product[: i * n + 1]
+    return poly
+
+
+def _normal_upper_tail(m: int, n: int, u: float, ties: Sequence[int]) -> float:
+    total = m + n
+    tie_term = sum(t**3 - t for t in ties) / (total * (total - 1)) if total > 1 else 0.0
+    variance = m * n / 12 * ((total + 1) - tie_term)
+    if variance <= 0:
+        return 1.0
+    z = (u - m * n / 2 - 0.5) / math.sqrt(variance)
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def binomial_tail(n: int, k: int, chance: float) -> float:
+    """P(X ≥ k) for X ~ Binomial(n, chance)."""
+    if k <= 0:
+        return 1.0
+    if chance <= 0:
+        return 0.0
+    if chance >= 1:
+        return 1.0
+    log_p, log_q = math.log(chance), math.log1p(-chance)
+    lg = math.lgamma
+    terms = (
+        math.exp(lg(n + 1) - lg(i + 1) - lg(n - i + 1) + i * log_p + (n - i) * log_q)
+        for i in range(k, n + 1)
+    )
+    return min(1.0, math.fsum(terms))

@@ -1,0 +1,108 @@
+"""The shared latency statistics: Mann-Whitney U and the binomial test, checked against
+definitions computed the slow way."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+
+import pytest
+
+from adapterctl import latency
+from adapterctl.latency import ALPHA, RatioLimit, Verdict, budget, compare
+
+
+def _u(x: list[float], y: list[float]) -> float:
+    return sum((a > b) + 0.5 * (a == b) for a in x for b in y)
+
+
+def _permutation_p(x: list[float], y: list[float]) -> float:
+    """P(U ≥ observed) over every way of splitting the pooled values: the test's definition."""
+    pooled, observed = [*x, *y], _u(x, y)
+    splits = list(itertools.combinations(range(len(pooled)), len(x)))
+    hits = 0
+    for chosen in splits:
+        left = [pooled[i] for i in chosen]
+        right = [pooled[i] for i in range(len(pooled)) if i not in chosen]
+        hits += _u(left, right) >= observed - 1e-9
+    return hits / len(splits)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_exact_p_value_is_the_permutation_p_value(seed: int) -> None:
+    rng = random.Random(seed)
+    x = [rng.uniform(0, 2) for _ in range(rng.randint(1, 7))]
+    y = [rng.uniform(0, 1.5) for _ in range(rng.randint(1, 7))]
+    assert latency.mann_whitney_greater(x, y) == pytest.approx(_permutation_p(x, y), abs=1e-12)
+
+
+def test_the_normal_approximation_agrees_with_the_exact_value_for_large_samples() -> None:
+    rng = random.Random(7)
+    x = [rng.gauss(1.1, 0.2) for _ in range(45)]
+    y = [rng.gauss(1.0, 0.2) for _ in range(50)]
+    exact = latency.mann_whitney_greater(x, y)  # 45 × 50 ≤ 2500: exact
+    ranks, ties = latency._ranks([*x, *y])
+    u = sum(ranks[:45]) - 45 * 46 / 2
+    approximate = latency._normal_upper_tail(45, 50, u, ties)
+    assert exact == pytest.approx(approximate, rel=0.05)
+
+
+def test_ties_use_mid_ranks_and_the_tie_correction() -> None:
+    x = [2.0] * 30 + [3.0] * 30
+    y = [1.0] * 30 + [2.0] * 30
+    p = latency.mann_whitney_greater(x, y)
+    assert p < 1e-6
+    assert latency.mann_whitney_greater([5.0] * 10, [5.0] * 10) == 1.0  # no evidence either way
+
+
+def test_the_binomial_tail_is_the_sum_of_the_probabilities() -> None:
+    for n, k, chance in [(9, 2, 0.05), (21, 3, 0.05), (40, 1, 0.01), (7, 7, 0.5)]:
+        direct = sum(math.comb(n, i) * chance**i * (1 - chance) ** (n - i) for i in range(k, n + 1))
+        assert latency.binomial_tail(n, k, chance) == pytest.approx(direct, rel=1e-9)
+    assert latency.binomial_tail(10, 0, 0.05) == 1.0
+
+
+def test_five_of_each_revision_is_the_least_that_can_reach_alpha() -> None:
+    assert latency.samples_needed() == 5
+    assert 1 / math.comb(10, 5) <= ALPHA < 1 / math.comb(8, 4)
+    assert compare([1.0] * 4, [1.0] * 4, RatioLimit(1.5), 95).too_few
+    assert not compare([1.0] * 5, [1.0] * 5, RatioLimit(1.5), 95).too_few
+
+
+def test_a_fail_needs_this_runs_percentile_over_the_limit_and_significance() -> None:
+    baseline = [100.0 + i for i in range(20)]
+    assert compare([300.0 + i for i in range(20)], baseline, RatioLimit(1.5), 95).verdict is (
+        Verdict.FAIL
+    )
+    # the whole distribution a little slower, its p95 within 1.5×: not a failure
+    shifted = [140.0 + i for i in range(20)]
+    evidence = compare(shifted, baseline, RatioLimit(1.5), 95)
+    assert (evidence.verdict, evidence.value <= evidence.limit) == (Verdict.PASS, True)
+
+
+def test_the_verdict_does_not_change_when_both_revisions_slow_alike() -> None:
+    rng = random.Random(3)
+    candidate = [rng.uniform(900, 1300) for _ in range(21)]
+    baseline = [rng.uniform(850, 1250) for _ in range(21)]
+    for slower in (1.0, 2.0, 5.0, 20.0):
+        scaled = compare(
+            [v * slower for v in candidate], [v * slower for v in baseline], RatioLimit(1.5), 95
+        )
+        assert scaled.verdict is Verdict.PASS
+        assert scaled.p_value == pytest.approx(
+            compare(candidate, baseline, RatioLimit(1.5), 95).p_value
+        )
+
+
+def test_a_budget_is_failed_only_by_more_slow_requests_than_its_percentile_allows() -> None:
+    fast = [100.0] * 19
+    assert budget([*fast, 3000.0], 2000, 95).verdict is Verdict.PASS
+    assert budget([*fast[:18], 3000.0, 3000.0], 2000, 95).verdict is Verdict.INCONCLUSIVE
+    assert budget([*fast[:14], *[3000.0] * 6], 2000, 95).verdict is Verdict.FAIL
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    assert latency.percentile([float(v) for v in range(1, 21)], 95) == 19.0
+    assert latency.percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert latency.percentile([], 95) is None
