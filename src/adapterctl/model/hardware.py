@@ -3,9 +3,9 @@
 Absolute latency and throughput budgets are promises about a kind of node ("p95 under 2 s
 on an L40S with this base"), not about whatever machine runs a check. A budget names the
 class it holds for (``gates.latency.hardware_class`` of an adapter line, ``budgets.
-hardware_class`` of a pressure profile); a node declares its class (``hardware_class`` in
-its node config, ``--hardware-class`` or ``ADAPTERCTL_HARDWARE_CLASS`` for ``eval`` and
-``pressure``). A budget is enforced on nodes of its class and reported as info elsewhere.
+hardware_class`` of a pressure profile); the node a check runs against declares its class
+(``--hardware-class`` or ``ADAPTERCTL_HARDWARE_CLASS`` for ``eval`` and ``pressure``). A
+budget is enforced on nodes of its class and reported as info elsewhere (docs/hardware.md).
 """
 
 from __future__ import annotations
