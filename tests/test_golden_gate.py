@@ -155,7 +155,7 @@ def test_latency_budget_and_ratio(registry: Registry) -> None:
          "binomial test p = 7.81e-10 < 0.01, 7 of 7 requests over the budget"),
         ("golden/latency",
          f"p95 latency of {CAND} is 5500 ms, 5.00× {BASE}'s 1100 ms (at most 1.5×, or 100 ms more): "
-         "Mann-Whitney U test p = 0.000291 < 0.01, 7 and 7 requests"),
+         "Wilcoxon signed-rank test p = 0.00781 < 0.01, 7 requests answered by both"),
     ]  # fmt: skip
 
 
@@ -195,8 +195,8 @@ def test_one_slow_request_neither_passes_nor_fails(registry: Registry) -> None:
          "significantly: binomial test p = 0.283 ≥ 0.01, 2 of 21 requests over the budget"),
         ("warning",
          f"p95 latency of {CAND} is 2600 ms, 2.39× {BASE}'s 1090 ms (at most 1.5×, or 100 ms "
-         "more) in this run, but not significantly: Mann-Whitney U test p = 1 ≥ 0.01, "
-         "21 and 21 requests"),
+         "more) in this run, but not significantly: Wilcoxon signed-rank test p = 0.996 ≥ 0.01, "
+         "21 requests answered by both"),
     ]  # fmt: skip
     assert findings[1].hint == (
         "more requests make the test decisive: raise gates.golden.repeats in adapter.yaml, or --repeat"
@@ -209,8 +209,8 @@ def test_too_few_requests_cannot_judge_the_ratio(registry: Registry) -> None:
     assert findings[1:] == [
         ("golden/latency",
          f"p95 latency of {CAND} cannot be judged against {BASE}'s (at most 1.5×, or 100 ms "
-         "more): 3 and 2 requests cannot reach the Mann-Whitney U test's significance level "
-         "0.01: the smallest p-value they allow is 0.1"),
+         "more): 2 requests answered by both cannot reach the Wilcoxon signed-rank test's "
+         "significance level 0.01: the smallest p-value they allow is 0.25"),
     ]  # fmt: skip
 
 

@@ -106,3 +106,46 @@ def test_percentiles_are_nearest_rank() -> None:
     assert latency.percentile([float(v) for v in range(1, 21)], 95) == 19.0
     assert latency.percentile([3.0, 1.0, 2.0], 50) == 2.0
     assert latency.percentile([], 95) is None
+
+
+def _sign_flip_p(differences: list[float]) -> float:
+    """P(W+ ≥ observed) over every sign pattern: the signed-rank test's definition."""
+    ranks, _ = latency._ranks([abs(d) for d in differences])
+    observed = sum(r for r, d in zip(ranks, differences, strict=True) if d > 0)
+    patterns = list(itertools.product((False, True), repeat=len(differences)))
+    hits = sum(
+        sum(r for r, up in zip(ranks, signs, strict=True) if up) >= observed - 1e-9
+        for signs in patterns
+    )
+    return hits / len(patterns)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_signed_rank_p_value_is_the_sign_flip_p_value(seed: int) -> None:
+    rng = random.Random(100 + seed)
+    differences = [rng.gauss(0.3, 1.0) for _ in range(rng.randint(1, 11))]
+    expected = _sign_flip_p(differences)
+    assert latency.wilcoxon_greater(differences) == pytest.approx(expected, abs=1e-12)
+
+
+def test_seven_pairs_is_the_least_the_signed_rank_test_needs() -> None:
+    assert latency.pairs_needed() == 7
+    assert 0.5**7 <= ALPHA < 0.5**6
+    pairs = [(300.0 + i, 100.0 + i) for i in range(6)]
+    assert latency.compare_paired(pairs, RatioLimit(1.5), 95).too_few
+    assert latency.compare_paired([*pairs, (400.0, 100.0)], RatioLimit(1.5), 95).verdict is (
+        Verdict.FAIL
+    )
+
+
+def test_pairing_sees_a_regression_that_the_spread_of_prompts_hides() -> None:
+    """Short and long prompts: a 2× regression per request, hidden in the unpaired spread."""
+    baseline = [100.0 * 1.5**i for i in range(10)]
+    candidate = [2.0 * b for b in baseline]
+    limit = RatioLimit(1.5)
+    assert compare(candidate, baseline, limit, 95).verdict is not Verdict.FAIL
+    paired = latency.compare_paired(list(zip(candidate, baseline, strict=True)), limit, 95)
+    assert paired.verdict is Verdict.FAIL
+    assert paired.describe() == (
+        "Wilcoxon signed-rank test p = 0.000977 < 0.01, 10 requests answered by both"
+    )

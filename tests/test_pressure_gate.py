@@ -46,8 +46,8 @@ def summary(
     ok = requests - errors
     latencies = spread(latency, ok) if latency is not None and ok else ()
     ttfts = spread(ttft, ok) if ttft is not None and ok else ()
-    return Summary(requests, errors, wall_s, 10 * ok, latencies, ttfts,
-                   Percentiles(0.0, 1.0, 2.0))  # fmt: skip
+    return Summary(requests, errors, wall_s, 10 * ok, latencies, ttfts, Percentiles(0.0, 1.0, 2.0),
+                   tuple(range(len(latencies))), tuple(range(len(ttfts))))  # fmt: skip
 
 
 def stats(revision: str, own: Summary, everything: Summary | None = None) -> RevisionStats:
@@ -99,10 +99,10 @@ def test_every_budget_and_ratio_is_judged_with_its_location(registry: Registry) 
          "throughput with support-bot@1.2.0 is 3.00 requests/s, under the budget of 5 requests/s"),
         ("pressure/ratio", 15, "$.vs_baseline.max_ratio.p95",
          "p95 latency of support-bot@1.2.0 is 1100 ms, 1.75× support-bot@1.1.0's 627 ms (at most 1.3×): "
-         "Mann-Whitney U test p = 1.08e-05 < 0.01, 9 and 10 requests"),
+         "Wilcoxon signed-rank test p = 0.00195 < 0.01, 9 requests answered by both"),
         ("pressure/ratio", 15, "$.vs_baseline.max_ratio.ttft_p95",
          "p95 time to first token of support-bot@1.2.0 is 110 ms, 1.67× support-bot@1.1.0's 66 ms (at most 1.3×): "
-         "Mann-Whitney U test p = 1.08e-05 < 0.01, 9 and 10 requests"),
+         "Wilcoxon signed-rank test p = 0.00195 < 0.01, 9 requests answered by both"),
         ("pressure/ratio", 16, "$.vs_baseline.min_throughput_ratio",
          "throughput with support-bot@1.2.0 is 3.00 requests/s, 0.60× support-bot@1.1.0's 5.00 requests/s (at least 0.8×)"),
     ]  # fmt: skip
@@ -147,7 +147,7 @@ def test_a_latency_noise_floor_keeps_small_differences_from_failing(
     assert _ratio_errors(_judge(floored, slower, old)) == [
         ("pressure/ratio", 15, "$.vs_baseline.max_ratio.p95",
          "p95 latency of support-bot@1.2.0 is 550 ms, 1.67× support-bot@1.1.0's 330 ms "
-         "(at most 1.3×, or 100 ms more): Mann-Whitney U test p = 5.41e-06 < 0.01, 10 and 10 requests"),
+         "(at most 1.3×, or 100 ms more): Wilcoxon signed-rank test p = 0.000977 < 0.01, 10 requests answered by both"),
     ]  # fmt: skip
 
 
@@ -193,7 +193,7 @@ def test_a_baseline_without_answers_cannot_be_compared(registry: Registry) -> No
 def _samples(latencies: tuple[float, ...]) -> Summary:
     n = len(latencies)
     return Summary(n, 0, 4.0, 10 * n, latencies, tuple(v / 10 for v in latencies),
-                   Percentiles(0.0, 1.0, 2.0))  # fmt: skip
+                   Percentiles(0.0, 1.0, 2.0), tuple(range(n)), tuple(range(n)))  # fmt: skip
 
 
 def test_budgets_of_another_hardware_class_are_reported_not_enforced(registry: Registry) -> None:
@@ -242,7 +242,7 @@ def test_one_slow_request_is_inconclusive_not_a_failure(registry: Registry) -> N
         Severity.WARNING,
         "p95 latency of support-bot@1.2.0 is 2000 ms, 4.55× support-bot@1.1.0's 440 ms "
         "(at most 1.3×) in this run, but not significantly: "
-        "Mann-Whitney U test p = 0.999 ≥ 0.01, 10 and 10 requests",
+        "Wilcoxon signed-rank test p = 0.968 ≥ 0.01, 10 requests answered by both",
         f"more requests make the test decisive: raise requests or duration_s in {PATH}",
     )]  # fmt: skip
     budget = [f for f in _judge(registry, new, old) if f.location.path[-1:] == ("p95_ms",)]
@@ -260,10 +260,10 @@ def test_too_few_samples_are_inconclusive_with_the_numbers(registry: Registry) -
     assert (first.severity, first.message, first.hint) == (
         Severity.WARNING,
         "p95 latency of support-bot@1.2.0 cannot be judged against support-bot@1.1.0's "
-        "(at most 1.3×): 3 and 3 requests cannot reach the Mann-Whitney U test's significance "
-        "level 0.01: the smallest p-value they allow is 0.05",
+        "(at most 1.3×): 3 requests answered by both cannot reach the Wilcoxon signed-rank "
+        "test's significance level 0.01: the smallest p-value they allow is 0.125",
         f"more requests make the test decisive: raise requests or duration_s in {PATH} "
-        "(at least 5 requests of each revision reach 0.01)",
+        "(at least 7 requests answered by both revisions reach 0.01)",
     )
 
 

@@ -91,7 +91,7 @@ def gates(demo: Demo) -> None:
     summary = f"{SUMMARIES}/eval-{CANDIDATE}.md"
     demo.say(
         "Latency is judged against the baseline measured beside it on the same node (at most",
-        "1.5× slower, by a Mann-Whitney U test), so a busy runner slows both alike. The CI",
+        "1.5× slower, by a signed-rank test per case), so a busy runner slows both alike. The CI",
         "node declares its hardware class, cpu-ci (ADAPTERCTL_HARDWARE_CLASS): the line's p95",
         "budget is promised for the GPU nodes (gpu-l40s), so here it is reported, not enforced.",
     )

@@ -7,10 +7,13 @@ questions, each with a stated test at one significance level, :data:`ALPHA`:
   measured interleaved on the same node in the same run, so a slow or busy machine slows
   both alike. The limit turns each baseline latency ``b`` into the most the candidate may
   take, ``max(ratio × b, b + min_delta)`` (below ``min_delta`` a difference is scheduling
-  noise), and a one-sided **Mann-Whitney U test** asks whether the candidate's latencies
-  are stochastically greater than those limits. Exact p-value when no two values tie and
-  the samples are small (``m × n ≤ 2500``); otherwise the normal approximation with tie
-  and continuity correction.
+  noise). Where both revisions answered the same requests (the golden gate's case and
+  repeat, the pressure gate's schedule), a one-sided **Wilcoxon signed-rank test** on the
+  pairs asks whether the candidate's latency exceeds its request's limit: pairing removes
+  the spread between short and long prompts, which dwarfs a regression. Otherwise (live
+  traffic) a one-sided **Mann-Whitney U test** asks whether the candidate's latencies are
+  stochastically greater than the limits. Exact p-values when nothing ties and the samples
+  are small; otherwise the normal approximation with tie and continuity correction.
 - **Is the candidate's percentile over an absolute budget?** If its true ``q``-th
   percentile were within the budget, each request would be over the budget with
   probability at most ``1 - q``; a one-sided **binomial test** on the number of requests
@@ -29,10 +32,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+PAIRED = "Wilcoxon signed-rank"
+UNPAIRED = "Mann-Whitney U"
 ALPHA = 0.01
 """Significance level of every latency test: the chance of failing a revision that is in
 fact exactly at its limit. A revision well within it fails far less often."""
 _EXACT_MAX_PAIRS = 2500
+_EXACT_MAX_PAIRED = 200
 
 
 class Verdict(StrEnum):
@@ -86,6 +92,13 @@ class Evidence:
     def too_few(self) -> bool:
         return self.p_value is None
 
+    @property
+    def needed(self) -> str:
+        """The least sample that can reach :data:`ALPHA` with this test, in words."""
+        if self.test == PAIRED:
+            return f"at least {pairs_needed()} requests answered by both revisions"
+        return f"at least {samples_needed()} requests of each revision"
+
     def describe(self) -> str:
         """The test and its numbers, for a finding: ``Mann-Whitney U p = 0.0004 < 0.01 …``."""
         if self.p_value is None:
@@ -99,6 +112,8 @@ class Evidence:
     def _sizes(self) -> str:
         if self.test == "binomial":
             return f"{self.others} of {self.samples} requests over the budget"
+        if self.test == PAIRED:
+            return f"{self.samples} requests answered by both"
         return f"{self.samples} and {self.others} requests"
 
 
@@ -115,7 +130,21 @@ def compare(
     smallest = 1 / math.comb(m + n, m)
     p_value = mann_whitney_greater(candidate, allowed) if smallest <= ALPHA else None
     verdict = _verdict(p_value, over=value > bound)
-    return Evidence(verdict, "Mann-Whitney U", m, n, value, bound, p_value, smallest)
+    return Evidence(verdict, UNPAIRED, m, n, value, bound, p_value, smallest)
+
+
+def compare_paired(pairs: Sequence[tuple[float, float]], limit: RatioLimit, p: float) -> Evidence:
+    """Like :func:`compare`, for (candidate, baseline) latencies of the same requests."""
+    candidate = [c for c, _ in pairs]
+    allowed = [limit.allowed(b) for _, b in pairs]
+    value, bound = percentile(candidate, p), percentile(allowed, p)
+    assert value is not None, "compare_paired() needs pairs"
+    assert bound is not None, "compare_paired() needs pairs"
+    differences = [c - a for c, a in zip(candidate, allowed, strict=True) if c != a]
+    smallest = 0.5 ** len(differences)
+    p_value = wilcoxon_greater(differences) if smallest <= ALPHA else None
+    verdict = _verdict(p_value, over=value > bound)
+    return Evidence(verdict, PAIRED, len(pairs), len(pairs), value, bound, p_value, smallest)
 
 
 def budget(samples: Sequence[float], limit_ms: float, p: float) -> Evidence:
@@ -145,6 +174,39 @@ def samples_needed(alpha: float = ALPHA) -> int:
     while 1 / math.comb(2 * n, n) > alpha:
         n += 1
     return n
+
+
+def pairs_needed(alpha: float = ALPHA) -> int:
+    """The fewest pairs (none equal) that can reach ``alpha`` with the signed-rank test."""
+    return math.ceil(math.log2(1 / alpha))
+
+
+def wilcoxon_greater(differences: Sequence[float]) -> float:
+    """One-sided p-value of the Wilcoxon signed-rank test for "the differences are
+    centred above 0" (zeros already dropped)."""
+    n = len(differences)
+    ranks, ties = _ranks([abs(d) for d in differences])
+    w = math.fsum(r for r, d in zip(ranks, differences, strict=True) if d > 0)
+    if not any(t > 1 for t in ties) and n <= _EXACT_MAX_PAIRED:
+        counts = _w_counts(n)
+        return sum(counts[round(w) :]) / (1 << n)
+    variance = n * (n + 1) * (2 * n + 1) / 24 - sum(t**3 - t for t in ties) / 48
+    if variance <= 0:
+        return 1.0
+    z = (w - n * (n + 1) / 4 - 0.5) / math.sqrt(variance)
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def _w_counts(n: int) -> list[int]:
+    """How many sign patterns give each W+ (0 … n(n+1)/2): the coefficients of
+    ∏_{i=1..n} (1 + q^i)."""
+    poly = [1]
+    for i in range(1, n + 1):
+        grown = poly + [0] * i
+        for degree, count in enumerate(poly):
+            grown[degree + i] += count
+        poly = grown
+    return poly
 
 
 def mann_whitney_greater(x: Sequence[float], y: Sequence[float]) -> float:

@@ -10,9 +10,10 @@ suite's ``thresholds``:
 - metric deltas: a metric's mean score may drop by at most ``max_score_drop``; the noise
   seen across repeats is reported beside the drop;
 - latency (:mod:`adapterctl.latency`): the candidate's latencies stay within ``max_ratio``
-  × the baseline's (or ``min_delta_ms`` more), by a Mann-Whitney U test over the requests
-  of both, measured interleaved on the same node; its p95 within ``p95_ms`` on nodes of the
-  budget's ``hardware_class``, by a binomial test. Inconclusive tests are warnings.
+  × the baseline's (or ``min_delta_ms`` more), by a Wilcoxon signed-rank test over the
+  cases and repeats both answered, interleaved on the same node; its p95 within
+  ``p95_ms`` on nodes of the budget's ``hardware_class``, by a binomial test.
+  Inconclusive tests are warnings.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from functools import partial
 from adapterctl import layout
 from adapterctl.evals.results import CaseResult
 from adapterctl.findings import Finding, JsonPath, Location, Severity
-from adapterctl.gates import latency
-from adapterctl.gates.latency import Subject
-from adapterctl.latency import RatioLimit, budget, compare, percentile
+from adapterctl.gates import verdicts
+from adapterctl.gates.verdicts import Subject
+from adapterctl.latency import RatioLimit, budget, compare, compare_paired, percentile
 from adapterctl.model import AdapterLine, GoldenSuite
 
 Locate = Callable[[str, JsonPath], Location]
@@ -194,6 +195,20 @@ def _latencies(comparison: Comparison, revision: str) -> list[float]:
     return [r.answer.latency_ms for r in _of(comparison, revision) if r.answer.error is None]
 
 
+def _pairs(comparison: Comparison, baseline: str) -> list[tuple[float, float]]:
+    """(candidate, baseline) latencies of each case and repeat both answered."""
+
+    def timed(revision: str) -> dict[tuple[str, str, int], float]:
+        return {
+            (r.suite, r.case, r.repeat): r.answer.latency_ms
+            for r in _of(comparison, revision)
+            if r.answer.error is None
+        }
+
+    new, old = timed(comparison.candidate), timed(baseline)
+    return [(new[key], old[key]) for key in sorted(new.keys() & old.keys())]
+
+
 def _latency(comparison: Comparison, locate: Locate) -> Iterator[Finding]:
     rules = comparison.line.gates.latency
     path = layout.line_path(comparison.line.name)
@@ -209,21 +224,24 @@ def _latency(comparison: Comparison, locate: Locate) -> Iterator[Finding]:
     )
     if rules.p95_ms is not None:
         where = locate(path, ("gates", "latency", "p95_ms"))
-        if not latency.applies(rules.hardware_class, comparison.hardware_class):
+        if not verdicts.applies(rules.hardware_class, comparison.hardware_class):
             assert rules.hardware_class is not None
-            yield latency.not_checked(
+            yield verdicts.not_checked(
                 subject(where),
                 f"{rules.p95_ms:g} ms",
                 rules.hardware_class,
                 comparison.hardware_class,
             )
-        elif found := latency.budget_finding(subject(where), budget(candidate, rules.p95_ms, 95)):
+        elif found := verdicts.budget_finding(subject(where), budget(candidate, rules.p95_ms, 95)):
             yield found
     baseline = _latencies(comparison, comparison.baseline) if comparison.baseline else []
     if rules.max_ratio is not None and comparison.baseline is not None and baseline:
         ratio = RatioLimit(rules.max_ratio, rules.min_delta_ms or 0.0)
-        evidence = compare(candidate, baseline, ratio, 95)
+        pairs = _pairs(comparison, comparison.baseline)
+        evidence = (
+            compare_paired(pairs, ratio, 95) if pairs else compare(candidate, baseline, ratio, 95)
+        )
         where = locate(path, ("gates", "latency", "max_ratio"))
         theirs = (comparison.baseline, p95(baseline))
-        if found := latency.ratio_finding(subject(where), evidence, theirs, ratio):
+        if found := verdicts.ratio_finding(subject(where), evidence, theirs, ratio):
             yield found

@@ -10,7 +10,7 @@ Rules, from the profile (``environments/<env>/pressure/<profile>.yaml``):
   that failed stays within ``budgets.max_error_rate`` (0 unless set);
 - ratios: the candidate's latencies and times to first token stay within
   ``vs_baseline.max_ratio.<metric>`` × the baseline's (or ``min_latency_delta_ms`` more),
-  by a Mann-Whitney U test over the requests of both; the throughput reaches
+  by a Wilcoxon signed-rank test over the requests both answered; the throughput reaches
   ``vs_baseline.min_throughput_ratio`` × the baseline's — both replayed the same schedule.
 
 An inconclusive test is a warning with its numbers; a budget of another class an info.
@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from adapterctl.findings import Finding, JsonPath, Location, Severity
-from adapterctl.gates import latency
-from adapterctl.gates.latency import Subject
-from adapterctl.latency import RatioLimit, budget, compare
+from adapterctl.gates import verdicts
+from adapterctl.gates.verdicts import Subject
+from adapterctl.latency import Evidence, RatioLimit, budget, compare, compare_paired
 from adapterctl.model.pressure import PressureProfile
 from adapterctl.pressure.metrics import ERROR_RATE, LATENCY, REPORTED, THROUGHPUT, Metric, ratio
 from adapterctl.pressure.stats import RevisionStats, Summary
@@ -65,7 +65,7 @@ def _finding(rule: str, severity: Severity, location: Location, message: str) ->
 
 def _budgets(comparison: Comparison, locate: Locate) -> Iterator[Finding]:
     budgets, candidate = comparison.profile.budgets, comparison.candidate
-    enforced = latency.applies(budgets.hardware_class, comparison.hardware_class)
+    enforced = verdicts.applies(budgets.hardware_class, comparison.hardware_class)
     for metric in LATENCY:
         limit: float | None = getattr(budgets, f"{metric.key}_ms")
         if limit is None:
@@ -77,7 +77,7 @@ def _budgets(comparison: Comparison, locate: Locate) -> Iterator[Finding]:
             yield _not_checked(comparison, subject, f"{limit:g} ms")
         elif not samples:
             yield _unjudged(where, metric, candidate.revision, candidate.candidate)
-        elif found := latency.budget_finding(subject, budget(samples, limit, metric.percentile)):
+        elif found := verdicts.budget_finding(subject, budget(samples, limit, metric.percentile)):
             yield found
     yield from _error_budget(comparison, locate)
     yield from _throughput_budget(comparison, locate, enforced=enforced)
@@ -96,7 +96,7 @@ def _samples(metric: Metric, stats: RevisionStats) -> Sequence[float]:
 def _not_checked(comparison: Comparison, subject: Subject, limit: str) -> Finding:
     budget_class = comparison.profile.budgets.hardware_class
     assert budget_class is not None
-    return latency.not_checked(subject, limit, budget_class, comparison.hardware_class)
+    return verdicts.not_checked(subject, limit, budget_class, comparison.hardware_class)
 
 
 def _throughput_budget(
@@ -174,10 +174,21 @@ def _latency_ratio(
         yield _unjudged(where, metric, name, comparison.candidate.candidate)
     else:
         subject = replace(_subject(comparison, metric, where), rule="pressure/ratio")
-        evidence = compare(new, old, limit, metric.percentile)
+        evidence = _compare(metric, comparison.candidate, baseline, limit)
         theirs = (baseline.revision, metric.value(baseline) or 0.0)
-        if found := latency.ratio_finding(subject, evidence, theirs, limit):
+        if found := verdicts.ratio_finding(subject, evidence, theirs, limit):
             yield found
+
+
+def _compare(
+    metric: Metric, candidate: RevisionStats, baseline: RevisionStats, limit: RatioLimit
+) -> Evidence:
+    """Paired by request where both revisions answered the same requests, else unpaired."""
+    new, old = metric.keyed(candidate.candidate), metric.keyed(baseline.candidate)
+    pairs = [(new[i], old[i]) for i in sorted(new.keys() & old.keys())]
+    if pairs:
+        return compare_paired(pairs, limit, metric.percentile)
+    return compare(list(new.values()), list(old.values()), limit, metric.percentile)
 
 
 def _throughput_ratio(

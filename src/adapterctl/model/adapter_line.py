@@ -33,7 +33,8 @@ class LatencyBudget(Frozen):
     """Absolute p95 budget in milliseconds, on nodes of hardware_class."""
     max_ratio: Number | None = Field(default=None, ge=1.0)
     """The candidate's latencies may be at most this multiple of the baseline's, measured
-    interleaved on the same node (judged on any node, with a Mann-Whitney U test)."""
+    interleaved on the same node (judged on any node, by a signed-rank test over the
+    cases both answered)."""
     min_delta_ms: Number | None = Field(default=None, gt=0)
     """Noise floor of max_ratio: a candidate is over the ratio only where it is also at
     least this many milliseconds slower (a ratio of two small numbers is noise)."""

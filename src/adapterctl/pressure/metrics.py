@@ -26,7 +26,15 @@ class Metric:
     read: Callable[[Summary], float | None]
     samples: Callable[[Summary], Sequence[float]] | None = None
     """The samples a percentile is taken of (latency metrics), for the gate's tests."""
+    index: Callable[[Summary], Sequence[int]] | None = None
+    """Each sample's request in the schedule, to pair the revisions' samples."""
     percentile: int = 0
+
+    def keyed(self, summary: Summary) -> dict[int, float]:
+        """The samples by request (latency metrics)."""
+        assert self.samples is not None, f"{self.key} is not a latency metric"
+        assert self.index is not None, f"{self.key} is not a latency metric"
+        return dict(zip(self.index(summary), self.samples(summary), strict=True))
 
     def value(self, stats: RevisionStats) -> float | None:
         return self.read(stats.candidate if self.scope == "candidate" else stats.all)
@@ -50,6 +58,7 @@ def _latency(p: int) -> Metric:
         unit="ms",
         read=lambda s: percentile(s.latencies, p),
         samples=lambda s: s.latencies,
+        index=lambda s: s.latency_index,
         percentile=p,
     )
 
@@ -62,6 +71,7 @@ def _ttft(p: int) -> Metric:
         unit="ms",
         read=lambda s: percentile(s.ttfts, p),
         samples=lambda s: s.ttfts,
+        index=lambda s: s.ttft_index,
         percentile=p,
     )
 

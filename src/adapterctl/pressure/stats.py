@@ -40,6 +40,9 @@ class Summary:
     ttfts: tuple[float, ...]
     """Times to first token of the requests that succeeded and reported one, in ms."""
     queue_ms: Percentiles
+    latency_index: tuple[int, ...] = ()
+    """The schedule index of each latency (the same request in every revision's rounds)."""
+    ttft_index: tuple[int, ...] = ()
 
     @property
     def latency_ms(self) -> Percentiles:
@@ -69,14 +72,17 @@ class Summary:
 
 def summarize(samples: Sequence[Sample], wall_s: float) -> Summary:
     ok = [s for s in samples if s.ok]
+    timed = [s for s in ok if s.ttft_ms is not None]
     return Summary(
         requests=len(samples),
         errors=len(samples) - len(ok),
         wall_s=wall_s,
         output_tokens=sum(s.output_tokens for s in ok),
         latencies=tuple(s.latency_ms for s in ok),
-        ttfts=tuple(s.ttft_ms for s in ok if s.ttft_ms is not None),
+        ttfts=tuple(s.ttft_ms for s in timed if s.ttft_ms is not None),
         queue_ms=Percentiles.of([s.queue_ms for s in samples]),
+        latency_index=tuple(s.index for s in ok),
+        ttft_index=tuple(s.index for s in timed),
     )
 
 

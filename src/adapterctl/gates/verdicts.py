@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapterctl.findings import Finding, Location, Severity
-from adapterctl.latency import ALPHA, Evidence, RatioLimit, Verdict, samples_needed
+from adapterctl.latency import ALPHA, Evidence, RatioLimit, Verdict
 
 _MORE = "more requests make the test decisive: {how}"
 
@@ -74,8 +74,7 @@ def _finding(
         return Finding(subject.rule, Severity.ERROR, subject.where, message, _fix(subject))
     if evidence.too_few:
         message = f"{subject.label} of {subject.revision} cannot be judged {against}: "
-        needed = f"at least {samples_needed()} requests of each revision"
-        hint = _MORE.format(how=f"{subject.more} ({needed} reach {ALPHA:g})")
+        hint = _MORE.format(how=f"{subject.more} ({evidence.needed} reach {ALPHA:g})")
         if evidence.test == "binomial":
             hint = _MORE.format(how=subject.more)
         return Finding(
