@@ -225,7 +225,16 @@ def test_without_a_baseline_only_absolute_rules_apply(registry: Registry) -> Non
     suite = _suite(registry)
     results = tuple(r for r in _results(suite, {CAND: {"refund-window"}}) if r.revision == CAND)
     comparison = Comparison(_line(registry), (suite,), results, CAND, None, "gpu-l40s")
-    assert [f.rule for f in golden.check(comparison, _locate)] == ["golden/pass-rate"]
+    findings = golden.check(comparison, _locate)
+    assert [(f.rule, f.severity.value) for f in findings] == [
+        ("golden/pass-rate", "error"),
+        ("golden/latency", "info"),
+    ]
+    assert findings[1].message == (
+        f"ratio to the baseline not checked: no baseline ran beside {CAND} "
+        "(--baseline none, or the environment serves no other revision of support-bot)"
+    )
+    assert findings[1].location.path == ("gates", "latency", "max_ratio")
 
 
 def test_p95_is_nearest_rank() -> None:

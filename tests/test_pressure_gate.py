@@ -222,6 +222,9 @@ def test_budgets_of_another_hardware_class_are_reported_not_enforced(registry: R
         error_rate,
         ("pressure/budget", Severity.INFO,
          "throughput budget 5 requests/s holds for gpu-l40s; not checked on cpu-ci"),
+        ("pressure/ratio", Severity.INFO,
+         "ratio to the baseline not checked: no baseline ran beside support-bot@1.2.0 "
+         "(--baseline none, or the environment serves no other revision of support-bot)"),
     ]  # fmt: skip
     assert judge(None)[0] == (
         "pressure/budget", Severity.INFO,

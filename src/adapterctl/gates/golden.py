@@ -234,6 +234,9 @@ def _latency(comparison: Comparison, locate: Locate) -> Iterator[Finding]:
             )
         elif found := verdicts.budget_finding(subject(where), budget(candidate, rules.p95_ms, 95)):
             yield found
+    if rules.max_ratio is not None and comparison.baseline is None:
+        where = locate(path, ("gates", "latency", "max_ratio"))
+        yield verdicts.no_baseline("golden/latency", where, comparison.candidate)
     baseline = _latencies(comparison, comparison.baseline) if comparison.baseline else []
     if rules.max_ratio is not None and comparison.baseline is not None and baseline:
         ratio = RatioLimit(rules.max_ratio, rules.min_delta_ms or 0.0)

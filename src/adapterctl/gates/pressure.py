@@ -28,7 +28,7 @@ from adapterctl.findings import Finding, JsonPath, Location, Severity
 from adapterctl.gates import verdicts
 from adapterctl.gates.verdicts import Subject
 from adapterctl.latency import Evidence, RatioLimit, budget, compare, compare_paired
-from adapterctl.model.pressure import PressureProfile
+from adapterctl.model.pressure import PressureProfile, VsBaseline
 from adapterctl.pressure.metrics import ERROR_RATE, LATENCY, REPORTED, THROUGHPUT, Metric, ratio
 from adapterctl.pressure.stats import RevisionStats, Summary
 
@@ -55,6 +55,11 @@ def check(comparison: Comparison, locate: Locate) -> list[Finding]:
     findings = list(_budgets(comparison, locate))
     if comparison.baseline is not None:
         findings += _ratios(comparison, comparison.baseline, locate)
+    elif comparison.profile.vs_baseline != VsBaseline():
+        where = locate(comparison.path, ("vs_baseline",))
+        findings.append(
+            verdicts.no_baseline("pressure/ratio", where, comparison.candidate.revision)
+        )
     return findings + summary(comparison, locate)
 
 

@@ -42,6 +42,16 @@ def not_checked(subject: Subject, limit: str, budget_class: str, node_class: str
     return Finding(subject.rule, Severity.INFO, subject.where, message)
 
 
+def no_baseline(rule: str, where: Location, candidate: str) -> Finding:
+    """The info finding for ratio limits that a run without a baseline cannot check."""
+    line = candidate.partition("@")[0]
+    message = (
+        f"ratio to the baseline not checked: no baseline ran beside {candidate} "
+        f"(--baseline none, or the environment serves no other revision of {line})"
+    )
+    return Finding(rule, Severity.INFO, where, message)
+
+
 def budget_finding(subject: Subject, evidence: Evidence) -> Finding | None:
     """The finding for an absolute budget's verdict (None when it passed)."""
     head = f"{subject.label} of {subject.revision} is {ms(evidence.value)}"
