@@ -34,6 +34,7 @@ from enum import StrEnum
 
 PAIRED = "Wilcoxon signed-rank"
 UNPAIRED = "Mann-Whitney U"
+BINOMIAL = "binomial"
 ALPHA = 0.01
 """Significance level of every latency test: the chance of failing a revision that is in
 fact exactly at its limit. A revision well within it fails far less often."""
@@ -74,7 +75,7 @@ class Evidence:
 
     verdict: Verdict
     test: str
-    """'Mann-Whitney U' or 'binomial'."""
+    """:data:`PAIRED`, :data:`UNPAIRED` or :data:`BINOMIAL`."""
     samples: int
     """The candidate's samples."""
     others: int
@@ -110,7 +111,7 @@ class Evidence:
         return f"{self.test} test p = {self.p_value:.3g} {relation} {ALPHA:g}, {self._sizes()}"
 
     def _sizes(self) -> str:
-        if self.test == "binomial":
+        if self.test == BINOMIAL:
             return f"{self.others} of {self.samples} requests over the budget"
         if self.test == PAIRED:
             return f"{self.samples} requests answered by both"
@@ -157,7 +158,7 @@ def budget(samples: Sequence[float], limit_ms: float, p: float) -> Evidence:
     smallest = chance**n
     p_value = binomial_tail(n, over, chance) if smallest <= ALPHA else None
     verdict = _verdict(p_value, over=value > limit_ms)
-    return Evidence(verdict, "binomial", n, over, value, limit_ms, p_value, smallest)
+    return Evidence(verdict, BINOMIAL, n, over, value, limit_ms, p_value, smallest)
 
 
 def _verdict(p_value: float | None, *, over: bool) -> Verdict:

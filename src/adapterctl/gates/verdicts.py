@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapterctl.findings import Finding, Location, Severity
-from adapterctl.latency import ALPHA, Evidence, RatioLimit, Verdict
+from adapterctl.latency import ALPHA, BINOMIAL, Evidence, RatioLimit, Verdict
 
 _MORE = "more requests make the test decisive: {how}"
 
@@ -85,7 +85,7 @@ def _finding(
     if evidence.too_few:
         message = f"{subject.label} of {subject.revision} cannot be judged {against}: "
         hint = _MORE.format(how=f"{subject.more} ({evidence.needed} reach {ALPHA:g})")
-        if evidence.test == "binomial":
+        if evidence.test == BINOMIAL:
             hint = _MORE.format(how=subject.more)
         return Finding(
             subject.rule, Severity.WARNING, subject.where, message + evidence.describe(), hint
