@@ -35,18 +35,12 @@ lint: venv lint-workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# shellcheck (dev extra) on the workflows' entry points; actionlint on .github/workflows/
-# (with shellcheck on every `run:` script) when the `workflows` extra is installed: its
-# build downloads the actionlint binary from github.com. tests/test_workflows.py checks the
-# workflows' security properties either way.
+# shellcheck on the workflows' entry points, and actionlint on .github/workflows/ with
+# shellcheck on every `run:` script (both from the dev extra). tests/test_workflows.py checks
+# the workflows' security properties.
 lint-workflows: venv
 	$(BIN)/shellcheck -x scripts/*.sh
-	@if [ -x $(BIN)/actionlint ]; then \
-		echo "$(BIN)/actionlint -shellcheck $(BIN)/shellcheck"; \
-		$(BIN)/actionlint -shellcheck $(BIN)/shellcheck; \
-	else \
-		echo "actionlint not installed: $(BIN)/pip install -e '.[workflows]' (needs github.com)"; \
-	fi
+	$(BIN)/actionlint -shellcheck $(BIN)/shellcheck
 
 typecheck: venv
 	$(BIN)/mypy

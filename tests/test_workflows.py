@@ -265,3 +265,36 @@ def test_changed_revisions_lists_manifests_and_bundles(repo: Path) -> None:
         "bot@1.0.0",
         "bot@1.1.0",
     ]
+
+
+ACTIONLINT = Path(sys.executable).with_name("actionlint")
+BROKEN = """\
+name: broken
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "${{ github.evnt.name }}"
+"""
+
+
+def _actionlint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = [str(ACTIONLINT), "-no-color", "-shellcheck", "", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def test_actionlint_finds_no_problem_in_the_workflows() -> None:
+    done = _actionlint(cwd=REPO)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_actionlint_flags_a_broken_workflow(tmp_path: Path) -> None:
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "broken.yml").write_text(BROKEN)
+    done = _actionlint(".github/workflows/broken.yml", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.startswith(
+        '.github/workflows/broken.yml:7:24: property "evnt" is not defined in object type {'
+    )
