@@ -11,13 +11,9 @@ import contextlib
 import json
 import socket
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 
@@ -25,6 +21,7 @@ from adapterctl.registry import Registry
 from adapterctl.serve.api import create_app
 from adapterctl.serve.engine import Engine
 from tests.conftest import REPO
+from tests.forwarding import Forwarding, serving
 
 BASE = "tiny-llama"
 
@@ -83,24 +80,12 @@ class Faults:
     requests: list[str] = field(default_factory=list)
 
 
-class _Proxy(BaseHTTPRequestHandler):
-    upstream: str
+class _Proxy(Forwarding):
     faults: Faults
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
 
     def _handle(self) -> None:
         faults = self.faults
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
+        body = self._body()
         faults.requests.append(f"{self.command} {self.path}")
         if faults.dead:
             self.close_connection = True
@@ -143,17 +128,6 @@ class _Proxy(BaseHTTPRequestHandler):
             if faults.die_after_loads <= 0:
                 faults.dead = True
 
-    def _forward(self, body: bytes | None) -> tuple[int, str, bytes]:
-        request = urllib.request.Request(
-            self.upstream + self.path, data=body, method=self.command,
-            headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
-        )  # fmt: skip
-        try:
-            with urllib.request.urlopen(request, timeout=60) as answer:
-                return answer.status, answer.headers.get_content_type(), answer.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.headers.get_content_type(), exc.read()
-
     def _lie(self, payload: bytes) -> bytes:
         data = json.loads(payload)
         for card in data["data"]:
@@ -161,27 +135,14 @@ class _Proxy(BaseHTTPRequestHandler):
                 card["root"] = self.faults.lie_roots[card["id"]]
         return json.dumps(data).encode()
 
-    def _answer(self, status: int, content_type: str, payload: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
 
 @contextlib.contextmanager
 def fault_proxy(upstream: str) -> Iterator[tuple[str, Faults]]:
     """A proxy in front of ``upstream``; yields its root URL and the faults to set."""
     faults = Faults()
     handler = type("Proxy", (_Proxy,), {"upstream": upstream, "faults": faults})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", faults
-    finally:
-        faults.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(handler) as url:
+        try:
+            yield url, faults
+        finally:
+            faults.release.set()

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from adapterctl import latency
-from adapterctl.latency import ALPHA, RatioLimit, Verdict, budget, compare
+from adapterctl.latency import RatioLimit, Verdict, budget, compare
 
 
 def _u(x: list[float], y: list[float]) -> float:
@@ -65,7 +65,6 @@ def test_the_binomial_tail_is_the_sum_of_the_probabilities() -> None:
 
 def test_five_of_each_revision_is_the_least_that_can_reach_alpha() -> None:
     assert latency.samples_needed() == 5
-    assert 1 / math.comb(10, 5) <= ALPHA < 1 / math.comb(8, 4)
     assert compare([1.0] * 4, [1.0] * 4, RatioLimit(1.5), 95).too_few
     assert not compare([1.0] * 5, [1.0] * 5, RatioLimit(1.5), 95).too_few
 
@@ -130,7 +129,6 @@ def test_the_signed_rank_p_value_is_the_sign_flip_p_value(seed: int) -> None:
 
 def test_seven_pairs_is_the_least_the_signed_rank_test_needs() -> None:
     assert latency.pairs_needed() == 7
-    assert 0.5**7 <= ALPHA < 0.5**6
     pairs = [(300.0 + i, 100.0 + i) for i in range(6)]
     assert latency.compare_paired(pairs, RatioLimit(1.5), 95).too_few
     assert latency.compare_paired([*pairs, (400.0, 100.0)], RatioLimit(1.5), 95).verdict is (

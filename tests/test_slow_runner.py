@@ -21,12 +21,9 @@ import re
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +31,7 @@ import pytest
 
 from adapterctl.cli.app import main
 from tests.conftest import _guarded_connect, copy_registry
+from tests.forwarding import Forwarding, serving
 
 NEW, OLD = "support-bot@1.1.0", "support-bot@1.0.0"
 """The candidate, and its baseline (staging serves 1.1.0, so it is named: --baseline)."""
@@ -76,7 +74,6 @@ vs_baseline:
 _TEST = "Wilcoxon signed-rank"  # the requests pair up: same case and repeat, same schedule
 """The rank test a ratio finding names: unpaired, or paired by request."""
 GENERATION = ("/v1/completions", "/v1/chat/completions")
-_HOP_BY_HOP = {"host", "connection", "keep-alive", "transfer-encoding", "content-length"}
 
 
 # --- the delaying proxy -----------------------------------------------------------------
@@ -96,23 +93,11 @@ class Delays:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class _DelayingProxy(BaseHTTPRequestHandler):
-    upstream: str
+class _DelayingProxy(Forwarding):
     delays: Delays
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
 
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
+        body = self._body()
         generation = self.command == "POST" and self.path.split("?")[0] in GENERATION
         model = _model(body) if generation else None
         started = time.perf_counter()
@@ -120,29 +105,13 @@ class _DelayingProxy(BaseHTTPRequestHandler):
             with self.delays.lock:
                 self.delays.seen[str(model)] += 1
             time.sleep(self.delays.every_ms / 1000)
-        status, content_type, payload = self._forward(body)
+        answer = self._forward(body)
         if generation and model == self.delays.slow_model:
             # Relative to what it took on this node, slowed or not: the slow runner's
             # delay is part of what a slower candidate takes longer on.
             time.sleep((SLOW_FACTOR - 1) * (time.perf_counter() - started) + EXTRA_S)
-        # The whole answer, streamed or not, is sent at once with its length: a streamed
-        # answer's events arrive together (time to first token ≈ latency), framed right.
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _forward(self, body: bytes | None) -> tuple[int, str, bytes]:
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-        request = urllib.request.Request(
-            self.upstream + self.path, data=body, method=self.command, headers=headers
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=120) as answer:
-                return answer.status, answer.headers["Content-Type"], answer.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.headers["Content-Type"] or "application/json", exc.read()
+        # A streamed answer's events arrive together: time to first token ≈ latency.
+        self._answer(*answer)
 
 
 def _model(body: bytes | None) -> str | None:
@@ -153,29 +122,14 @@ def _model(body: bytes | None) -> str | None:
     return model if isinstance(model, str) else None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-    """Eight clients connecting at once must not overflow the backlog (a dropped SYN is
-    retried after a second: a delay for some requests only)."""
-
-
 @contextlib.contextmanager
 def delaying_proxy(node: str, delays: Delays) -> Iterator[str]:
     """A proxy in front of ``node`` (its ``/v1`` URL) that applies ``delays``; yields the
     proxy's ``/v1`` URL."""
-    handler = type(
-        "DelayingProxy", (_DelayingProxy,), {"upstream": node.removesuffix("/v1"), "delays": delays}
-    )
-    server = _Server(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    upstream = node.removesuffix("/v1")
+    handler = type("DelayingProxy", (_DelayingProxy,), {"upstream": upstream, "delays": delays})
+    with serving(handler) as url:
+        yield f"{url}/v1"
 
 
 # --- running the gates ------------------------------------------------------------------

@@ -50,30 +50,26 @@ class Metric:
         return f"{value:.2f} {self.unit}"
 
 
-def _latency(p: int) -> Metric:
+def _percentile(key: str, label: str, ttft: bool, p: int) -> Metric:
+    """A latency metric: the ``p``-th percentile of the latencies or times to first token."""
+
+    def samples(s: Summary) -> Sequence[float]:
+        return s.ttfts if ttft else s.latencies
+
+    def index(s: Summary) -> Sequence[int]:
+        return s.ttft_index if ttft else s.latency_index
+
     return Metric(
-        key=f"p{p}",
-        label=f"p{p} latency",
-        scope="candidate",
-        unit="ms",
-        read=lambda s: percentile(s.latencies, p),
-        samples=lambda s: s.latencies,
-        index=lambda s: s.latency_index,
-        percentile=p,
+        key, label, "candidate", "ms", lambda s: percentile(samples(s), p), samples, index, p
     )
+
+
+def _latency(p: int) -> Metric:
+    return _percentile(f"p{p}", f"p{p} latency", False, p)
 
 
 def _ttft(p: int) -> Metric:
-    return Metric(
-        key=f"ttft_p{p}",
-        label=f"p{p} time to first token",
-        scope="candidate",
-        unit="ms",
-        read=lambda s: percentile(s.ttfts, p),
-        samples=lambda s: s.ttfts,
-        index=lambda s: s.ttft_index,
-        percentile=p,
-    )
+    return _percentile(f"ttft_p{p}", f"p{p} time to first token", True, p)
 
 
 LATENCY = (_latency(50), _latency(95), _latency(99), _ttft(50), _ttft(95), _ttft(99))
