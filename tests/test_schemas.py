@@ -76,7 +76,7 @@ def test_drift_is_reported_and_write_repairs_it(
         "  out of date: the environment model changed since it was generated\n"
         "  → run `adapterctl schemas --write` and commit the result\n"
         "\n"
-        "✗ schemas: 2 errors in 11 files\n"
+        "✗ schemas: 2 errors in 13 files\n"
     )
     assert main(["schemas", "--write", "--root", str(registry)]) == 0
     assert "wrote schemas/base.schema.json\n" in capsys.readouterr().out

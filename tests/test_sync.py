@@ -98,6 +98,23 @@ def test_canary_finish_rollback_cycle(setup: Setup, capsys: pytest.CaptureFixtur
     assert set(setup.node.engine.loras()) >= {"support-bot@1.1.0", "support-bot@1.2.0"}
 
 
+def test_a_tenant_canary_at_weight_0_is_loaded_not_only_cached(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sync(capsys, setup)
+    setup.route(
+        "    - {version: 1.1.0, weight: 100}\n  sql",
+        "    - {version: 1.1.0, weight: 100}\n    - {version: 1.2.0, weight: 0, tenants: [acme]}\n"
+        "  sql",
+        "Tenant canary support-bot 1.2.0 for acme",
+    )
+    assert sync(capsys, setup)[1].splitlines()[1] == "  node-a  converged  load support-bot@1.2.0"
+    code, out, _ = cli(capsys, "status", "--env", "staging", "--node-config", setup.config,
+                       "--root", setup.root)  # fmt: skip
+    assert code == 0
+    assert "│ support-bot@1.2.0 │ 0 % + tenants acme │ yes" in out
+
+
 def test_status_shows_drift_then_converged(
     setup: Setup, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -107,7 +124,7 @@ def test_status_shows_drift_then_converged(
     assert (code, document["drift"]) == (1, True)
     assert document["nodes"][0]["revisions"][0] == {
         "served_name": "support-bot@1.1.0", "weight": 100, "loaded": False,
-        "root_matches": False, "cached": False,
+        "root_matches": False, "cached": False, "tenants": [],
     }  # fmt: skip
     sync(capsys, setup)
     code, out, _ = cli(capsys, *args)

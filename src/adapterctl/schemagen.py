@@ -8,6 +8,7 @@ from pathlib import Path
 from adapterctl.findings import Finding, Location, Severity
 from adapterctl.fsutil import write_atomic
 from adapterctl.model.common import Frozen
+from adapterctl.model.gateway import GatewayConfig, TenantKeys
 from adapterctl.model.kinds import Kind
 from adapterctl.model.node import NodeConfig
 from adapterctl.model.revision import Training
@@ -23,6 +24,8 @@ EXTRA: dict[str, type[Frozen]] = {
     "teams": Teams,
     "trust": TrustPolicy,
     "node-config": NodeConfig,
+    "gateway-config": GatewayConfig,
+    "tenant-keys": TenantKeys,
 }
 """Schemas of files that are not registry documents (name → model)."""
 

@@ -15,6 +15,7 @@ from adapterctl.cli import (
     codeowners,
     commits,
     eval,
+    gateway,
     gc,
     history,
     policy,
@@ -62,6 +63,7 @@ app.command("sync")(sync.sync_command)
 app.command("agent")(sync.agent_command)
 app.command("status")(sync.status_command)
 app.command("triage")(triage.command)
+app.command("gateway")(gateway.command)
 app.command("render")(render.command)
 app.add_typer(policy.app, name="policy")
 

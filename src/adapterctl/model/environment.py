@@ -52,6 +52,14 @@ class Route(Frozen):
     version: SemVer
     weight: Percent
     """Percent of the alias's traffic (the weights of an alias sum to 100)."""
+    tenants: tuple[Name, ...] = ()
+    """Canary tenants: the gateway sends every request of these tenants to this revision,
+    whatever its weight (weight 0 with tenants is a tenant-only canary)."""
+
+    @property
+    def retained(self) -> bool:
+        """Kept loadable for rollback: no traffic share and no tenant."""
+        return self.weight == 0 and not self.tenants
 
 
 def _check_routes(routes: tuple[Route, ...]) -> tuple[Route, ...]:
@@ -59,6 +67,10 @@ def _check_routes(routes: tuple[Route, ...]) -> tuple[Route, ...]:
     duplicates = sorted({v for v in versions if versions.count(v) > 1})
     if duplicates:
         raise ValueError(f"version {duplicates[0]} is listed twice")
+    tenants = [tenant for route in routes for tenant in route.tenants]
+    twice = sorted({t for t in tenants if tenants.count(t) > 1})
+    if twice:
+        raise ValueError(f"tenant {twice[0]} is listed for more than one version")
     total = sum(route.weight for route in routes)
     if total != 100:
         shares = " + ".join(str(route.weight) for route in routes)
@@ -99,7 +111,7 @@ class Environment(Frozen):
     @model_validator(mode="after")
     def _retained_within_retain(self) -> Environment:
         for alias, routes in self.routes.items():
-            kept = [route.version for route in routes if route.weight == 0]
+            kept = [route.version for route in routes if route.retained]
             if len(kept) > self.retain:
                 message = (
                     f"{len(kept)} revisions are retained at weight 0 ({', '.join(kept)}), "

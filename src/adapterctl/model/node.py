@@ -27,6 +27,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from adapterctl.model.common import Frozen, Name, PositiveInt, Text
+from adapterctl.model.gateway import CommitTrust
 
 
 class NodeBase(Frozen):
@@ -40,16 +41,9 @@ class NodeBase(Frozen):
     default: the base manifest's name."""
 
 
-class NodeTrust(Frozen):
+class NodeTrust(CommitTrust):
     """The verifier-held anchors a sync checks commits and artifacts against."""
 
-    allowed_signers: Text | None = None
-    """git's SSH allowed-signers file for signed environment commits."""
-    gpg_keys: tuple[Text, ...] = ()
-    """Armored GPG public keys whose signatures on environment commits count."""
-    github_web_flow: Text | None = None
-    """GitHub's web-flow public key (https://github.com/web-flow.gpg), so that merges made
-    with GitHub's merge button count as signed (docs/signed-commits.md)."""
     adapters: Text | None = None
     """adapterctl trust file (docs/signing.md) for artifact signatures."""
 

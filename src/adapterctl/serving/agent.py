@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-import git
-
 from adapterctl.errors import ExitCode, InputError
-from adapterctl.gitops.branches import git_message
 from adapterctl.serving.desired import desired_state
+from adapterctl.serving.follow import fetch_clone
 from adapterctl.serving.nodeconfig import Node
 from adapterctl.serving.reconcile import NodeResult
 from adapterctl.serving.sync import SyncOptions, sync_node
@@ -92,16 +90,7 @@ class Agent:
 
     def _fetch(self) -> Path:
         """The node's clone of the registry, checked out at the fetched branch tip."""
-        clone = self.node.cache_dir / CLONE_DIR
-        try:
-            if not (clone / ".git").is_dir():
-                git.Repo.clone_from(self.options.repo, clone, no_checkout=True)
-            repo = git.Repo(clone)
-            repo.git.fetch("--quiet", "--prune", "origin")
-            repo.git.checkout("--quiet", "--force", "--detach", f"origin/{self.options.branch}")
-        except git.GitCommandError as exc:
-            raise InputError(f"git: {git_message(exc)}") from None
-        return clone
+        return fetch_clone(self.node.cache_dir / CLONE_DIR, self.options.repo, self.options.branch)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         del frame

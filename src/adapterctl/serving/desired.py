@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import TypeVar
 
 import git
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from adapterctl import layout
 from adapterctl.errors import AdapterctlError, InputError, UsageError
+from adapterctl.findings import Severity
+from adapterctl.gates.schema import validate
 from adapterctl.gitrepo import RegistryRepo
 from adapterctl.model import AdapterRevision, BaseManifest, Environment
-from adapterctl.model.common import first_error
-from adapterctl.yamlio import decode, load
+from adapterctl.yamlio import Source, decode, load
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -31,8 +32,15 @@ class DesiredRevision:
     alias: str
     version: str
     weight: int
-    """Percent of the alias's traffic; 0 means retained (no traffic, kept loadable)."""
+    """Percent of the alias's traffic; 0 without tenants means retained (kept loadable)."""
     manifest: AdapterRevision
+    tenants: tuple[str, ...] = ()
+    """Canary tenants the gateway sends to this revision whatever its weight."""
+
+    @property
+    def routed(self) -> bool:
+        """Receives traffic (a weight, or tenants): it must be loaded, not only cached."""
+        return self.weight > 0 or bool(self.tenants)
 
     @property
     def served_name(self) -> str:
@@ -82,6 +90,7 @@ def desired_state(root: Path, env: str, ref: str = "HEAD") -> DesiredState:
             route.version,
             route.weight,
             _model(registry, commit, layout.revision_path(alias, route.version), AdapterRevision),
+            tuple(route.tenants),
         )
         for alias, routes in environment.routes.items()
         for route in routes
@@ -108,10 +117,12 @@ def _model(
     except git.GitCommandError:
         raise missing or InputError(f"{where} does not exist") from None
     try:
-        value, _ = load(decode(text.encode()))
-        return kind.model_validate(value)
-    except ValidationError as exc:
-        message = f"{where} is not valid: {first_error(exc)}"
-        raise InputError(message, hint=f"run adapterctl validate {path}") from None
+        value, node = load(decode(text.encode()))
     except AdapterctlError as exc:
         raise InputError(f"{where}: {exc.message}") from None
+    model, findings = validate(kind, value, Source(path, node))
+    if model is None:
+        first = next(f for f in findings if f.severity is Severity.ERROR)
+        message = f"{first.location} at commit {commit[:12]} is not valid: {first.message}"
+        raise InputError(message, hint=f"run adapterctl validate {path}")
+    return model

@@ -6,12 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapterctl.errors import InputError, UsageError
-from adapterctl.findings import Finding, Severity
-from adapterctl.gates.schema import validate
-from adapterctl.model.common import kind
+from adapterctl.configfile import load_config
+from adapterctl.errors import UsageError
 from adapterctl.model.node import NodeConfig
-from adapterctl.yamlio import YamlError, read
 
 
 @dataclass(frozen=True)
@@ -52,19 +49,8 @@ class Node:
 
 def load_node(path: Path) -> Node:
     """The node configuration at ``path``; a bad file raises with its first problem."""
-    shown = str(path)
-    try:
-        data, source = read(path, shown)
-    except FileNotFoundError:
-        raise UsageError(f"--node-config {shown}: no such file") from None
-    except YamlError as exc:
-        raise InputError(f"{shown}:{exc.line}: {exc.message}", hint=exc.hint) from None
-    if not isinstance(data, dict):
-        raise InputError(f"{shown}: expected a node configuration mapping, got {kind(data)}")
-    config, findings = validate(NodeConfig, data, source)
-    if config is None:
-        raise _invalid(findings)
-    return _resolved(shown, config, path.parent)
+    config = load_config(path, NodeConfig, "a node configuration", "--node-config")
+    return _resolved(str(path), config, path.parent)
 
 
 def load_nodes(paths: list[Path], env: str | None) -> list[Node]:
@@ -79,11 +65,6 @@ def load_nodes(paths: list[Path], env: str | None) -> list[Node]:
                 f"{node.file}: node '{node.name}' serves {node.config.environment}, not {env}"
             )
     return nodes
-
-
-def _invalid(findings: list[Finding]) -> InputError:
-    first = next(f for f in findings if f.severity is Severity.ERROR)
-    return InputError(f"{first.location}: {first.message}", hint=first.hint)
 
 
 def _resolved(shown: str, config: NodeConfig, folder: Path) -> Node:

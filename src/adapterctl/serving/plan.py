@@ -52,8 +52,8 @@ def adapter_path(cache_dir: Path, digest: str) -> Path:
 
 def make_plan(desired: tuple[DesiredRevision, ...], cards: list[Card], cache_dir: Path) -> Plan:
     adapters = {card.id: card for card in cards if card.parent is not None}
-    served = tuple(revision for revision in desired if revision.weight > 0)
-    retained = tuple(revision for revision in desired if revision.weight == 0)
+    served = tuple(revision for revision in desired if revision.routed)
+    retained = tuple(revision for revision in desired if not revision.routed)
     loads = []
     for revision in served:
         path = adapter_path(cache_dir, revision.digest)

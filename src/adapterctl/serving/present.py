@@ -97,9 +97,9 @@ def _status_rows(table: Table, status: NodeStatus) -> None:
         table.add_row(
             status.node if index == 0 else "",
             revision.served_name,
-            f"{revision.weight} %" if revision.weight else "retained",
+            revision.share,
             _yes(revision.loaded, status.reachable),
-            _yes(revision.root_matches, status.reachable) if revision.weight else "",
+            _yes(revision.root_matches, status.reachable) if revision.routed else "",
             "yes" if revision.cached else "NO",
             last if index == 0 else "",
             problem if index == 0 else "",

@@ -24,11 +24,24 @@ class RevisionStatus:
     loaded: bool
     root_matches: bool
     cached: bool
+    tenants: tuple[str, ...] = ()
+
+    @property
+    def routed(self) -> bool:
+        return self.weight > 0 or bool(self.tenants)
+
+    @property
+    def share(self) -> str:
+        """``10 %``, ``0 % + tenants acme``, or ``retained``."""
+        if not self.routed:
+            return "retained"
+        tenants = f" + tenants {', '.join(self.tenants)}" if self.tenants else ""
+        return f"{self.weight} %{tenants}"
 
     @property
     def as_desired(self) -> bool:
-        """Routed: loaded from our path. Retained (weight 0): verified in the cache."""
-        return self.cached if self.weight == 0 else self.loaded and self.root_matches
+        """Routed: loaded from our path. Retained (no traffic): verified in the cache."""
+        return self.loaded and self.root_matches if self.routed else self.cached
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,8 @@ def node_status(desired: DesiredState, node: Node) -> NodeStatus:
 
 def _unknown(desired: DesiredState) -> tuple[RevisionStatus, ...]:
     return tuple(
-        RevisionStatus(r.served_name, r.weight, False, False, False) for r in desired.revisions
+        RevisionStatus(r.served_name, r.weight, False, False, False, r.tenants)
+        for r in desired.revisions
     )
 
 
@@ -92,6 +106,7 @@ def _compare(
                 card is not None,
                 card is not None and card.root == str(expected),
                 expected.is_dir(),
+                revision.tenants,
             )
         )
     return tuple(rows), make_plan(desired.revisions, cards, node.cache_dir).unloads

@@ -15,23 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapterctl.config import store_uri
-from adapterctl.findings import Severity
 from adapterctl.gates.trust import load_trust
 from adapterctl.gitrepo import RegistryRepo
 from adapterctl.serving.cache import Verification, Verified
+from adapterctl.serving.commitcheck import CommitAnchors, commit_problem
 from adapterctl.serving.desired import DesiredState, desired_state
 from adapterctl.serving.nodeconfig import Node
 from adapterctl.serving.reconcile import NodeResult, SyncContext, reconcile
 from adapterctl.serving.vllm import NodeCallError
-from adapterctl.signing.commits import CommitPolicy, verify_commits
 from adapterctl.signing.sign import bundle_path
 from adapterctl.signing.signers import Policy
 from adapterctl.store.base import Store
 from adapterctl.store.uri import open_store
 
 MAX_PARALLEL = 32
-CommitAnchors = tuple[Path | None, tuple[Path, ...], Path | None]
-"""(allowed signers, GPG keys, GitHub web-flow key) of one node."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +115,7 @@ class _Anchors:
         with self._lock:
             anchors = node.commit_anchors
             if anchors not in self._commits:
-                self._commits[anchors] = _commit_problem(self.root, self.desired.commit, anchors)
+                self._commits[anchors] = commit_problem(self.root, self.desired.commit, anchors)
             problem = self._commits[anchors]
         if problem is not None:
             raise NodeCallError(
@@ -145,14 +142,6 @@ class _Anchors:
                 self._bundle_blobs = _bundles(self.root, self.desired)
             verified = self._verified.setdefault(trust_file, Verified())
             return Verification(self._policies[trust_file], self._bundle_blobs, verified)
-
-
-def _commit_problem(root: Path, commit: str, anchors: CommitAnchors) -> str | None:
-    signers, gpg_keys, web_flow = anchors
-    policy = CommitPolicy(allowed_signers=signers, gpg_keys=gpg_keys, github_web_flow=web_flow)
-    result = verify_commits(root, [commit], policy)
-    errors = [f for f in result.findings if f.severity is Severity.ERROR]
-    return None if not errors else errors[0].message
 
 
 def _policy(trust_file: Path, signers: tuple[str, ...], env: str) -> Policy:

@@ -53,7 +53,7 @@ def _deployment(
 
 
 def _retained_notes(revisions: tuple[DesiredRevision, ...]) -> list[str]:
-    kept = [r for r in revisions if r.weight == 0]
+    kept = [r for r in revisions if not r.routed]
     if not kept:
         return []
     notes = [

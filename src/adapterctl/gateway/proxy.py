@@ -1,0 +1,283 @@
+"""The gateway's ASGI application: choose a revision, proxy the request to a node that has
+it loaded, stream the answer back chunk by chunk, measure it per revision.
+
+Each request reads the route table once, at its start: a reload swaps the table for the
+requests that start after it, and the ones in flight finish on the revision they began on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from adapterctl.gateway.asgi import (
+    BodyTooLarge,
+    Receive,
+    Scope,
+    Send,
+    answer,
+    answer_error,
+    answer_json,
+    read_body,
+)
+from adapterctl.gateway.callers import Callers
+from adapterctl.gateway.metrics import CONTENT_TYPE, GatewayMetrics, status_class
+from adapterctl.gateway.nodes import NodePool, NodeState
+from adapterctl.gateway.routing import Refusal, RouteTable, Target, choose
+
+PROXIED = {"/v1/chat/completions": "/chat/completions", "/v1/completions": "/completions"}
+_COMPLETION_TOKENS = re.compile(rb'"completion_tokens":\s*(\d+)')
+TAIL = 4096
+
+
+@dataclass
+class Gateway:
+    env: str
+    pool: NodePool
+    callers: Callers
+    metrics: GatewayMetrics
+    table: RouteTable | None = None
+    started: list[Callable[[], None]] = field(default_factory=list)
+    """Called on the event loop once the node pools are up."""
+
+    def install(self, table: RouteTable) -> None:
+        """Route by ``table`` from the next request on (called on the event loop)."""
+        previous = None if self.table is None else self.table.commit
+        self.table = table
+        self.metrics.routes(self.env, table.commit, previous)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path in PROXIED and method == "POST":
+            await self._proxy(scope, receive, send, PROXIED[path])
+        elif method == "GET" and path in _PAGES:
+            await _PAGES[path](self, send)
+        else:
+            await answer_error(send, 404, "NotFoundError", f"Not Found: {method} {path}")
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.pool.start()
+                for hook in self.started:
+                    hook()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.pool.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send, suffix: str) -> None:
+        try:
+            body = await read_body(receive)
+        except BodyTooLarge:
+            await self._refuse(send, Refusal(413, "BadRequestError", "The request is too large."))
+            return
+        request = _parse(body)
+        if isinstance(request, Refusal):
+            await self._refuse(send, request)
+            return
+        table = self.table
+        if table is None:
+            await self._refuse(send, Refusal(503, "ServiceUnavailableError", "No routes yet."))
+            return
+        peer = scope.get("client")
+        caller = self.callers.identify(scope["headers"], peer and peer[0], request.get("user"))
+        if isinstance(caller, Refusal):
+            await self._refuse(send, caller)
+            return
+        model = str(request["model"])
+        target = choose(table, model, caller.sticky, caller.tenant, self.pool.serves)
+        if isinstance(target, Refusal):
+            await self._refuse(send, target)
+            return
+        request["model"] = target.served_name
+        tenant = caller.tenant if caller.tenant in table.tenants else "other"
+        call = _Call(self, target, tenant, json.dumps(request).encode(), suffix, receive, send)
+        await call.run(bool(request.get("stream")))
+
+    async def _refuse(self, send: Send, refusal: Refusal) -> None:
+        self.metrics.refused.labels(self.env, str(refusal.status)).inc()
+        await answer_error(send, refusal.status, refusal.type, refusal.message)
+
+
+def _parse(body: bytes) -> dict[str, object] | Refusal:
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return Refusal(400, "BadRequestError", "The request body is not valid JSON.")
+    if not isinstance(request, dict) or not isinstance(request.get("model"), str):
+        return Refusal(400, "BadRequestError", "The request must name a `model`.")
+    return request
+
+
+@dataclass
+class _Call:
+    """One proxied request: node choice with failover, the stream, its measurements."""
+
+    gateway: Gateway
+    target: Target
+    tenant: str
+    payload: bytes
+    suffix: str
+    receive: Receive
+    send: Send
+    started: float = field(default_factory=time.perf_counter)
+
+    async def run(self, stream: bool) -> None:
+        pool = self.gateway.pool
+        tried: set[str] = set()
+        while True:
+            candidates = [n for n in pool.serving(self.target.served_name) if n.name not in tried]
+            if not candidates:
+                message = f"No healthy node serves `{self.target.served_name}`; try again later."
+                refusal = Refusal(503, "ServiceUnavailableError", message)
+                await self.gateway._refuse(self.send, refusal)
+                return
+            node = pool.pick(candidates)
+            tried.add(node.name)
+            if await self._on(node, stream):
+                return
+
+    async def _on(self, node: NodeState, stream: bool) -> bool:
+        """Proxy to ``node``; False when it could not be reached (nothing was sent yet)."""
+        labels = self._labels(node)
+        metrics = self.gateway.metrics
+        gauge = metrics.in_flight.labels(*labels)
+        gauge.inc()
+        node.in_flight += 1
+        try:
+            url = node.endpoint + self.suffix
+            async with node.pool().post(url, data=self.payload, headers=node.headers()) as reply:
+                status, tokens, first = await self._relay(reply, stream)
+        except aiohttp.ClientConnectionError as exc:
+            self.gateway.pool.down(node, str(exc) or type(exc).__name__)
+            return False
+        except TimeoutError:
+            status, tokens, first = 504, None, None
+            await answer_error(self.send, 504, "TimeoutError", "The node did not answer in time.")
+        finally:
+            gauge.dec()
+            node.in_flight -= 1
+        self._observe(labels, status, tokens, first)
+        return True
+
+    async def _relay(
+        self, reply: aiohttp.ClientResponse, stream: bool
+    ) -> tuple[int, int | None, float | None]:
+        """Forward ``reply``; (status, completion tokens, seconds to the first chunk)."""
+        headers = [
+            (b"content-type", reply.headers.get("Content-Type", "").encode()),
+            (b"x-adapterctl-revision", self.target.served_name.encode()),
+        ]
+        await self.send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        left = asyncio.ensure_future(self.receive())  # the next message is a disconnect
+        first: float | None = None
+        events, tail = 0, b""
+        try:
+            async for chunk in reply.content.iter_any():
+                if first is None:
+                    first = time.perf_counter() - self.started
+                events += chunk.count(b"data: {")
+                tail = (tail + chunk)[-TAIL:]
+                await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if left.done():
+                    return 499, None, None
+            await self.send({"type": "http.response.body", "body": b""})
+        finally:
+            left.cancel()
+        return reply.status, _tokens(tail, events if stream else None), first if stream else None
+
+    def _labels(self, node: NodeState) -> tuple[str, str, str, str, str]:
+        t = self.target
+        return (self.gateway.env, t.alias, t.version, self.tenant, node.name)
+
+    def _observe(
+        self,
+        labels: tuple[str, str, str, str, str],
+        status: int,
+        tokens: int | None,
+        first: float | None,
+    ) -> None:
+        metrics = self.gateway.metrics
+        metrics.requests.labels(*labels, status_class(status)).inc()
+        if status >= 400:
+            return
+        metrics.duration.labels(*labels).observe(time.perf_counter() - self.started)
+        if first is not None:
+            metrics.ttft.labels(*labels).observe(first)
+        if tokens is not None:
+            metrics.tokens.labels(*labels).observe(tokens)
+
+
+def _tokens(tail: bytes, events: int | None) -> int | None:
+    """The node's own count (``usage.completion_tokens``), else one per streamed event."""
+    found = _COMPLETION_TOKENS.findall(tail)
+    if found:
+        return int(found[-1])
+    return None if events is None else max(0, events - (b"data: [DONE]" in tail))
+
+
+async def _health(gateway: Gateway, send: Send) -> None:
+    if gateway.table is None:
+        await answer_error(send, 503, "ServiceUnavailableError", "No routes yet.")
+    else:
+        await answer(send, 200, b"", [])
+
+
+async def _metrics(gateway: Gateway, send: Send) -> None:
+    body = gateway.metrics.exposition()
+    await answer(send, 200, body, [(b"content-type", CONTENT_TYPE.encode())])
+
+
+async def _models(gateway: Gateway, send: Send) -> None:
+    """Every alias, and every revision some node serves, as OpenAI model cards."""
+    table, pool = gateway.table, gateway.pool
+    names = [] if table is None else list(table.aliases)
+    if table is not None:
+        names += [name for name in table.named if pool.serves(name)]
+    cards = [{"id": name, "object": "model", "owned_by": "adapterctl"} for name in names]
+    await answer_json(send, 200, {"object": "list", "data": cards})
+
+
+async def _routes(gateway: Gateway, send: Send) -> None:
+    """What the gateway routes by now: the commit, each revision and the nodes serving it."""
+    table, pool = gateway.table, gateway.pool
+    nodes = [{"name": n.name, "up": n.up, "loaded": sorted(n.loaded)} for n in pool.nodes]
+    if table is None:
+        await answer_json(send, 200, {"env": gateway.env, "commit": None, "nodes": nodes})
+        return
+    routes = {
+        alias: [
+            {
+                "version": t.version,
+                "weight": t.weight,
+                "tenants": list(t.tenants),
+                "nodes": [n.name for n in pool.serving(t.served_name)],
+            }
+            for t in targets
+        ]
+        for alias, targets in table.aliases.items()
+    }
+    document = {"env": table.env, "commit": table.commit, "routes": routes, "nodes": nodes}
+    await answer_json(send, 200, document)
+
+
+_PAGES = {
+    "/health": _health,
+    "/metrics": _metrics,
+    "/v1/models": _models,
+    "/adapterctl/routes": _routes,
+}
