@@ -25,6 +25,7 @@ BENCHES = (
     "verify",
     "history",
     "sync",
+    "gateway",
 )
 HERE = Path(__file__).resolve().parent
 

@@ -20,6 +20,8 @@ The canary judge (``canary analyze``) reads the request series.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
@@ -33,10 +35,23 @@ TOKEN_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
+@dataclass(frozen=True, slots=True)
+class Series:
+    """The children of one label set, looked up once and kept (the hot path's metrics)."""
+
+    requests: dict[str, Counter]
+    """Status class → the counter child (made on first use)."""
+    duration: Histogram
+    ttft: Histogram
+    tokens: Histogram
+    in_flight: Gauge
+
+
 class GatewayMetrics:
     """The collectors in one registry of the gateway's own."""
 
     def __init__(self) -> None:
+        self._series: dict[tuple[str, ...], Series] = {}
         self.registry = CollectorRegistry()
         reg = self.registry
         self.requests = Counter(
@@ -100,6 +115,27 @@ class GatewayMetrics:
             registry=reg,
         )
 
+    def series(self, labels: tuple[str, str, str, str, str]) -> Series:
+        """The children for (env, alias, version, tenant, node)."""
+        found = self._series.get(labels)
+        if found is None:
+            found = Series(
+                {},
+                self.duration.labels(*labels),
+                self.ttft.labels(*labels),
+                self.tokens.labels(*labels),
+                self.in_flight.labels(*labels),
+            )
+            self._series[labels] = found
+        return found
+
+    def count(self, labels: tuple[str, str, str, str, str], series: Series, status: int) -> None:
+        code = f"{status // 100}xx"
+        child = series.requests.get(code)
+        if child is None:
+            child = series.requests[code] = self.requests.labels(*labels, code)
+        child.inc()
+
     def routes(self, env: str, commit: str, previous: str | None) -> None:
         if previous is not None and previous != commit:
             self.commit.remove(env, previous)
@@ -107,7 +143,3 @@ class GatewayMetrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def status_class(status: int) -> str:
-    return f"{status // 100}xx"

@@ -27,7 +27,7 @@ from adapterctl.gateway.asgi import (
     read_body,
 )
 from adapterctl.gateway.callers import Callers
-from adapterctl.gateway.metrics import CONTENT_TYPE, GatewayMetrics, status_class
+from adapterctl.gateway.metrics import CONTENT_TYPE, GatewayMetrics
 from adapterctl.gateway.nodes import NodePool, NodeState
 from adapterctl.gateway.routing import Refusal, RouteTable, Target, choose
 
@@ -154,9 +154,8 @@ class _Call:
     async def _on(self, node: NodeState, stream: bool) -> bool:
         """Proxy to ``node``; False when it could not be reached (nothing was sent yet)."""
         labels = self._labels(node)
-        metrics = self.gateway.metrics
-        gauge = metrics.in_flight.labels(*labels)
-        gauge.inc()
+        series = self.gateway.metrics.series(labels)
+        series.in_flight.inc()
         node.in_flight += 1
         try:
             url = node.endpoint + self.suffix
@@ -169,9 +168,15 @@ class _Call:
             status, tokens, first = 504, None, None
             await answer_error(self.send, 504, "TimeoutError", "The node did not answer in time.")
         finally:
-            gauge.dec()
+            series.in_flight.dec()
             node.in_flight -= 1
-        self._observe(labels, status, tokens, first)
+        self.gateway.metrics.count(labels, series, status)
+        if status < 400:
+            series.duration.observe(time.perf_counter() - self.started)
+            if first is not None:
+                series.ttft.observe(first)
+            if tokens is not None:
+                series.tokens.observe(tokens)
         return True
 
     async def _relay(
@@ -183,7 +188,9 @@ class _Call:
             (b"x-adapterctl-revision", self.target.served_name.encode()),
         ]
         await self.send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        left = asyncio.ensure_future(self.receive())  # the next message is a disconnect
+        # a stream watches for the client leaving (the next message is a disconnect), so that
+        # the node stops generating for nobody
+        left = asyncio.ensure_future(self.receive()) if stream else None
         first: float | None = None
         events, tail = 0, b""
         try:
@@ -193,33 +200,17 @@ class _Call:
                 events += chunk.count(b"data: {")
                 tail = (tail + chunk)[-TAIL:]
                 await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
-                if left.done():
+                if left is not None and left.done():
                     return 499, None, None
             await self.send({"type": "http.response.body", "body": b""})
         finally:
-            left.cancel()
+            if left is not None:
+                left.cancel()
         return reply.status, _tokens(tail, events if stream else None), first if stream else None
 
     def _labels(self, node: NodeState) -> tuple[str, str, str, str, str]:
         t = self.target
         return (self.gateway.env, t.alias, t.version, self.tenant, node.name)
-
-    def _observe(
-        self,
-        labels: tuple[str, str, str, str, str],
-        status: int,
-        tokens: int | None,
-        first: float | None,
-    ) -> None:
-        metrics = self.gateway.metrics
-        metrics.requests.labels(*labels, status_class(status)).inc()
-        if status >= 400:
-            return
-        metrics.duration.labels(*labels).observe(time.perf_counter() - self.started)
-        if first is not None:
-            metrics.ttft.labels(*labels).observe(first)
-        if tokens is not None:
-            metrics.tokens.labels(*labels).observe(tokens)
 
 
 def _tokens(tail: bytes, events: int | None) -> int | None:

@@ -56,7 +56,10 @@ def run(config_file: Path, options: ServeOptions) -> int:
         f"http://{options.host}:{options.port}")  # fmt: skip
     server = _Server(
         uvicorn.Config(gateway, host=options.host, port=options.port, log_level="warning",
-                       access_log=False, lifespan="on", timeout_graceful_shutdown=30)
+                       access_log=False, lifespan="on", timeout_graceful_shutdown=30,
+                       # the peer address is the TCP peer: X-Forwarded-For must not move it
+                       # into a trusted_proxies network
+                       proxy_headers=False, server_header=False, date_header=False)
     )  # fmt: skip
     follower = _follower(source, options.interval_s, gateway, table)
     signal.signal(signal.SIGHUP, lambda *_: follower.wake())
