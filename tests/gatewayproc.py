@@ -15,9 +15,15 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import openai
+from openai.types.chat import ChatCompletionMessageParam
+
 from tests.conftest import copy_registry
 
 START_TIMEOUT_S = 60.0
+ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Where is my refund?"}]
+KEY_ENV = "ADAPTERCTL_API_KEY"
+NODE_KEY = f"api_key_env: {KEY_ENV}"
 STAGING = "environments/staging/environment.yaml"
 STAGING_HEAD = """# yaml-language-server: $schema=../../schemas/environment.schema.json
 name: staging
@@ -52,9 +58,12 @@ class Registry:
         self.git("commit", "-q", "--allow-empty", *flags, "-m", message)
         return self.git("rev-parse", "HEAD")
 
-    def staging_routes(self, routes: str, message: str = "Change staging routes") -> str:
-        """Commit staging with ``routes`` (YAML lines under ``routes:``)."""
-        (self.root / STAGING).write_text(f"{STAGING_HEAD}routes:\n{routes}retain: 1\n")
+    def staging_routes(
+        self, routes: str, message: str = "Change staging routes", extra: str = ""
+    ) -> str:
+        """Commit staging with ``routes`` (YAML lines under ``routes:``) and ``extra`` lines."""
+        text = f"{STAGING_HEAD}routes:\n{routes}retain: 1\n{extra}"
+        (self.root / STAGING).write_text(text)
         return self.commit(message)
 
 
@@ -180,3 +189,35 @@ class Gateway:
             ):
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
+
+
+def client(gateway: Gateway, key: str = "none") -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0)
+
+
+def ask(
+    gateway: Gateway,
+    model: str = "support-bot",
+    key: str = "none",
+    user: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> str:
+    """The revision that answered one request (vLLM names it in ``model``)."""
+    with client(gateway, key) as api:
+        reply = api.chat.completions.create(
+            model=model, messages=ASK, max_tokens=1, user=user or openai.omit, extra_headers=headers
+        )
+    return reply.model
+
+
+def node_entry(name: str, url: str) -> str:
+    return f"  - {{name: {name}, endpoint: {url}, {NODE_KEY}}}"
+
+
+def start(gateway: Gateway, nodes: dict[str, str], *lines: str) -> None:
+    gateway.configure({}, *lines)
+    text = gateway.config.read_text().replace(
+        "nodes:\n", "nodes:\n" + "".join(node_entry(n, u) + "\n" for n, u in nodes.items())
+    )
+    gateway.config.write_text(text)
+    gateway.start()

@@ -15,17 +15,12 @@ from pathlib import Path
 
 import openai
 import pytest
-from openai.types.chat import ChatCompletionMessageParam
 
-from tests.gatewayproc import STAGING, Gateway, Registry
+from tests.gatewayproc import ASK, STAGING, Gateway, Registry, ask, client, start
 from tests.heldstream import holding
 from tests.refnode import artifact
 from tests.synccheckout import cli
 from tests.syncnode import runtime_node
-
-ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Where is my refund?"}]
-KEY_ENV = "ADAPTERCTL_API_KEY"
-NODE_KEY = f"api_key_env: {KEY_ENV}"
 
 
 @pytest.fixture
@@ -38,38 +33,6 @@ def gw(tmp_path: Path, reg: Registry) -> Iterator[Gateway]:
     gateway = Gateway(tmp_path / "gateway", reg)
     yield gateway
     assert gateway.stop() in (None, 0), gateway.output()
-
-
-def client(gateway: Gateway, key: str = "none") -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0)
-
-
-def ask(
-    gateway: Gateway,
-    model: str = "support-bot",
-    key: str = "none",
-    user: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> str:
-    """The revision that answered one request (vLLM names it in ``model``)."""
-    with client(gateway, key) as api:
-        reply = api.chat.completions.create(
-            model=model, messages=ASK, max_tokens=1, user=user or openai.omit, extra_headers=headers
-        )
-    return reply.model
-
-
-def node_entry(name: str, url: str) -> str:
-    return f"  - {{name: {name}, endpoint: {url}, {NODE_KEY}}}"
-
-
-def start(gateway: Gateway, nodes: dict[str, str], *lines: str) -> None:
-    gateway.configure({}, *lines)
-    text = gateway.config.read_text().replace(
-        "nodes:\n", "nodes:\n" + "".join(node_entry(n, u) + "\n" for n, u in nodes.items())
-    )
-    gateway.config.write_text(text)
-    gateway.start()
 
 
 # --- the split, stickiness, pinned revisions, streaming, metrics: on each engine ---------

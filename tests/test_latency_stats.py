@@ -147,3 +147,57 @@ def test_pairing_sees_a_regression_that_the_spread_of_prompts_hides() -> None:
     assert paired.describe() == (
         "Wilcoxon signed-rank test p = 0.000977 < 0.01, 10 requests answered by both"
     )
+
+
+# --- live traffic: histograms (the canary judge) and error rates ----------------------------
+
+BOUNDS = (50.0, 100.0, 200.0, 400.0, 800.0, math.inf)  # milliseconds
+
+
+def expand(binned: latency.Binned) -> list[float]:
+    """The observations a histogram stands for, each at its bucket's upper bound."""
+    return [b for b, c in zip(binned.bounds, binned.counts, strict=True) for _ in range(c)]
+
+
+def test_histogram_percentiles_interpolate_like_prometheus() -> None:
+    binned = latency.Binned((0.1, 0.2, math.inf), (10, 10, 0))
+    assert binned.percentile(50) == pytest.approx(0.1)
+    assert binned.percentile(75) == pytest.approx(0.15)
+    assert latency.Binned((0.1, math.inf), (1, 3)).percentile(99) == 0.1  # rank in +Inf
+    assert latency.Binned((0.1, math.inf), (0, 0)).percentile(50) is None
+
+
+@pytest.mark.parametrize("seed", range(5))
+def testmann_whitney_binned_is_mann_whitney_on_the_observations(seed: int) -> None:
+    rng = random.Random(seed)
+    x = latency.Binned(BOUNDS, tuple(rng.randrange(0, 30) for _ in BOUNDS))
+    y = latency.Binned(BOUNDS, tuple(rng.randrange(0, 30) for _ in BOUNDS))
+    expected = latency.mann_whitney_greater(expand(x), expand(y))
+    assert latency.mann_whitney_binned(x, y) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_binned_canary_fails_only_when_slower_than_its_limit() -> None:
+    stable = latency.Binned(BOUNDS, (0, 200, 600, 180, 20, 0))
+    slower = latency.Binned(BOUNDS, (0, 0, 100, 500, 350, 50))
+    limit = RatioLimit(1.25, 50)
+    assert latency.compare_binned(stable, stable, limit, 95).verdict is Verdict.PASS
+    failed = latency.compare_binned(slower, stable, limit, 95)
+    assert failed.verdict is Verdict.FAIL
+    assert failed.p_value is not None
+    assert failed.p_value < latency.ALPHA
+    few = latency.Binned(BOUNDS, (0, 0, 0, 0, 2, 0))
+    few_stable = latency.Binned(BOUNDS, (0, 1, 1, 0, 0, 0))
+    too_few = latency.compare_binned(few, few_stable, limit, 95)
+    assert (too_few.verdict, too_few.p_value) == (Verdict.INCONCLUSIVE, None)  # 1/6 at best
+
+
+def test_fishers_exact_test_is_the_hypergeometric_tail() -> None:
+    def direct(errors: int, total: int, base_errors: int, base_total: int) -> float:
+        drawn, population = errors + base_errors, total + base_total
+        ways = sum(math.comb(drawn, k) * math.comb(population - drawn, total - k)
+                   for k in range(errors, min(drawn, total) + 1))  # fmt: skip
+        return ways / math.comb(population, total)
+
+    for case in [(3, 20, 0, 20), (5, 100, 1, 900), (0, 10, 4, 10), (12, 300, 12, 300)]:
+        assert latency.fisher_greater(*case) == pytest.approx(direct(*case), rel=1e-9)
+    assert latency.fisher_greater(0, 50, 0, 50) == 1.0

@@ -134,6 +134,90 @@ def compare(
     return Evidence(verdict, UNPAIRED, m, n, value, bound, p_value, smallest)
 
 
+@dataclass(frozen=True, slots=True)
+class Binned:
+    """A histogram: ``counts[i]`` observations in (``bounds[i-1]``, ``bounds[i]``], the last
+    bound being infinity (Prometheus' ``le`` buckets, made non-cumulative)."""
+
+    bounds: tuple[float, ...]
+    counts: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+    def percentile(self, p: float) -> float | None:
+        """Prometheus' ``histogram_quantile``: linear within the bucket holding the rank; the
+        highest finite bound when the rank falls in the +Inf bucket. None when empty."""
+        total = self.total
+        if total == 0:
+            return None
+        rank, seen, lower = p / 100 * total, 0, 0.0
+        for bound, count in zip(self.bounds, self.counts, strict=True):
+            if count and seen + count >= rank:
+                if math.isinf(bound):
+                    return lower
+                return lower + (bound - lower) * (rank - seen) / count
+            seen += count
+            lower = bound if not math.isinf(bound) else lower
+        return lower
+
+
+def compare_binned(candidate: Binned, baseline: Binned, limit: RatioLimit, p: float) -> Evidence:
+    """:func:`compare` on histograms (live traffic measured by a gateway): each bucket
+    stands for its upper bound, the baseline's turned into what the candidate may take,
+    and the Mann-Whitney U test runs on the groups with the tie correction. Both must be
+    non-empty."""
+    value, base = candidate.percentile(p), baseline.percentile(p)
+    assert value is not None, "compare_binned() needs candidate observations"
+    assert base is not None, "compare_binned() needs baseline observations"
+    m, n = candidate.total, baseline.total
+    log_smallest = math.lgamma(m + 1) + math.lgamma(n + 1) - math.lgamma(m + n + 1)
+    smallest = math.exp(log_smallest)
+    p_value = None
+    if smallest <= ALPHA:
+        allowed = Binned(tuple(limit.allowed(b) for b in baseline.bounds), baseline.counts)
+        p_value = mann_whitney_binned(candidate, allowed)
+    verdict = _verdict(p_value, over=value > limit.allowed(base))
+    return Evidence(verdict, UNPAIRED, m, n, value, limit.allowed(base), p_value, smallest)
+
+
+def mann_whitney_binned(x: Binned, y: Binned) -> float:
+    """One-sided p-value that ``x`` is stochastically greater than ``y``, from counts of
+    equal values (every observation of a bucket ties with the others of that value)."""
+    values = sorted(set(x.bounds) | set(y.bounds))
+    xs = dict.fromkeys(values, 0)
+    ys = dict.fromkeys(values, 0)
+    for bound, count in zip(x.bounds, x.counts, strict=True):
+        xs[bound] += count
+    for bound, count in zip(y.bounds, y.counts, strict=True):
+        ys[bound] += count
+    u, below = 0.0, 0
+    for value in values:
+        u += xs[value] * (below + ys[value] / 2)
+        below += ys[value]
+    ties = [xs[v] + ys[v] for v in values if xs[v] + ys[v]]
+    return _normal_upper_tail(x.total, y.total, u, ties)
+
+
+def fisher_greater(errors: int, total: int, base_errors: int, base_total: int) -> float:
+    """One-sided p-value of Fisher's exact test that the first error rate is higher: the
+    chance, with both rates equal and the totals fixed, of the first seeing at least
+    ``errors`` of the ``errors + base_errors`` errors (a hypergeometric upper tail)."""
+    drawn, population = errors + base_errors, total + base_total
+    lg = math.lgamma
+
+    def log_choose(n: int, k: int) -> float:
+        return lg(n + 1) - lg(k + 1) - lg(n - k + 1)
+
+    norm = log_choose(population, total)
+    terms = (
+        math.exp(log_choose(drawn, k) + log_choose(population - drawn, total - k) - norm)
+        for k in range(errors, min(drawn, total) + 1)
+    )
+    return min(1.0, math.fsum(terms))
+
+
 def compare_paired(pairs: Sequence[tuple[float, float]], limit: RatioLimit, p: float) -> Evidence:
     """Like :func:`compare`, for (candidate, baseline) latencies of the same requests."""
     candidate = [c for c, _ in pairs]

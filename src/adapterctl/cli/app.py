@@ -11,6 +11,7 @@ import typer
 
 from adapterctl import __version__
 from adapterctl.cli import (
+    canary,
     check,
     codeowners,
     commits,
@@ -66,6 +67,7 @@ app.command("triage")(triage.command)
 app.command("gateway")(gateway.command)
 app.command("render")(render.command)
 app.add_typer(policy.app, name="policy")
+app.add_typer(canary.app, name="canary")
 
 _state = {"debug": False}
 

@@ -23,6 +23,8 @@ class Subject:
     revision: str
     more: str
     """How to get more samples, for hints: 'raise gates.golden.repeats'."""
+    fix: str | None = None
+    """The hint of a failure (default: look in the evidence file, or fix the revision)."""
 
 
 def ms(value: float) -> str:
@@ -96,4 +98,6 @@ def _finding(
 
 
 def _fix(subject: Subject) -> str:
+    if subject.fix is not None:
+        return subject.fix
     return f"find the slow requests in the evidence file, or fix {subject.revision}"

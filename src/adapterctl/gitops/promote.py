@@ -12,12 +12,13 @@ from pathlib import Path
 
 from adapterctl import layout
 from adapterctl.checks import check_revisions
+from adapterctl.durations import format_duration, parse_duration
 from adapterctl.errors import InputError, UsageError
 from adapterctl.findings import Report, Severity
 from adapterctl.gitops import branches, steps
 from adapterctl.gitops.changes import Step, env_routes, gate_environment, write_step
 from adapterctl.gitops.evidence import Evidence, find_evidence
-from adapterctl.gitops.soak import Soak, format_duration, parse_duration, soak
+from adapterctl.gitops.soak import Soak, soak
 from adapterctl.model import Environment
 from adapterctl.registry import Registry
 from adapterctl.store.base import Store

@@ -7,15 +7,11 @@ and counts up to now; a revision taken out of traffic and back in starts again.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from adapterctl.gitops.history import Entry, history
-
-_PART = re.compile(r"(\d+)([dhms])")
-_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +44,3 @@ def soak(root: Path, env: str, name: str, version: str) -> Soak:
 
 def _parse_date(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-def parse_duration(text: str) -> timedelta:
-    """``24h``, ``1d12h``, ``90m`` (the environment schema's Duration)."""
-    return timedelta(**{_UNITS[unit]: int(n) for n, unit in _PART.findall(text)})
-
-
-def format_duration(delta: timedelta) -> str:
-    """``2d 3h 5m`` (rounded down to the minute; ``0m`` under a minute)."""
-    minutes = max(int(delta.total_seconds()) // 60, 0)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m"]
-    if days or hours:
-        parts[2] = f"{minutes}m" if minutes else ""
-    return " ".join(part for part in parts if part)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
+from adapterctl.model.analysis import Analysis
 from adapterctl.model.common import (
     Bool,
     Duration,
@@ -107,6 +108,9 @@ class Environment(Frozen):
     retain: PositiveInt = 1
     """How many previous revisions per alias stay loadable for rollback."""
     promotion: Promotion = Field(default_factory=Promotion)
+    analysis: Analysis | None = None
+    """The canary analysis: judged from the gateway's per-revision metrics before a canary
+    grows (promote) and on demand (canary analyze). None: no analysis."""
 
     @model_validator(mode="after")
     def _retained_within_retain(self) -> Environment:
