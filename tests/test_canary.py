@@ -18,8 +18,9 @@ from adapterctl.canary import analysis
 from adapterctl.canary.judge import Pair, Phase
 from adapterctl.canary.sources import Scrape
 from adapterctl.findings import Severity
+from tests.conftest import REPO
 from tests.gatewayproc import STAGING, Gateway, Registry, ask, start
-from tests.prometheusproc import prometheus, require_prometheus
+from tests.prometheusproc import Prometheus, prometheus, require_prometheus
 from tests.regressing import Regression, regressing
 from tests.synccheckout import cli
 
@@ -27,9 +28,13 @@ CANARY = "  support-bot:\n    - {version: 1.0.0, weight: 50}\n    - {version: 1.
 ANALYSIS = "analysis: {interval: 1s, count: 1, min_requests: 20}\n"
 
 
+STABLE = "  support-bot:\n    - {version: 1.0.0, weight: 100}\n"
+
+
 @pytest.fixture
 def reg(tmp_path: Path) -> Registry:
     registry = Registry(tmp_path / "registry")
+    registry.staging_routes(STABLE, "Analyse staging's canaries", ANALYSIS)
     registry.staging_routes(CANARY, "Canary support-bot 1.1.0 at 50 %", ANALYSIS)
     return registry
 
@@ -154,6 +159,66 @@ def test_from_prometheus(
         f'sum by (version, code) (increase(adapterctl_gateway_requests_total{{env="staging", '
         f'alias="support-bot"}}[{seconds}s]))'
     )
+
+
+def window_of(gateway: Gateway, server: Prometheus, reg: Registry, count: int) -> None:
+    """``count`` requests that Prometheus has scraped, and staging's analysis interval set
+    to the seconds from just before them to now (one window, the last, covers them)."""
+    started = server.wait_scrape()
+    send(gateway, count)(0)
+    seconds = int(server.wait_scrape() - started) + 3
+    reg.staging_routes(STABLE, "Analysis window", f"analysis: {{interval: {seconds}s, count: 1, "
+                       "min_requests: 20}\n")  # fmt: skip
+    reg.staging_routes(CANARY, "Canary support-bot 1.1.0 at 50 %", f"analysis: {{interval: "
+                       f"{seconds}s, count: 1, min_requests: 20}}\n")  # fmt: skip
+
+
+STORE = ("--store", (REPO / "examples/store").as_uri())
+
+
+def test_promote_grows_a_canary_only_after_its_analysis(
+    served: tuple[Gateway, Regression], reg: Registry, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    require_prometheus()
+    gateway, regression = served
+    promote = ("promote", "support-bot@1.1.0", "--env", "staging", "--root", reg.root, *STORE)
+    code, _, err = cli(capsys, *promote, "--weight", "75")
+    assert (code, err) == (2, "adapterctl: error: support-bot@1.1.0 is a canary in staging, "
+                              "which analyses canaries before they grow: give --prometheus URL "
+                              "(or ADAPTERCTL_PROMETHEUS_URL), or --scrape URL for each "
+                              "gateway\n")  # fmt: skip
+    with prometheus(tmp_path / "prometheus", [gateway.url.removeprefix("http://")]) as server:
+        send(gateway, 4)(0)  # every series exists before the window
+        window_of(gateway, server, reg, 120)
+        code, out, err = cli(capsys, *promote, "--weight", "75", "--prometheus", server.url)
+        assert code == 0, out + err
+        assert "### Canary analysis\n\n**Canary analysis: Successful** — 0 of 1 window " in out
+        branch = "promote/staging/support-bot-1.1.0"
+        trailer = reg.git("log", "-1", "--format=%(trailers:key=Canary-Analysis)", branch)
+        assert trailer == (
+            "Canary-Analysis: Successful: 0 of 1 window failed, 0 inconclusive (failure_limit 0, "
+            f"inconclusive_limit 0) (Prometheus at {server.url})"
+        )
+        reg.git("merge", "-q", "--no-ff", "-m", "Merge the canary's growth", branch)
+        code, out, _ = cli(capsys, "history", "--env", "staging", "--root", reg.root)
+        assert "    canary analysis: Successful: 0 of 1 window failed" in out
+
+        regression.fail_every["support-bot@1.1.0"] = 3
+        window_of(gateway, server, reg, 120)
+        code, out, err = cli(capsys, *promote, "--finish", "--prometheus", server.url)
+    assert code == 1
+    rollback = "rollback/staging/support-bot-1.0.0"
+    assert err.splitlines()[-1] == (
+        "adapterctl: error: not promoted: the canary analysis of support-bot@1.1.0 in staging "
+        f"failed; the rollback is on branch {rollback}: merge it to take the canary out of "
+        "traffic"
+    )
+    assert "**Canary analysis: Failed** — 1 of 1 window failed" in out
+    assert "`canary/error-rate` error: window 1 of 1" in out
+    assert reg.git("show", f"{rollback}:{STAGING}").count("weight: 100") == 1
+    message = reg.git("log", "-1", "--format=%B", rollback)
+    assert message.splitlines()[-1].startswith("Canary-Analysis: Failed: 1 of 1 window failed")
 
 
 def _iso(stamp: float) -> str:

@@ -58,15 +58,18 @@ class Prometheus:
     def windows(
         self, env: str, alias: str, ends: Sequence[float], seconds: int
     ) -> dict[float, Versions]:
-        """Each window end (unix seconds, evenly spaced by ``seconds``) → its counters."""
-        found: dict[float, Versions] = {end: defaultdict(dict) for end in ends}
+        """Each window end (unix seconds, evenly spaced by ``seconds``; kept to the
+        millisecond, as Prometheus answers) → its counters."""
+        ms = [round(end * 1000) for end in ends]
+        found: dict[int, Versions] = {end: defaultdict(dict) for end in ms}
         for query in queries(env, alias, seconds):
-            for labels, values in self._range(query.promql, ends[0], ends[-1], seconds):
+            for labels, values in self._range(query.promql, ms[0] / 1000, ms[-1] / 1000, seconds):
                 key = _key(query.key, labels)
                 for stamp, value in values:
-                    if stamp in found and "version" in labels:
-                        found[stamp][labels["version"]][key] = value
-        return {end: dict(versions) for end, versions in found.items()}
+                    end = round(stamp * 1000)
+                    if end in found and "version" in labels:
+                        found[end][labels["version"]][key] = value
+        return {end / 1000: dict(versions) for end, versions in found.items()}
 
     def _range(self, promql: str, start: float, end: float, step: int) -> list[Series]:
         params = urllib.parse.urlencode({"query": promql, "start": f"{start:.3f}",

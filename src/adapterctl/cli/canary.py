@@ -10,22 +10,11 @@ from typing import Annotated
 
 import typer
 
-from adapterctl.cli.options import EnvOption, RootOption
+from adapterctl.cli.options import EnvOption, PrometheusOption, RootOption, ScrapeOption
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, UsageError
 
 app = typer.Typer(no_args_is_help=True, help="Canary analysis.")
-
-PrometheusOption = Annotated[
-    str | None,
-    typer.Option("--prometheus", metavar="URL", envvar="ADAPTERCTL_PROMETHEUS_URL",
-                  help="Prometheus that scrapes the gateways (its HTTP API)."),
-]  # fmt: skip
-ScrapeOption = Annotated[
-    list[str] | None,
-    typer.Option("--scrape", metavar="URL",
-                 help="A gateway's /metrics URL, when no Prometheus (repeat for each replica)."),
-]  # fmt: skip
 
 
 class AnalysisFormat(StrEnum):

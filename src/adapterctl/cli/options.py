@@ -133,3 +133,15 @@ def parse_target(text: str) -> tuple[str, str]:
     if not sep or not name or not version:
         raise UsageError(f"{text}: expected NAME@VERSION, e.g. support-bot@1.2.0")
     return name, version
+
+
+PrometheusOption = Annotated[
+    str | None,
+    typer.Option("--prometheus", metavar="URL", envvar="ADAPTERCTL_PROMETHEUS_URL",
+                  help="Prometheus that scrapes the gateways (its HTTP API)."),
+]  # fmt: skip
+ScrapeOption = Annotated[
+    list[str] | None,
+    typer.Option("--scrape", metavar="URL",
+                 help="A gateway's /metrics URL, when no Prometheus (repeat for each replica)."),
+]  # fmt: skip

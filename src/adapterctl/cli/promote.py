@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -13,20 +15,23 @@ import typer
 from adapterctl.cli.options import (
     EndpointOption,
     EnvOption,
+    PrometheusOption,
     RootOption,
+    ScrapeOption,
     StoreOption,
     parse_target,
     write_report,
 )
 from adapterctl.cli.stores import store_for
 from adapterctl.config import resolve_root
-from adapterctl.errors import ExitCode, UsageError
+from adapterctl.errors import ExitCode, InputError, UsageError
 from adapterctl.gitops import prbody
 from adapterctl.gitops.changes import Step
-from adapterctl.gitops.promote import GatesFailed, Request, promote
+from adapterctl.gitops.promote import GatesFailed, Request, analysis_due, promote
 from adapterctl.gitops.rollback import rollback
 from adapterctl.layout import check_env_name
 from adapterctl.report import Format, render
+from adapterctl.store.base import Store
 
 SignOption = Annotated[
     bool, typer.Option("--sign", help="Sign the commit (git commit -S, your git signing key).")
@@ -67,11 +72,15 @@ def promote_command(
     push: PushOption = False,
     body_file: BodyOption = None,
     remote: RemoteOption = "origin",
+    prometheus: PrometheusOption = None,
+    scrape: ScrapeOption = None,
     root: RootOption = None,
     store: StoreOption = None,
     endpoint_url: EndpointOption = None,
 ) -> int:
-    """Promote a revision in ENV on a new branch promote/ENV/NAME-VERSION, with its PR body."""
+    """Promote a revision in ENV on a new branch promote/ENV/NAME-VERSION, with its PR body.
+    Where ENV analyses canaries, a step that grows one needs its analysis to be Successful;
+    a Failed one writes the rollback instead."""
     name, version = parse_target(target)
     check_env_name(env)
     if finish and weight is not None:
@@ -82,18 +91,76 @@ def promote_command(
     if push:
         _require_remote(registry_root, remote)
     request = Request(name, version, env, weight, finish, sign)
+    stored = store_for(registry_root, store, endpoint_url)
+    if analysis_due(registry_root, request):
+        judged = _judge(registry_root, request, (prometheus, scrape))
+        if not judged.passed:
+            return _rolled_back(registry_root, request, judged, stored, (body_file, push, remote))
+        request = replace(request, analysis=(judged.trailer, judged.markdown))
     try:
-        promotion = promote(
-            registry_root,
-            store_for(registry_root, store, endpoint_url),
-            request,
-            datetime.now(UTC),
-        )
+        promotion = promote(registry_root, stored, request, datetime.now(UTC))
     except GatesFailed as exc:
         sys.stdout.write(render(exc.report, Format.TEXT))
         raise
     body = prbody.promotion_body(promotion)
     return _publish(registry_root, promotion.step, body, body_file, push, remote)
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """A canary analysis that was decisive: Successful (passed) or Failed."""
+
+    passed: bool
+    trailer: str
+    """The ``Canary-Analysis`` trailer of the commit it leads to."""
+    markdown: str
+
+
+def _judge(root: Path, request: Request, sources: tuple[str | None, list[str] | None]) -> _Judged:
+    """The canary analysis of the revision this step grows; an Inconclusive one refuses."""
+    from adapterctl.canary import analysis, present  # noqa: PLC0415
+    from adapterctl.canary.judge import Phase  # noqa: PLC0415
+    from adapterctl.canary.sources import Prometheus, Scrape  # noqa: PLC0415
+
+    prometheus, scrape = sources
+    label = f"{request.name}@{request.version}"
+    if prometheus is None and not scrape:
+        raise UsageError(
+            f"{label} is a canary in {request.env}, which analyses canaries before they grow: "
+            "give --prometheus URL (or ADAPTERCTL_PROMETHEUS_URL), or --scrape URL for each "
+            "gateway"
+        )
+    subject = analysis.target(root, request.env, request.name, request.version)
+    if prometheus is not None:
+        result = analysis.from_prometheus(subject, Prometheus(prometheus), time.time())
+    else:
+        result = analysis.from_scrape(subject, Scrape(tuple(scrape or ())))
+    sys.stdout.write(present.text(result))
+    if result.phase is Phase.INCONCLUSIVE:
+        raise InputError(f"not promoted: the canary analysis of {label} in {request.env} is "
+                         f"{result.reason}", hint="more traffic to the canary, then promote "
+                         "again (analysis.interval, analysis.min_requests)")  # fmt: skip
+    trailer = f"{result.reason} ({result.source})"
+    return _Judged(result.phase is Phase.SUCCESSFUL, trailer, present.markdown(result))
+
+
+def _rolled_back(
+    root: Path,
+    request: Request,
+    judged: _Judged,
+    store: Store,
+    publish: tuple[Path | None, bool, str],
+) -> int:
+    """Write the rollback a Failed analysis calls for, then refuse the step."""
+    result = rollback(root, store, request.env, request.name, to=None, sign=request.sign,
+                      trailers=(f"Canary-Analysis: {judged.trailer}",))  # fmt: skip
+    body = prbody.rollback_body(result, judged.markdown)
+    _publish(root, result.step, body, *publish)
+    raise InputError(
+        f"not promoted: the canary analysis of {request.name}@{request.version} in "
+        f"{request.env} {judged.trailer.partition(':')[0].lower()}; the rollback is on branch "
+        f"{result.step.branch}: merge it to take the canary out of traffic"
+    )
 
 
 def rollback_command(

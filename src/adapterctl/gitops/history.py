@@ -32,7 +32,9 @@ FIELDS = ("%H", "%an", "%ae", "%cI", "%G?", "%GS", "%s", "%(trailers:only,unfold
 LOG_FORMAT = "%x1e" + "%x1f".join(FIELDS) + "%x1f"
 STATE_FORMAT = "%x1e%H%x1f"
 NULL_SHA = "0" * 40
-TRAILER_KEYS = ("Adapter", "Environment", "Weight")
+TRAILER_KEYS = ("Adapter", "Environment", "Weight", "Canary-Analysis")
+MERGED_KEYS = ("Canary-Analysis",)
+"""Trailers a pull request's merge commit takes from the commit it merged."""
 _MERGE_PR = re.compile(r"^Merge pull request #(\d+) from ")
 _SQUASH_PR = re.compile(r"\(#(\d+)\)\s*$")
 _RAW_LINE = re.compile(r"^:\d+ \d+ ([0-9a-f]{40}) ([0-9a-f]{40}) [A-Z]\d*\t")
@@ -86,12 +88,39 @@ def history(
     commits = _parse_log(_log(registry.repo, path, log_limit, allowed_signers))
     if not commits and not (root / environment_path(env)).is_file():
         raise UsageError(f"unknown environment '{env}': {environment_path(env)} has no git history")
-    entries = _entries(commits, _blobs(registry.repo, commits))
+    entries = _with_merged_trailers(
+        registry.repo, _entries(commits, _blobs(registry.repo, commits))
+    )
     if alias is not None:
         entries = [_only_alias(entry, alias) for entry in entries]
         entries = [entry for entry in entries if entry.changes or entry.error]
         entries = entries[:limit] if limit is not None else entries
     return entries
+
+
+def _with_merged_trailers(repo: git.Repo, entries: list[Entry]) -> list[Entry]:
+    """Merge commits with the trailers (:data:`MERGED_KEYS`) of the commit they merged: a
+    promotion's canary analysis is on its branch's commit, not on the pull request's merge."""
+    merges = [e.commit for e in entries]
+    if not merges:
+        return entries
+    parents: dict[str, str] = {}
+    for line in repo.git.rev_list("--parents", "--no-walk=unsorted", *merges).split("\n"):
+        shas = line.split()
+        if len(shas) > 2:
+            parents[shas[0]] = shas[2]
+    if not parents:
+        return entries
+    fmt = "%H%x1f%(trailers:only,unfold,separator=%x1d)"
+    merged: dict[str, dict[str, str]] = {}
+    found = repo.git.log("--no-walk=unsorted", f"--format={fmt}", *set(parents.values()))
+    for line in found.split("\n"):  # not splitlines(): the trailers' separator is \x1d
+        sha, _, text = line.partition(FIELD)
+        merged[sha] = {k: v for k, v in _trailers(text).items() if k in MERGED_KEYS}
+    return [
+        replace(e, trailers={**merged.get(parents.get(e.commit, ""), {}), **e.trailers})
+        for e in entries
+    ]
 
 
 def _log(repo: git.Repo, path: str, limit: int | None, signers: Path | None) -> str:

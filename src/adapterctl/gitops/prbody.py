@@ -28,6 +28,7 @@ def promotion_body(promotion: Promotion) -> str:
         _gate_line(promotion.gates, step.env),
         *_soak_lines(promotion),
         *(_evidence_line(item, step.env) for item in promotion.evidence),
+        *_analysis_lines(promotion.analysis),
         "",
         "### Rollback",
         "",
@@ -41,7 +42,13 @@ def promotion_body(promotion: Promotion) -> str:
     return "\n".join(lines)
 
 
-def rollback_body(rollback: Rollback) -> str:
+def _analysis_lines(markdown: str | None) -> list[str]:
+    if markdown is None:
+        return []
+    return ["", "### Canary analysis", "", markdown.rstrip("\n")]
+
+
+def rollback_body(rollback: Rollback, analysis: str | None = None) -> str:
     step = rollback.step
     reverted = rollback.reverted
     how = (
@@ -58,6 +65,7 @@ def rollback_body(rollback: Rollback) -> str:
         *_routes_table(step),
         "",
         "Every revision served afterwards is still in the store.",
+        *_analysis_lines(analysis),
         "",
     ]
     return "\n".join(lines)

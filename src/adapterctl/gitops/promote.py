@@ -49,6 +49,8 @@ class Promotion:
     gates: Report
     soak: SoakCheck | None
     evidence: tuple[Evidence, ...]
+    analysis: str | None = None
+    """The canary analysis this step passed, as markdown for the pull request."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class Request:
     weight: int | None
     finish: bool
     sign: bool
+    analysis: tuple[str, str] | None = None
+    """A canary analysis this step passed: (its ``Canary-Analysis`` trailer, its markdown)."""
 
 
 def promote(root: Path, store: Store, request: Request, now: datetime) -> Promotion:
@@ -87,7 +91,22 @@ def promote(root: Path, store: Store, request: Request, now: datetime) -> Promot
     )
     committed = write_step(root, checkout, step, sign=request.sign)
     evidence = find_evidence(root, request.name, request.version)
-    return Promotion(committed, report, soaked, evidence)
+    analysis = None if request.analysis is None else request.analysis[1]
+    return Promotion(committed, report, soaked, evidence, analysis)
+
+
+def analysis_due(root: Path, request: Request) -> bool:
+    """Whether this step grows a canary in an environment that analyses canaries: the
+    revision already takes part of the traffic (a weight below 100, or tenants) and the
+    step gives it more."""
+    env = Registry.load(root).environment(request.env)
+    if env is None or env.analysis is None:
+        return False
+    current = next((r for r in env.routes.get(request.name, ()) if r.version == request.version),
+                   None)  # fmt: skip
+    if current is None or current.weight == 100 or not (current.weight or current.tenants):
+        return False
+    return request.finish or (request.weight or 0) > current.weight
 
 
 def _routes(request: Request, env: Environment, before: steps.Routes) -> steps.Routes:
@@ -166,4 +185,5 @@ def _message(request: Request, before: steps.Routes, after: steps.Routes) -> str
         f"Adapter: {request.name}@{request.version}\n"
         f"Environment: {request.env}\n"
         f"Weight: {weight}\n"
+        + ("" if request.analysis is None else f"Canary-Analysis: {request.analysis[0]}\n")
     )

@@ -50,6 +50,8 @@ def history_text(env: str, entries: list[Entry]) -> str:
             f"{pr}  sig {entry.signature_status}{signer}"
         )
         lines.append(f"    {entry.subject}")
+        if "Canary-Analysis" in entry.trailers:
+            lines.append(f"    canary analysis: {entry.trailers['Canary-Analysis']}")
         if entry.error is not None:
             lines.append(f"    unparseable: {entry.error}")
         lines.extend(f"    {change.describe()}" for change in entry.changes)

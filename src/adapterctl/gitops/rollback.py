@@ -29,8 +29,17 @@ class Rollback:
 
 
 def rollback(
-    root: Path, store: Store, env_name: str, alias: str, *, to: str | None, sign: bool
+    root: Path,
+    store: Store,
+    env_name: str,
+    alias: str,
+    *,
+    to: str | None,
+    sign: bool,
+    trailers: tuple[str, ...] = (),
 ) -> Rollback:
+    """Revert the last change to ``alias``'s routes (or route ``to``) on a new branch;
+    ``trailers`` (``Key: value`` lines) end the commit message."""
     checkout = branches.clean_checkout(root, "rollback")
     registry = Registry.load(root)
     env = gate_environment(registry, env_name)
@@ -46,7 +55,7 @@ def rollback(
         _check_pure(checkout, reverted, env_name, alias)
         after = _parent_routes(checkout, reverted, env_name, alias)
     _check_stored(registry, store, alias, after)
-    step = _step(env_name, alias, before, after, reverted)
+    step = _step(env_name, alias, before, after, reverted, trailers)
     written = write_step(
         root, checkout, step, sign=sign, revert=None if reverted is None else reverted.commit
     )
@@ -137,7 +146,12 @@ def _check_stored(registry: Registry, store: Store, alias: str, routes: steps.Ro
 
 
 def _step(
-    env: str, alias: str, before: steps.Routes, after: steps.Routes, reverted: Entry | None
+    env: str,
+    alias: str,
+    before: steps.Routes,
+    after: steps.Routes,
+    reverted: Entry | None,
+    trailers: tuple[str, ...] = (),
 ) -> Step:
     main, weight = max(steps.active(after), key=lambda route: route[1])
     lines = [f"Roll back {alias} in {env} to {steps.describe(steps.active(after))}", ""]
@@ -146,7 +160,8 @@ def _step(
     lines += [f"Routes of {alias} in {env}: {steps.describe(before)} -> {steps.describe(after)}."]
     if reverted is not None:
         lines += ["", f"This reverts commit {reverted.commit}."]
-    lines += ["", f"Adapter: {alias}@{main}", f"Environment: {env}", f"Weight: {weight}", ""]
+    lines += ["", f"Adapter: {alias}@{main}", f"Environment: {env}", f"Weight: {weight}"]
+    lines += [*trailers, ""]
     return Step(
         kind="rollback",
         env=env,
