@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -67,12 +68,19 @@ class Registry:
         return self.commit(message)
 
 
+class Repository(Protocol):
+    """A registry in a git repository: where a gateway follows it."""
+
+    @property
+    def root(self) -> Path: ...
+
+
 @dataclass
 class Gateway:
     """One gateway process: its configuration file and where it follows the registry."""
 
     directory: Path
-    registry: Registry
+    registry: Repository
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)

@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -55,6 +56,8 @@ class NodePool:
     nodes: list[NodeState]
     interval_s: float
     request_timeout_s: float
+    flights: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(served name, node) → requests in flight: a sync unloads only what has none."""
     _turn: itertools.count[int] = field(default_factory=itertools.count)
     _task: asyncio.Task[None] | None = None
 

@@ -157,6 +157,8 @@ class _Call:
         series = self.gateway.metrics.series(labels)
         series.in_flight.inc()
         node.in_flight += 1
+        flight = (self.target.served_name, node.name)
+        self.gateway.pool.flights[flight] += 1
         try:
             url = node.endpoint + self.suffix
             async with node.pool().post(url, data=self.payload, headers=node.headers()) as reply:
@@ -170,6 +172,7 @@ class _Call:
         finally:
             series.in_flight.dec()
             node.in_flight -= 1
+            self.gateway.pool.flights[flight] -= 1
         self.gateway.metrics.count(labels, series, status)
         if status < 400:
             series.duration.observe(time.perf_counter() - self.started)
@@ -257,13 +260,25 @@ async def _routes(gateway: Gateway, send: Send) -> None:
                 "weight": t.weight,
                 "tenants": list(t.tenants),
                 "nodes": [n.name for n in pool.serving(t.served_name)],
+                "in_flight": _flights(pool, t.served_name),
             }
             for t in targets
         ]
         for alias, targets in table.aliases.items()
     }
-    document = {"env": table.env, "commit": table.commit, "routes": routes, "nodes": nodes}
+    in_flight = {
+        served: counts
+        for served in sorted({name for name, _ in pool.flights})
+        if (counts := _flights(pool, served))
+    }
+    document = {"env": table.env, "commit": table.commit, "routes": routes, "nodes": nodes,
+                "in_flight": in_flight}  # fmt: skip
     await answer_json(send, 200, document)
+
+
+def _flights(pool: NodePool, served: str) -> dict[str, int]:
+    """Node → requests in flight to ``served`` there (nodes with none left out)."""
+    return {node: n for (name, node), n in pool.flights.items() if name == served and n > 0}
 
 
 _PAGES = {

@@ -57,6 +57,9 @@ class NodeSync(Frozen):
     """First wait between attempts; doubles each time."""
     timeout_s: float = Field(default=120, gt=0, le=3600)
     """Timeout of one call (loading an adapter can take a while)."""
+    gateway_wait_s: float = Field(default=120, gt=0, le=3600)
+    """How long an unload waits for the gateways to route by the synced commit and to have
+    no request in flight to what it unloads; past it, the unloads wait for the next sync."""
 
 
 class NodeConfig(Frozen):
@@ -78,3 +81,7 @@ class NodeConfig(Frozen):
     """Artifact store URI to fetch from (default: the registry's configured store)."""
     trust: NodeTrust = Field(default_factory=NodeTrust)
     sync: NodeSync = Field(default_factory=NodeSync)
+    gateways: tuple[Text, ...] = ()
+    """Root URLs of the adapterctl gateways in front of this node (their names for it must
+    be this node's name): a revision is unloaded only after each of them routes by the synced
+    commit and has no request in flight to it here."""

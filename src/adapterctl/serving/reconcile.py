@@ -19,6 +19,7 @@ from pathlib import Path
 from adapterctl.serving.basecheck import check_base
 from adapterctl.serving.cache import Verification, ensure_cached
 from adapterctl.serving.desired import DesiredState
+from adapterctl.serving.drain import Drain
 from adapterctl.serving.lock import node_lock
 from adapterctl.serving.nodeconfig import Node
 from adapterctl.serving.plan import Load, Plan, make_plan
@@ -122,6 +123,11 @@ def _apply(run: _Run) -> NodeResult:
         _stop_point(run)
         ensure_cached(revision, run.ctx.store, run.node.cache_dir, run.ctx.verification)
         run.done.append(f"cache {revision.served_name}")
+    if plan.unloads and run.node.config.gateways:
+        _stop_point(run)
+        config = run.node.config
+        drain = Drain(config.gateways, desired.commit, run.node.name, config.sync.gateway_wait_s)
+        drain.wait(plan.unloads)
     for name in plan.unloads:
         _stop_point(run)
         _unload(run, name)
