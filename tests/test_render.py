@@ -163,6 +163,7 @@ def test_litellm_weights_carry_the_canary(repo: Path, capsys: pytest.CaptureFixt
             ]
         )
         + "router_settings:\n  routing_strategy: simple-shuffle\n"
+        + "litellm_settings:\n  callbacks:\n  - prometheus\n"
     )
 
 
@@ -187,6 +188,28 @@ def test_litellm_leaves_retained_revisions_out_of_the_alias(
         ("support-bot@1.0.0", None),
         ("support-bot@1.1.0", None),
     ]
+
+
+def test_litellm_tenants_are_tags(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(repo, CANARY, "    - {version: 1.0.0, weight: 100}\n"
+                       "    - {version: 1.1.0, weight: 0, tenants: [acme, globex]}\n")  # fmt: skip
+    commit(repo, "A tenant canary of support-bot 1.1.0")
+    code, out, err = render(capsys, repo, "litellm", "--api-base", "http://vllm.llm:8000/v1")
+    assert (code, err) == (0, "")
+    config = yaml.safe_load(out)
+    groups = [(m["model_name"], m["litellm_params"].get("weight"), m["litellm_params"].get("tags"))
+              for m in config["model_list"]]  # fmt: skip
+    assert groups == [
+        ("sql-helper", 100, ["default"]),
+        ("support-bot", 100, ["default"]),
+        ("support-bot", 1, ["acme", "globex"]),
+        ("sql-helper@1.0.0", None, None),
+        ("support-bot@1.0.0", None, None),
+        ("support-bot@1.1.0", None, None),
+    ]
+    assert config["router_settings"] == {
+        "routing_strategy": "simple-shuffle", "enable_tag_filtering": True,
+    }  # fmt: skip
 
 
 # --- aibrix ------------------------------------------------------------------------------

@@ -4,6 +4,14 @@ Each alias is a model group: one deployment per routed revision, ``weight`` = it
 picked by the ``simple-shuffle`` strategy (a weighted random pick). Retained revisions
 (weight 0) stay out of the alias's group; every revision is also its own group under its
 immutable served name, so a client can pin one (golden evals, incident triage).
+
+Canary tenants become LiteLLM's tag routing (``router_settings.enable_tag_filtering``): a
+tenant's revision carries the tenant as a tag, the weighted revisions carry ``default``, so
+untagged requests follow the weights and a request tagged ``acme`` goes to acme's revision.
+LiteLLM takes a request's tags from its key or team (set in LiteLLM's key management,
+which needs its database) or from the request body: only the former proves a tenant. Its
+Prometheus callback is on, so each deployment's requests and latency are labelled with
+the revision's served name.
 """
 
 from __future__ import annotations
@@ -29,26 +37,41 @@ class LiteLLM:
 
     def render(self, state: DesiredState, options: RenderOptions) -> Text:
         revisions = ordered(state)
-        routed = [r for r in revisions if r.weight > 0]
-        models = [_deployment(r.alias, r, options, weight=True) for r in routed]
+        tagged = any(r.tenants for r in revisions)
+        routed = [r for r in revisions if r.routed]
+        models = [_deployment(r.alias, r, options, weight=True, tags=tagged) for r in routed]
         models += [_deployment(r.served_name, r, options, weight=False) for r in revisions]
+        router: dict[str, object] = {"routing_strategy": "simple-shuffle"}
+        if tagged:
+            router["enable_tag_filtering"] = True
         config: dict[str, object] = {
             "model_list": models,
-            "router_settings": {"routing_strategy": "simple-shuffle"},
+            "router_settings": router,
+            "litellm_settings": {"callbacks": ["prometheus"]},
         }
         lines = header(state, Target.LITELLM) + _retained_notes(revisions)
         return Text(comment(lines) + yaml_documents([config]))
 
 
 def _deployment(
-    model_name: str, revision: DesiredRevision, options: RenderOptions, *, weight: bool
+    model_name: str,
+    revision: DesiredRevision,
+    options: RenderOptions,
+    *,
+    weight: bool,
+    tags: bool = False,
 ) -> dict[str, object]:
     params: dict[str, object] = {
         "model": f"{PROVIDER}/{revision.served_name}",
         "api_base": options.api_base,
     }
     if weight:
-        params["weight"] = revision.weight
+        # a tenant-only revision (weight 0) gets 1: LiteLLM's weighted pick needs a
+        # positive weight among the deployments its tag leaves, and no untagged request
+        # reaches it
+        params["weight"] = revision.weight or 1
+    if tags:
+        params["tags"] = (["default"] if revision.weight else []) + list(revision.tenants)
     return {"model_name": model_name, "litellm_params": params}
 
 
