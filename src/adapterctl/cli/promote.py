@@ -114,6 +114,8 @@ class _Judged:
     trailer: str
     """The ``Canary-Analysis`` trailer of the commit it leads to."""
     markdown: str
+    stable: str
+    """The stable revision's version: where a Failed analysis sends all traffic back."""
 
 
 def _judge(root: Path, request: Request, sources: tuple[str | None, list[str] | None]) -> _Judged:
@@ -141,7 +143,8 @@ def _judge(root: Path, request: Request, sources: tuple[str | None, list[str] | 
                          f"{result.reason}", hint="more traffic to the canary, then promote "
                          "again (analysis.interval, analysis.min_requests)")  # fmt: skip
     trailer = f"{result.reason} ({result.source})"
-    return _Judged(result.phase is Phase.SUCCESSFUL, trailer, present.markdown(result))
+    stable = subject.pair.stable.partition("@")[2]
+    return _Judged(result.phase is Phase.SUCCESSFUL, trailer, present.markdown(result), stable)
 
 
 def _rolled_back(
@@ -151,9 +154,10 @@ def _rolled_back(
     store: Store,
     publish: tuple[Path | None, bool, str],
 ) -> int:
-    """Write the rollback a Failed analysis calls for, then refuse the step."""
-    result = rollback(root, store, request.env, request.name, to=None, sign=request.sign,
-                      trailers=(f"Canary-Analysis: {judged.trailer}",))  # fmt: skip
+    """Write the rollback a Failed analysis calls for (all traffic back to the stable
+    revision, the canary retained), then refuse the step."""
+    result = rollback(root, store, request.env, request.name, to=judged.stable,
+                      sign=request.sign, trailers=(f"Canary-Analysis: {judged.trailer}",))  # fmt: skip
     body = prbody.rollback_body(result, judged.markdown)
     _publish(root, result.step, body, *publish)
     raise InputError(
