@@ -101,10 +101,10 @@ class Gateway:
         """Write the configuration: ``nodes`` maps a node's name to its /v1 URL."""
         listed = "".join(f"  - {{name: {n}, endpoint: {url}}}\n" for n, url in nodes.items())
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(
-            f"name: gw-a\nenvironment: {environment}\nnodes:\n{listed}state_dir: state\n"
-            "health_interval_s: 0.2\n" + "".join(f"{line}\n" for line in lines)
-        )
+        polled = any(line.startswith("health_interval_s:") for line in lines)
+        health = "" if polled else "health_interval_s: 0.2\n"
+        head = f"name: gw-a\nenvironment: {environment}\nnodes:\n{listed}state_dir: state\n"
+        self.config.write_text(head + health + "".join(f"{line}\n" for line in lines))
 
     def command(self) -> list[str]:
         return [

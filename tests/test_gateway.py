@@ -20,7 +20,7 @@ from tests.gatewayproc import ASK, STAGING, Gateway, Registry, ask, client, star
 from tests.heldstream import holding
 from tests.refnode import artifact
 from tests.synccheckout import cli
-from tests.syncnode import runtime_node
+from tests.syncnode import fault_proxy, runtime_node
 
 
 @pytest.fixture
@@ -237,8 +237,23 @@ def test_a_node_down_gets_no_traffic(example_node: str, gw: Gateway) -> None:
     start(gw, {"node-dead": closed_port(), "node-a": example_node})
     assert {ask(gw, user=f"u{n}") for n in range(6)} == {"support-bot@1.1.0"}
     assert gw.metric("adapterctl_gateway_node_up", node="node-dead") == 0
+    assert gw.metric("adapterctl_gateway_node_up", node="node-a") == 1
     assert gw.metric("adapterctl_gateway_requests_total", node="node-a") == 6
     assert gw.metric("adapterctl_gateway_requests_total", node="node-dead") == 0
+
+
+def test_a_node_that_dies_between_health_checks_hands_its_requests_on(
+    example_node: str, gw: Gateway
+) -> None:
+    with fault_proxy(example_node.removesuffix("/v1")) as (proxy, faults):
+        start(gw, {"node-a": f"{proxy}/v1", "node-b": example_node}, "health_interval_s: 300")
+        faults.dead = True  # node-a drops every connection; the gateway has not looked yet
+        assert {ask(gw, user=f"u{n}") for n in range(4)} == {"support-bot@1.1.0"}
+    assert gw.metric("adapterctl_gateway_node_up", node="node-a") == 0
+    assert gw.metric("adapterctl_gateway_node_up", node="node-b") == 1
+    assert gw.metric("adapterctl_gateway_requests_total", node="node-b") == 4
+    assert gw.metric("adapterctl_gateway_requests_total", node="node-a") == 0
+    assert "adapterctl gateway: node node-a is down: " in gw.output()
 
 
 def test_no_node_up_is_503(gw: Gateway) -> None:

@@ -156,8 +156,9 @@ def _rolled_back(
 ) -> int:
     """Write the rollback a Failed analysis calls for (all traffic back to the stable
     revision, the canary retained), then refuse the step."""
+    trailers = (f"Canary-Analysis: {judged.trailer}",)
     result = rollback(root, store, request.env, request.name, to=judged.stable,
-                      sign=request.sign, trailers=(f"Canary-Analysis: {judged.trailer}",))  # fmt: skip
+                      sign=request.sign, trailers=trailers)  # fmt: skip
     body = prbody.rollback_body(result, judged.markdown)
     _publish(root, result.step, body, *publish)
     raise InputError(

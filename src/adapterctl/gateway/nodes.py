@@ -14,7 +14,7 @@ import itertools
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -56,6 +56,8 @@ class NodePool:
     nodes: list[NodeState]
     interval_s: float
     request_timeout_s: float
+    on_state: Callable[[str, bool], None] = field(default=lambda *_: None)
+    """Told (node, up) after every health check and every node found down."""
     flights: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(served name, node) → requests in flight: a sync unloads only what has none."""
     _turn: itertools.count[int] = field(default_factory=itertools.count)
@@ -110,6 +112,7 @@ class NodePool:
         if node.up:
             say(f"node {node.name} is down: {why}")
         node.up = False
+        self.on_state(node.name, False)
 
     async def poll(self) -> None:
         await asyncio.gather(*(self._poll(node) for node in self.nodes))
@@ -135,3 +138,4 @@ class NodePool:
         if not node.up:
             say(f"node {node.name} is up, serving {', '.join(sorted(loaded)) or 'no adapter'}")
         node.up, node.loaded = True, loaded
+        self.on_state(node.name, True)

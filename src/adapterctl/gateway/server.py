@@ -50,6 +50,7 @@ def run(config_file: Path, options: ServeOptions) -> int:
         raise InputError(exc.message) from None
     metrics = GatewayMetrics()
     pool = NodePool.of(config.nodes, config.health_interval_s, config.request_timeout_s)
+    pool.on_state = lambda node, up: metrics.node_up.labels(node).set(1 if up else 0)
     gateway = Gateway(env, pool, rules, metrics)
     gateway.install(table)
     say(f"{config.name}: routing {env} by commit {table.commit[:12]} on "
