@@ -205,10 +205,14 @@ class _Call:
                 await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
                 if left is not None and left.done():
                     return 499, None, None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # the answer has begun: the client sees it cut short, the metrics a 502/504
             await self.send({"type": "http.response.body", "body": b""})
+            return 504 if isinstance(exc, TimeoutError) else 502, None, None
         finally:
             if left is not None:
                 left.cancel()
+        await self.send({"type": "http.response.body", "body": b""})
         return reply.status, _tokens(tail, events if stream else None), first if stream else None
 
     def _labels(self, node: NodeState) -> tuple[str, str, str, str, str]:
