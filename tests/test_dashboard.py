@@ -1,4 +1,5 @@
-"""The shipped Grafana dashboard: real metric names only, adapters split from the base."""
+"""The shipped Grafana dashboard: real metric names only, adapters split from the base, and
+the gateway's per-revision series."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from adapterctl.gateway.metrics import GatewayMetrics
 from adapterctl.serve.metrics import NodeMetrics
 from adapterctl.serving.metrics import SyncMetrics
 from adapterctl.serving.scrape import samples
@@ -21,7 +23,8 @@ KEYWORDS |= {"unless", "bool", "offset"}
 
 
 def exposed_names() -> set[str]:
-    """Every sample name the reference node, the sync agent and vLLM (recorded) expose."""
+    """Every sample name the reference node, the sync agent, the gateway and vLLM (recorded)
+    expose."""
     node = NodeMetrics(max_loras=1)
     node.track("support-bot@1.0.0", "support-bot@1.0.0").finish(error=True)
     agent = SyncMetrics()
@@ -29,7 +32,16 @@ def exposed_names() -> set[str]:
     agent.sync_failed("n", "prod", "disk-full")
     agent.loaded("n", [("support-bot", "1.0.0")])
     agent.load_seconds("n", 1.0)
+    gateway = GatewayMetrics()
+    labels = ("prod", "support-bot", "1.0.0", "other", "n")
+    series = gateway.series(labels)
+    gateway.count(labels, series, 200)
+    gateway.routes("prod", "abc", None)
+    gateway.reload_errors.labels("prod", "fetch-failed").inc()
+    gateway.node_up.labels("n").set(1)
+    gateway.refused.labels("prod", "404").inc()
     texts = [node.render()[0].decode(), agent.exposition().decode(), VLLM.read_text()]
+    texts.append(gateway.exposition().decode())
     return {sample.name for text in texts for sample in samples(text)}
 
 
@@ -97,3 +109,37 @@ def test_the_sync_agent_metrics_are_all_shown() -> None:
         "adapterctl_adapter_load_seconds_bucket",
     }
     assert agent <= shown
+
+
+def test_the_gateway_metrics_are_all_shown_per_revision() -> None:
+    shown = {name for _, expr in exprs() for name in metric_names(expr)}
+    gateway = {
+        "adapterctl_gateway_requests_total",
+        "adapterctl_gateway_request_duration_seconds_bucket",
+        "adapterctl_gateway_time_to_first_token_seconds_bucket",
+        "adapterctl_gateway_requests_in_flight",
+        "adapterctl_gateway_node_up",
+        "adapterctl_gateway_routes_commit",
+        "adapterctl_gateway_reload_errors_total",
+        "adapterctl_gateway_refused_total",
+    }
+    assert gateway <= shown
+    quantiles = [(t, e) for t, e in exprs() if "histogram_quantile" in e and "gateway" in e]
+    assert [t for t, _ in quantiles] == [
+        "Gateway p95 latency by revision",
+        "Gateway p95 time to first token by revision",
+    ]
+    assert all("sum by (le, alias, version)" in e for _, e in quantiles)
+    errors = [t for t, e in exprs() if 'adapterctl_gateway_requests_total{code="5xx"}' in e]
+    assert errors == ["Gateway 5xx rate by revision (<alias>@<version>)"]
+
+
+def test_panels_do_not_overlap() -> None:
+    taken: set[tuple[int, int]] = set()
+    for panel in dashboard()["panels"]:
+        box = panel["gridPos"]
+        cells = {(x, y) for x in range(box["x"], box["x"] + box["w"])
+                 for y in range(box["y"], box["y"] + box["h"])}  # fmt: skip
+        assert box["x"] + box["w"] <= 24, panel["title"]
+        assert not cells & taken, panel["title"]
+        taken |= cells

@@ -2,26 +2,36 @@
 
 The recorded expositions under tests/data/metrics/ are the reference node's exact format:
 refnode.txt was scraped from a running reference node, the others were rendered by its
-``NodeMetrics`` with chosen counts; vllm.txt follows vLLM's documented exposition.
+``NodeMetrics`` with chosen counts; vllm.txt follows vLLM's documented exposition;
+gateway.txt was scraped from a running ``adapterctl gateway`` (staging) in front of two
+nodes (gpu-a, gpu-b: each a tests/regressing.py proxy in front of one reference node, where
+every 3rd request to support-bot@1.1.0 failed), with traffic from two tenants.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import openai
 import pytest
 from openai import NotFoundError, OpenAI
 
 from adapterctl.cli.app import main
-from adapterctl.serving import scrape
+from adapterctl.serving import gateway_scrape, scrape
+from adapterctl.serving.gateway_scrape import GatewayScrape, gateway_url, parse_gateway
 from adapterctl.serving.nodeconfig import load_nodes
 from adapterctl.serving.scrape import Latency, ModelCounts, NodeScrape, metrics_url, parse
 from adapterctl.serving.triage import Stats, Thresholds, Verdict, triage
+from tests.gatewayproc import Gateway, Registry, ask, start
+from tests.regressing import regressing
 
 DATA = Path(__file__).parent / "data" / "metrics"
 BOUNDS = (0.1, 0.5, 1.0, 5.0, 10.0, float("inf"))
@@ -511,3 +521,286 @@ def test_triage_counts_what_the_reference_node_served(
     assert reported == {
         name: (model.requests, model.errors) for name, model in since_start.models.items()
     }
+
+
+# --- the gateway's per-revision series ------------------------------------------------
+
+GATEWAY_LIMIT = (
+    "gpu-a, gpu-b: vLLM counts adapter requests under the base's name, so the revisions' "
+    "numbers come from the gateways' series and the base's are vLLM's less the revisions' "
+    "requests the gateways had answered there (requests that bypass the gateways count as "
+    "the base's, and vLLM's own errors stay with it)"
+)
+FROM_GATEWAY = (
+    "support-bot@1.1.0 is elevated on every node that serves it (gpu-a, gpu-b): error rate "
+    "33.3% (20 of 60), p95 0.679 s, against error rate 3.9% (14 of 360), p95 1.55 s for the "
+    "base and other revisions there"
+)
+
+
+def recorded_gateway(env: str = "staging") -> GatewayScrape:
+    cells, refused = parse_gateway((DATA / "gateway.txt").read_text(), env)
+    return GatewayScrape("http://gw-a:8080/metrics", cells, refused)
+
+
+def vllm_node(name: str) -> NodeScrape:
+    source, models = parse((DATA / "vllm.txt").read_text())
+    return NodeScrape(name, f"http://{name}:8000/metrics", "tiny-llama", models, None, source)
+
+
+def test_the_gateway_exposition_is_read_per_node_and_revision() -> None:
+    cells, refused = parse_gateway((DATA / "gateway.txt").read_text(), "staging")
+    found = {cell: (c.requests, c.errors) for cell, c in cells.items()}
+    assert found == {  # summed over the tenants acme and other
+        ("gpu-a", "sql-helper@1.1.0"): (2, 0),
+        ("gpu-a", "support-bot@1.0.0"): (30, 0),
+        ("gpu-a", "support-bot@1.1.0"): (30, 10),
+        ("gpu-b", "sql-helper@1.1.0"): (2, 0),
+        ("gpu-b", "support-bot@1.0.0"): (29, 0),
+        ("gpu-b", "support-bot@1.1.0"): (30, 10),
+    }
+    latency = cells[("gpu-a", "support-bot@1.1.0")].latency
+    assert latency is not None
+    assert latency.count == 20  # the gateway times the answered requests only
+    assert latency.buckets[-1] == (float("inf"), 20.0)
+    assert refused == 2  # an unknown model (404) and an unknown key (401)
+    assert parse_gateway((DATA / "gateway.txt").read_text(), "prod") == ({}, 0.0)
+
+
+def test_the_gateway_names_the_failing_revision_where_vllm_cannot() -> None:
+    nodes = [vllm_node("gpu-a"), vllm_node("gpu-b")]
+    alone = triage(nodes)
+    assert alone.verdict is Verdict.NONE
+    assert [row.name for row in alone.revisions] == ["tiny-llama"]
+
+    result = triage(nodes, gateways=[recorded_gateway()])
+    assert result.verdict is Verdict.ADAPTER
+    [finding] = result.findings
+    assert (finding.subject, finding.nodes) == ("support-bot@1.1.0", ("gpu-a", "gpu-b"))
+    assert finding.message == FROM_GATEWAY
+    rows = {row.name: (row.stats.requests, row.stats.errors) for row in result.revisions}
+    assert rows == {
+        "sql-helper@1.1.0": (4, 0),
+        "support-bot@1.0.0": (59, 0),
+        "support-bot@1.1.0": (60, 20),
+        "tiny-llama": (297, 14),  # 2 x 200 under model_name, less 52 + 51 answered revisions
+    }
+    assert [row.kind for row in result.nodes] == ["vllm+gateway metrics"] * 2
+    assert result.limits == [GATEWAY_LIMIT]
+    [gateway] = result.gateways
+    assert (gateway.name, gateway.kind, gateway.nodes) == (
+        "http://gw-a:8080/metrics",
+        "gateway",
+        ("gpu-a", "gpu-b"),
+    )
+    assert (gateway.stats.requests, gateway.stats.errors) == (123, 20)
+    assert gateway.note == "2 refused by the gateway itself (no revision chosen)"
+
+
+def test_a_vllm_base_keeps_only_its_own_traffic() -> None:
+    base = counts(100, 3, latency_s=0.8)  # 60 of its own and 40 revision requests, vLLM says
+    node_a = NodeScrape("a", "http://a/metrics", "tiny-llama", {"tiny-llama": base}, None, "vllm")
+    answered = counts(40, 0, latency_s=0.2).latency  # the gateway times the answered ones
+    revision = ModelCounts(50, 10, answered)  # 10 failed before vLLM counted them
+    cells = {("a", "support-bot@1.1.0"): revision}
+    [combined] = gateway_scrape.combine([node_a], [GatewayScrape("http://gw/metrics", cells)])
+    own = combined.models["tiny-llama"]
+    assert (own.requests, own.errors) == (60, 3)
+    assert own.latency is not None
+    assert own.latency.count == 60
+    assert own.latency.buckets == ((0.1, 0.0), (0.5, 0.0), (1.0, 60.0), (5.0, 60.0),
+                                   (10.0, 60.0), (float("inf"), 60.0))  # fmt: skip
+    assert combined.models["support-bot@1.1.0"] is revision
+    assert combined.source == "vllm+gateway"
+
+
+def test_a_latency_less_a_part_stays_cumulative_at_the_shared_bounds() -> None:
+    whole = Latency(((0.3, 20.0), (0.5, 90.0), (0.8, 150.0), (float("inf"), 200.0)), 130.0, 200)
+    part = Latency(((0.25, 40.0), (0.5, 45.0), (float("inf"), 50.0)), 10.0, 50)
+    assert whole.without(part) == Latency(((0.5, 45.0), (float("inf"), 150.0)), None, 150)
+    assert whole.without(part).mean_s is None  # the sums were taken at different places
+    assert whole.without(whole).buckets == ((0.3, 0.0), (0.5, 0.0), (0.8, 0.0),
+                                            (float("inf"), 0.0))  # fmt: skip
+    assert part.without(whole).count == 0  # never below zero
+
+
+def test_the_gateway_stands_in_for_a_reference_nodes_revision_counts() -> None:
+    models = {
+        "tiny-llama": counts(200, 1),
+        "support-bot@1.1.0": counts(20, 0),  # what reached the node
+        "unknown": counts(4, 4),
+    }
+    node_a = NodeScrape("a", "http://a/metrics", "tiny-llama", models, None, "adapterctl")
+    cells = {("a", "support-bot@1.1.0"): counts(30, 10), ("a", "support-bot@1.0.0"): counts(40, 0)}
+    result = triage([node_a], gateways=[GatewayScrape("http://gw/metrics", cells)])
+    rows = {row.name: (row.stats.requests, row.stats.errors) for row in result.revisions}
+    assert rows == {
+        "support-bot@1.0.0": (40, 0),
+        "support-bot@1.1.0": (30, 10),
+        "tiny-llama": (200, 1),  # the reference node counts the base's own requests
+        "unknown": (4, 4),
+    }
+    assert [f.subject for f in result.findings] == ["support-bot@1.1.0"]
+    assert result.limits == []
+
+
+def test_series_for_nodes_no_configuration_names_are_left_out() -> None:
+    result = triage([vllm_node("gpu-x")], gateways=[recorded_gateway()])
+    assert result.verdict is Verdict.NONE
+    assert result.limits[1] == (
+        "the gateways' series name gpu-a, gpu-b, which no --node-config names: their 123 "
+        "requests are not judged (a gateway must call its nodes by the names of their node "
+        "configurations)"
+    )
+
+
+def test_gateways_are_summed_and_an_unreadable_one_is_infrastructure() -> None:
+    down_gateway = GatewayScrape("http://gw-b:8080/metrics", problem="HTTP 503 Service Unavailable")
+    nodes = [vllm_node("gpu-a"), vllm_node("gpu-b")]
+    result = triage(nodes, gateways=[recorded_gateway(), recorded_gateway(), down_gateway])
+    assert result.findings[0].message == (
+        "gateway http://gw-b:8080/metrics cannot be read: HTTP 503 Service Unavailable"
+    )
+    assert [f.verdict for f in result.findings] == [Verdict.INFRASTRUCTURE, Verdict.ADAPTER]
+    row = next(r for r in result.revisions if r.name == "support-bot@1.1.0")
+    assert (row.stats.requests, row.stats.errors) == (120, 40)
+    assert [(r.kind, r.note) for r in result.gateways][2] == (
+        "unreachable",
+        "HTTP 503 Service Unavailable",
+    )
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["http://gw-a:8080", "http://gw-a:8080/", "http://gw-a:8080/metrics", "http://gw-a:8080/v1"],
+)
+def test_a_gateway_is_given_by_its_root_or_metrics_url(given: str) -> None:
+    assert gateway_url(given) == "http://gw-a:8080/metrics"
+
+
+def staging(configs: list[Path], *options: str) -> int:
+    args = ["triage", "--env", "staging", "--timeout", "60"]
+    for config in configs:
+        args += ["--node-config", str(config)]
+    return main([*args, *options])
+
+
+def test_triage_reads_the_gateways_given(
+    serve_metrics: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configs = [
+        write_node(tmp_path, name, serve_metrics("vllm.txt"), env="staging")
+        for name in ("gpu-a", "gpu-b")
+    ]
+    gateway = serve_metrics("gateway.txt").removesuffix("/v1")
+    assert staging(configs) == 0  # vLLM alone cannot tell the revisions apart
+    capsys.readouterr()
+    assert staging(configs, "--gateway", gateway) == 1
+    out = capsys.readouterr().out
+    assert "staging: per gateway" in out
+    assert out.endswith(
+        f"limit: {GATEWAY_LIMIT}\n"
+        "verdict: adapter-specific: the evidence points at an adapter revision: roll it back "
+        "or drain its route; the base and the nodes look normal.\n"
+        f"  - adapter-specific: {FROM_GATEWAY}\n"
+    )
+    assert staging(configs, "--gateway", f"{gateway}/metrics", "-f", "json") == 1
+    document = json.loads(capsys.readouterr().out)
+    assert [f["subject"] for f in document["findings"]] == ["support-bot@1.1.0"]
+    [row] = document["gateways"]
+    assert (row["name"], row["kind"], row["requests"]) == (f"{gateway}/metrics", "gateway", 123)
+
+
+def test_a_gateway_of_another_environment_and_an_unreachable_one(
+    serve_metrics: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configs = [
+        write_node(tmp_path, "gpu-a", serve_metrics("healthy-a.txt")),
+        write_node(tmp_path, "gpu-b", serve_metrics("healthy-b.txt")),
+    ]
+    staging_only = serve_metrics("gateway.txt").removesuffix("/v1")
+    assert run(configs, "--gateway", staging_only, "-f", "json") == 0
+    [row] = json.loads(capsys.readouterr().out)["gateways"]
+    assert (row["requests"], row["note"]) == (0, "no requests recorded")
+    down_url = f"http://127.0.0.1:{closed_port()}"
+    assert run(configs, "--gateway", staging_only, "--gateway", down_url, "-f", "json") == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["findings"] == [
+        {
+            "verdict": "infrastructure",
+            "subject": f"{down_url}/metrics",
+            "nodes": [],
+            "message": f"gateway {down_url}/metrics cannot be read: "
+            "unreachable: connection refused",
+        }
+    ]
+    assert run(configs, "--gateway", down_url) == 1
+    assert capsys.readouterr().out.endswith(
+        "verdict: infrastructure: the evidence points at infrastructure: gateways or nodes that "
+        "cannot be read, or nodes that fail across all their models where the others are "
+        f"normal.\n  - infrastructure: gateway {down_url}/metrics cannot be read: unreachable: "
+        "connection refused\n"
+    )
+
+
+# --- a real gateway in front of the reference node, one revision made to fail --------
+
+
+def gateway_requests(url: str) -> float:
+    found = gateway_scrape.fetch_gateway(url, "staging", timeout=60)
+    assert found.problem is None, found.problem
+    return sum(counts.requests for counts in found.cells.values())
+
+
+def test_triage_names_the_revision_the_gateway_saw_fail(example_node: str, tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "registry")
+    reg.staging_routes(
+        "  support-bot:\n    - {version: 1.0.0, weight: 50}\n    - {version: 1.1.0, weight: 50}\n"
+    )
+    gateway = Gateway(tmp_path / "gateway", reg)
+    config = write_node(tmp_path, "node-a", example_node, env="staging")
+    nodes = load_nodes([config], "staging")
+    with regressing(example_node.removesuffix("/v1")) as (proxy, regression):
+        regression.fail_every["support-bot@1.1.0"] = 3  # failed before the node sees them
+        start(gateway, {"node-a": f"{proxy}/v1"})
+        try:
+
+            def one(model: str) -> None:
+                with contextlib.suppress(openai.InternalServerError):
+                    ask(gateway, model)
+
+            def send(window: float) -> None:  # instead of waiting, make the traffic
+                del window
+                with ThreadPoolExecutor(8) as pool:
+                    list(pool.map(one, ["support-bot@1.1.0", "support-bot@1.0.0"] * 30))
+                with OpenAI(base_url=example_node, api_key="unused", max_retries=0) as client:
+                    for _ in range(5):
+                        client.completions.create(model="tiny-llama", prompt="Hi", max_tokens=1)
+                deadline = time.monotonic() + 30  # the gateway counts once the answer is sent
+                while gateway_requests(gateway.url) < 60:
+                    assert time.monotonic() < deadline, gateway.output()
+                    time.sleep(0.05)  # polling the gateway's counters
+
+            scrapes, gateways = gateway_scrape.observe(
+                nodes, [gateway.url], "staging", timeout=60, window=60, wait=send
+            )  # timeouts: safety nets
+        finally:
+            assert gateway.stop() == 0, gateway.output()
+
+    alone = triage(scrapes)  # the node answered every request it saw
+    assert alone.verdict is Verdict.NONE
+    seen = next(row for row in alone.revisions if row.name == "support-bot@1.1.0")
+    assert (seen.stats.requests, seen.stats.errors) == (20, 0)
+
+    result = triage(scrapes, gateways=gateways)
+    assert result.verdict is Verdict.ADAPTER
+    [finding] = result.findings
+    assert (finding.subject, finding.nodes) == ("support-bot@1.1.0", ("node-a",))
+    assert finding.message.startswith(
+        "support-bot@1.1.0 is elevated on every node that serves it (node-a): "
+        "error rate 33.3% (10 of 30), p95 "
+    )
+    rows = {row.name: (row.stats.requests, row.stats.errors) for row in result.revisions}
+    assert rows == {"support-bot@1.0.0": (30, 0), "support-bot@1.1.0": (30, 10),
+                    "tiny-llama": (5, 0)}  # fmt: skip
+    assert [row.kind for row in result.nodes] == ["adapterctl+gateway metrics"]

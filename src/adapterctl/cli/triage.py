@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from adapterctl.errors import ExitCode
-from adapterctl.serving import scrape, triage_present
+from adapterctl.serving import gateway_scrape, triage_present
 from adapterctl.serving.nodeconfig import load_nodes
 from adapterctl.serving.triage import Thresholds, Verdict, triage
 
@@ -28,6 +28,15 @@ def command(
         list[Path],
         typer.Option("--node-config", metavar="FILE", help="A node configuration (repeat)."),
     ],
+    gateway: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--gateway",
+            metavar="URL",
+            help="An adapterctl gateway in front of the nodes, its root or /metrics URL "
+            "(repeat for each replica): the adapter revisions' numbers come from its series.",
+        ),
+    ] = None,
     fmt: Annotated[TriageFormat, typer.Option("--format", "-f", help="Output format.")] = (
         TriageFormat.TEXT
     ),
@@ -61,11 +70,12 @@ def command(
         int, typer.Option("--min-requests", min=1, help="Fewer requests are never judged.")
     ] = _DEFAULTS.min_requests,
 ) -> int:
-    """Read the nodes' /metrics and say whether an incident is adapter-specific,
-    base-specific or infrastructure, with the numbers (exit 1 when something stands out)."""
+    """Read the nodes' /metrics (and the gateways' per-revision series) and say whether an
+    incident is adapter-specific, base-specific or infrastructure, with the numbers (exit 1
+    when something stands out)."""
     nodes = load_nodes(node_config, env)
-    scrapes = scrape.observe(nodes, timeout, window)
-    result = triage(scrapes, Thresholds(error_rate, ratio, latency, min_requests))
+    scrapes, gateways = gateway_scrape.observe(nodes, gateway or [], env, timeout, window)
+    result = triage(scrapes, Thresholds(error_rate, ratio, latency, min_requests), gateways)
     if fmt is TriageFormat.JSON:
         sys.stdout.write(triage_present.as_json(result, env))
     else:

@@ -13,7 +13,8 @@ Two vocabularies are understood, both labelled by served model name:
   served name for LoRA requests too, so a vLLM node shows no per-adapter split.
 
 When a node exposes both, the reference node's series are used. The text format is parsed
-here (no ``prometheus_client``: it is only installed with the ``serve`` extra).
+here (no ``prometheus_client``: it is only installed with the ``serve`` extra). The
+gateways' per-revision series are read by ``adapterctl.serving.gateway_scrape``.
 """
 
 from __future__ import annotations
@@ -38,12 +39,15 @@ class Latency:
     """A latency histogram: cumulative counts at ascending upper bounds (the last is +Inf)."""
 
     buckets: tuple[tuple[float, float], ...]
-    total_s: float
+    total_s: float | None
+    """The sum of the latencies (None: not known, see :meth:`without`)."""
     count: float
 
     @property
     def mean_s(self) -> float | None:
-        return self.total_s / self.count if self.count > 0 else None
+        if self.total_s is None or self.count <= 0:
+            return None
+        return self.total_s / self.count
 
     def quantile(self, q: float) -> float | None:
         """Like PromQL's ``histogram_quantile``: linear within the bucket holding rank q."""
@@ -64,7 +68,21 @@ class Latency:
         mine, theirs = dict(self.buckets), dict(other.buckets)
         shared = sorted(set(mine) & set(theirs))
         buckets = tuple((bound, mine[bound] + theirs[bound]) for bound in shared)
-        return Latency(buckets, self.total_s + other.total_s, self.count + other.count)
+        return Latency(buckets, _sum(self.total_s, other.total_s, 1), self.count + other.count)
+
+    def without(self, part: Latency) -> Latency:
+        """This histogram less ``part`` (requests it also counted, measured elsewhere), at the
+        bounds they share, never below zero and still cumulative. The sum is left unknown:
+        where ``part`` was measured in front of this (a gateway before a node), it counts
+        more time per request, and the difference of the sums would be biased low."""
+        theirs = dict(part.buckets)
+        buckets, highest = [], 0.0
+        for bound, cumulative in self.buckets:
+            if bound in theirs:
+                highest = max(highest, cumulative - theirs[bound])
+                buckets.append((bound, highest))
+        count = max(0.0, self.count - part.count)
+        return Latency(tuple(buckets), None, count)
 
     def minus(self, before: Latency) -> Latency:
         """What was observed since ``before`` (a reset counter counts from zero)."""
@@ -72,7 +90,11 @@ class Latency:
             return self
         earlier = dict(before.buckets)
         buckets = tuple((bound, count - earlier.get(bound, 0.0)) for bound, count in self.buckets)
-        return Latency(buckets, self.total_s - before.total_s, self.count - before.count)
+        return Latency(buckets, _sum(self.total_s, before.total_s, -1), self.count - before.count)
+
+
+def _sum(one: float | None, other: float | None, sign: int) -> float | None:
+    return None if one is None or other is None else one + sign * other
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +195,9 @@ def parse(text: str) -> tuple[str, dict[str, ModelCounts]]:
 
 
 @dataclass(slots=True)
-class _Tally:
+class Tally:
+    """One served model's samples, added up as they are read."""
+
     requests: float = 0.0
     errors: float = 0.0
     buckets: dict[float, float] = field(default_factory=dict)
@@ -187,15 +211,15 @@ class _Tally:
 
 
 def _counts(found: Sequence[Sample], vocabulary: _Vocabulary) -> dict[str, ModelCounts]:
-    tallies: dict[str, _Tally] = {}
+    tallies: dict[str, Tally] = {}
     for sample in found:
         model = sample.labels.get(vocabulary.label)
         if model is not None:
-            _add(tallies.setdefault(model, _Tally()), sample, vocabulary)
+            _add(tallies.setdefault(model, Tally()), sample, vocabulary)
     return {model: tally.counts() for model, tally in tallies.items()}
 
 
-def _add(tally: _Tally, sample: Sample, vocabulary: _Vocabulary) -> None:
+def _add(tally: Tally, sample: Sample, vocabulary: _Vocabulary) -> None:
     name, value = sample.name, sample.value
     if name == vocabulary.requests:
         tally.requests += value
@@ -222,14 +246,15 @@ def fetch(node: Node, timeout: float) -> NodeScrape:
     url = metrics_url(node.endpoint)
     base = node.config.base.served_name
     try:
-        text = _get(url, node.api_key, timeout)
+        text = get_text(url, node.api_key, timeout)
     except OSError as exc:  # URLError, HTTPError, timeouts, refused connections
-        return NodeScrape(node.name, url, base, problem=_problem(exc, timeout))
+        return NodeScrape(node.name, url, base, problem=failure(exc, timeout))
     source, models = parse(text)
     return NodeScrape(node.name, url, base, models, None, source)
 
 
-def _get(url: str, api_key: str | None, timeout: float) -> str:
+def get_text(url: str, api_key: str | None, timeout: float) -> str:
+    """The body of a GET (raises OSError: URLError, HTTPError, timeouts)."""
     headers = {"Accept": "text/plain"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
@@ -239,7 +264,8 @@ def _get(url: str, api_key: str | None, timeout: float) -> str:
     return body.decode("utf-8", errors="replace")
 
 
-def _problem(exc: OSError, timeout: float) -> str:
+def failure(exc: OSError, timeout: float) -> str:
+    """Why a GET failed, in words: ``HTTP 503 …``, ``no answer within 5 s``, ``unreachable: …``."""
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
     reason: object = exc.reason if isinstance(exc, urllib.error.URLError) else exc

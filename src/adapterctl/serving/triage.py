@@ -19,6 +19,11 @@ The findings, checked in this order (a node found faulty is left out of the late
   two at least, or the base alone) is elevated;
 - adapter-specific: on every node that serves a revision, it is elevated against the other
   models of that node, which are normal.
+
+With gateway scrapes (``adapterctl.serving.gateway_scrape``), the revisions' numbers come
+from the gateways' series per node (vLLM cannot tell revisions apart), the nodes' own
+scrapes still say which nodes can be read and what the base served, and a gateway that
+cannot be read is an infrastructure finding too.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from adapterctl.serving.gateway_scrape import GATEWAY, GatewayScrape, combine, unmatched
 from adapterctl.serving.scrape import UNKNOWN_MODEL, Latency, ModelCounts, NodeScrape
 
 
@@ -150,6 +156,8 @@ class Triage:
     findings: list[Finding] = field(default_factory=list)
     limits: list[str] = field(default_factory=list)
     """What these metrics cannot tell (said, not guessed around)."""
+    gateways: list[Row] = field(default_factory=list)
+    """One row per gateway read (none without gateways)."""
 
     @property
     def verdict(self) -> Verdict:
@@ -361,11 +369,15 @@ def cell_rows(views: Sequence[NodeView], t: Thresholds) -> list[Row]:
     ]
 
 
-def triage(scrapes: Sequence[NodeScrape], t: Thresholds | None = None) -> Triage:
-    """The tables and the findings for these scrapes."""
+def triage(
+    scrapes: Sequence[NodeScrape],
+    t: Thresholds | None = None,
+    gateways: Sequence[GatewayScrape] = (),
+) -> Triage:
+    """The tables and the findings for these scrapes (and these gateways' series)."""
     t = t or Thresholds()
-    views = [view(s) for s in scrapes]
-    findings = infrastructure(views, t)
+    views = [view(s) for s in (combine(scrapes, gateways) if gateways else scrapes)]
+    findings = infrastructure(views, t) + [_gateway_down(g) for g in gateways if g.problem]
     faulty = {f.subject for f in findings}
     healthy = [v for v in views if v.problem is None and v.name not in faulty]
     findings += base_specific(healthy, t)
@@ -379,19 +391,62 @@ def triage(scrapes: Sequence[NodeScrape], t: Thresholds | None = None) -> Triage
         node_rows(views, t),
         cell_rows(views, t),
         findings,
-        limits(views),
+        limits(views) + gateway_limits(scrapes, gateways),
+        gateway_rows(gateways),
     )
+
+
+def _gateway_down(gateway: GatewayScrape) -> Finding:
+    message = f"gateway {gateway.url} cannot be read: {gateway.problem}"
+    return Finding(Verdict.INFRASTRUCTURE, gateway.url, (), message)
+
+
+def gateway_rows(gateways: Sequence[GatewayScrape]) -> list[Row]:
+    rows = []
+    for gateway in gateways:
+        if gateway.problem is not None:
+            rows.append(Row(gateway.url, "unreachable", (), Stats(), gateway.problem))
+            continue
+        nodes = tuple(sorted({node for node, _ in gateway.cells}))
+        stats = pooled(Stats.of(counts) for counts in gateway.cells.values())
+        note = "" if gateway.cells else "no requests recorded"
+        if gateway.refused:
+            note = f"{gateway.refused:g} refused by the gateway itself (no revision chosen)"
+        rows.append(Row(gateway.url, "gateway", nodes, stats, note))
+    return rows
 
 
 def limits(views: Sequence[NodeView]) -> list[str]:
     """vLLM labels every request with the base's name: on its nodes, adapter revisions
-    cannot be told apart, so no adapter verdict can come from them."""
+    cannot be told apart, so no adapter verdict can come from them (unless a gateway's
+    series stand in for them)."""
+    found = []
     on_vllm = [v.name for v in views if v.problem is None and v.source == "vllm"]
-    if not on_vllm:
+    if on_vllm:
+        found.append(
+            f"{', '.join(on_vllm)}: vLLM's /metrics count every request under the base's name "
+            "(model_name), adapter requests included, so these nodes tell base from "
+            "infrastructure but not one adapter revision from another; per-revision signals "
+            "need metrics labelled per revision by a gateway in front of the nodes"
+        )
+    behind = [v.name for v in views if v.problem is None and v.source == f"vllm+{GATEWAY}"]
+    if behind:
+        found.append(
+            f"{', '.join(behind)}: vLLM counts adapter requests under the base's name, so the "
+            "revisions' numbers come from the gateways' series and the base's are vLLM's less "
+            "the revisions' requests the gateways had answered there (requests that bypass the "
+            "gateways count as the base's, and vLLM's own errors stay with it)"
+        )
+    return found
+
+
+def gateway_limits(scrapes: Sequence[NodeScrape], gateways: Sequence[GatewayScrape]) -> list[str]:
+    """Series for nodes that no node configuration names cannot be judged."""
+    left = unmatched(scrapes, gateways)
+    if not left:
         return []
     return [
-        f"{', '.join(on_vllm)}: vLLM's /metrics count every request under the base's name "
-        "(model_name), adapter requests included, so these nodes tell base from "
-        "infrastructure but not one adapter revision from another; per-revision signals "
-        "need metrics labelled per revision by a gateway in front of the nodes"
+        f"the gateways' series name {', '.join(left)}, which no --node-config names: their "
+        f"{sum(left.values()):g} requests are not judged (a gateway must call its nodes by "
+        "the names of their node configurations)"
     ]

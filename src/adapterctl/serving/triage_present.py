@@ -23,6 +23,19 @@ _EXPLAINED = {
     Verdict.INFRASTRUCTURE: "the evidence points at infrastructure: nodes that cannot be read, "
     "or that fail across all their models where the others are normal.",
 }
+_GATEWAY_DOWN = (
+    "the evidence points at infrastructure: gateways or nodes that cannot be read, or nodes "
+    "that fail across all their models where the others are normal."
+)
+
+
+def _explained(result: Triage) -> str:
+    """Why the verdict: a gateway that cannot be read (its finding names no node) too."""
+    verdict = result.verdict
+    gateway_down = any(f.verdict is verdict and not f.nodes for f in result.findings)
+    return (
+        _GATEWAY_DOWN if verdict is Verdict.INFRASTRUCTURE and gateway_down else _EXPLAINED[verdict]
+    )
 
 
 def _rate(stats: Stats) -> str:
@@ -62,7 +75,7 @@ def verdict_text(result: Triage) -> str:
     verdict = result.verdict
     if verdict is Verdict.NONE:
         return "verdict: none: nothing stands out.\n"
-    lines = [f"verdict: {verdict}: {_EXPLAINED[verdict]}"]
+    lines = [f"verdict: {verdict}: {_explained(result)}"]
     lines += [f"  - {finding.verdict}: {finding.message}" for finding in result.findings]
     return "\n".join(lines) + "\n"
 
@@ -73,6 +86,8 @@ def text(result: Triage, env: str) -> str:
     console.print(_table(f"{env}: per served name", "served name", result.revisions))
     console.print(_table(f"{env}: per base", "base", result.bases))
     console.print(_table(f"{env}: per node", "node", result.nodes))
+    if result.gateways:
+        console.print(_table(f"{env}: per gateway", "gateway", result.gateways))
     t = result.thresholds
     console.print(
         f"thresholds: error rate ≥ {t.error_rate:.1%}, ratio ≥ {t.ratio:g}x, "
@@ -111,6 +126,7 @@ def document(result: Triage, env: str) -> dict[str, Any]:
         "bases": [_row(row) for row in result.bases],
         "nodes": [_row(row) for row in result.nodes],
         "cells": [_row(row) for row in result.cells],
+        "gateways": [_row(row) for row in result.gateways],
         "limits": list(result.limits),
     }
 
