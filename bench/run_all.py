@@ -26,6 +26,7 @@ BENCHES = (
     "history",
     "sync",
     "gateway",
+    "canary",
 )
 HERE = Path(__file__).resolve().parent
 

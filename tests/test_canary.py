@@ -157,7 +157,7 @@ def test_from_prometheus(
     assert rules == ["canary/error-rate"]
     assert document["queries"][0] == (
         f'sum by (version, code) (increase(adapterctl_gateway_requests_total{{env="staging", '
-        f'alias="support-bot"}}[{seconds}s]))'
+        f'alias="support-bot", version=~"1\\\\.0\\\\.0|1\\\\.1\\\\.0"}}[{seconds}s]))'
     )
 
 

@@ -149,12 +149,13 @@ def from_prometheus(subject: Target, prometheus: Prometheus, at: float) -> Resul
     seconds, count = subject.seconds, subject.analysis.count
     at = round(at, 3)  # Prometheus' resolution: the windows' ends are the ones it answers for
     ends = [at - (count - 1 - i) * seconds for i in range(count)]
-    found = prometheus.windows(subject.env, subject.alias, ends, seconds)
+    versions = subject.pair.versions
+    found = prometheus.windows(subject.env, subject.alias, versions, ends, seconds)
     measurements = tuple(
         _measure(subject, Window(i + 1, count, end - seconds, end), versions)
         for i, (end, versions) in enumerate(zip(ends, found.values(), strict=True))
     )
-    promql = tuple(q.promql for q in queries(subject.env, subject.alias, seconds))
+    promql = tuple(q.promql for q in queries(subject.env, subject.alias, seconds, versions))
     return Result(subject, f"Prometheus at {prometheus.url}", promql, measurements)
 
 

@@ -56,6 +56,11 @@ class Pair:
     canary: str
     stable: str
 
+    @property
+    def versions(self) -> tuple[str, str]:
+        """(the stable version, the canary's)."""
+        return self.stable.partition("@")[2], self.canary.partition("@")[2]
+
 
 def judge(
     pair: Pair, canary: Traffic, stable: Traffic, analysis: Analysis, where: Location

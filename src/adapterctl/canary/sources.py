@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -40,9 +42,11 @@ class Query:
     promql: str
 
 
-def queries(env: str, alias: str, seconds: int) -> list[Query]:
-    """The PromQL the analysis runs, each grouped by version."""
-    match = f'{{env="{env}", alias="{alias}"}}'
+def queries(env: str, alias: str, seconds: int, versions: Sequence[str] = ()) -> list[Query]:
+    """The PromQL the analysis runs, each grouped by version; with ``versions``, only those
+    (Prometheus then reads two revisions' samples, not every revision's of the alias)."""
+    only = "|".join(re.escape(v).replace("\\", "\\\\") for v in versions)
+    match = f'{{env="{env}", alias="{alias}"' + (f', version=~"{only}"' if versions else "") + "}"
     window = f"[{seconds}s]"
     found = [Query("requests", f"sum by (version, code) (increase({REQUESTS}{match}{window}))")]
     for key, name in HISTOGRAMS.items():
@@ -56,14 +60,22 @@ class Prometheus:
     url: str
 
     def windows(
-        self, env: str, alias: str, ends: Sequence[float], seconds: int
+        self, env: str, alias: str, versions: Sequence[str], ends: Sequence[float], seconds: int
     ) -> dict[float, Versions]:
         """Each window end (unix seconds, evenly spaced by ``seconds``; kept to the
-        millisecond, as Prometheus answers) → its counters."""
+        millisecond, as Prometheus answers) → the counters of ``versions``. The queries run
+        at once (Prometheus evaluates them in parallel)."""
         ms = [round(end * 1000) for end in ends]
         found: dict[int, Versions] = {end: defaultdict(dict) for end in ms}
-        for query in queries(env, alias, seconds):
-            for labels, values in self._range(query.promql, ms[0] / 1000, ms[-1] / 1000, seconds):
+        asked = queries(env, alias, seconds, versions)
+
+        def run(query: Query) -> list[Series]:
+            return self._range(query.promql, ms[0] / 1000, ms[-1] / 1000, seconds)
+
+        with ThreadPoolExecutor(len(asked)) as pool:
+            answers = list(pool.map(run, asked))
+        for query, answer in zip(asked, answers, strict=True):
+            for labels, values in answer:
                 key = _key(query.key, labels)
                 for stamp, value in values:
                     end = round(stamp * 1000)
