@@ -31,6 +31,8 @@ LATENCY_BUCKETS = (
     2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0, 300.0,
 )  # fmt: skip
 """Fine enough that a p95 read from buckets is within ~25 % of the true one."""
+CODES = ("2xx", "4xx", "5xx")
+"""The status classes a request series is exported with from the start."""
 TOKEN_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -128,6 +130,14 @@ class GatewayMetrics:
             )
             self._series[labels] = found
         return found
+
+    def prepare(self, labels: tuple[str, str, str, str, str], series: Series) -> None:
+        """Export the request counters of ``labels`` at 0 before its first request:
+        Prometheus' ``increase()`` cannot count what a series held at its first scrape, so
+        a canary's first errors would vanish from the analysis' window."""
+        for code in CODES:
+            if code not in series.requests:
+                series.requests[code] = self.requests.labels(*labels, code)
 
     def count(self, labels: tuple[str, str, str, str, str], series: Series, status: int) -> None:
         code = f"{status // 100}xx"

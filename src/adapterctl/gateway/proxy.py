@@ -51,6 +51,13 @@ class Gateway:
         previous = None if self.table is None else self.table.commit
         self.table = table
         self.metrics.routes(self.env, table.commit, previous)
+        tenants = (*sorted(table.tenants), "other")
+        nodes = [node.name for node in self.pool.nodes]
+        for target in table.targets():
+            for tenant in tenants:
+                for node in nodes:
+                    labels = (self.env, target.alias, target.version, tenant, node)
+                    self.metrics.prepare(labels, self.metrics.series(labels))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -159,20 +166,25 @@ class _Call:
         node.in_flight += 1
         flight = (self.target.served_name, node.name)
         self.gateway.pool.flights[flight] += 1
+        opened = False
         try:
             url = node.endpoint + self.suffix
             async with node.pool().post(url, data=self.payload, headers=node.headers()) as reply:
+                opened = True
                 status, tokens, first = await self._relay(reply, stream)
         except aiohttp.ClientConnectionError as exc:
-            self.gateway.pool.down(node, str(exc) or type(exc).__name__)
-            return False
+            if not opened:
+                self.gateway.pool.down(node, str(exc) or type(exc).__name__)
+                return False
+            status, tokens, first = 502, None, None
         except TimeoutError:
             status, tokens, first = 504, None, None
-            await answer_error(self.send, 504, "TimeoutError", "The node did not answer in time.")
         finally:
             series.in_flight.dec()
             node.in_flight -= 1
             self.gateway.pool.flights[flight] -= 1
+        # the request is counted before its answer ends: a client that has its whole answer
+        # finds it in /metrics
         self.gateway.metrics.count(labels, series, status)
         if status < 400:
             series.duration.observe(time.perf_counter() - self.started)
@@ -180,12 +192,16 @@ class _Call:
                 series.ttft.observe(first)
             if tokens is not None:
                 series.tokens.observe(tokens)
+        if not opened:
+            await answer_error(self.send, 504, "TimeoutError", "The node did not answer in time.")
+        elif status != 499:
+            await self.send({"type": "http.response.body", "body": b""})
         return True
 
     async def _relay(
         self, reply: aiohttp.ClientResponse, stream: bool
     ) -> tuple[int, int | None, float | None]:
-        """Forward ``reply``; (status, completion tokens, seconds to the first chunk)."""
+        """Forward ``reply`` but its end; (status, completion tokens, seconds to first chunk)."""
         headers = [
             (b"content-type", reply.headers.get("Content-Type", "").encode()),
             (b"x-adapterctl-revision", self.target.served_name.encode()),
@@ -207,12 +223,10 @@ class _Call:
                     return 499, None, None
         except (aiohttp.ClientError, TimeoutError) as exc:
             # the answer has begun: the client sees it cut short, the metrics a 502/504
-            await self.send({"type": "http.response.body", "body": b""})
             return 504 if isinstance(exc, TimeoutError) else 502, None, None
         finally:
             if left is not None:
                 left.cancel()
-        await self.send({"type": "http.response.body", "body": b""})
         return reply.status, _tokens(tail, events if stream else None), first if stream else None
 
     def _labels(self, node: NodeState) -> tuple[str, str, str, str, str]:
