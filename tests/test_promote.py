@@ -161,6 +161,40 @@ def test_promotion_branch_commit_and_pull_request_body(
     )
 
 
+def test_tenant_canary_then_weight_then_finish(
+    repo: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, body, _ = promote(capsys, repo, "support-bot@1.1.0", "staging", "--tenant", "acme")
+    branch = "promote/staging/support-bot-1.1.0"
+    assert code == 0
+    assert repo.show(branch, STAGING).count("support-bot") == 1
+    assert (
+        "    - {version: 1.0.0, weight: 100}\n    - {version: 1.1.0, weight: 0, tenants: [acme]}"
+        "  # canary\n" in repo.show(branch, STAGING)
+    )
+    assert repo.git("log", "-1", "--format=%s", branch) == (
+        "Promote support-bot 1.1.0 to staging for tenant acme only"
+    )
+    assert "| `support-bot@1.1.0` | — | tenants `acme` |" in body
+    repo.merge(branch, ago(hours=2))
+    code, _, _ = promote(capsys, repo, "support-bot@1.1.0", "staging", "--weight", "10")
+    assert code == 0
+    assert (
+        "    - {version: 1.0.0, weight: 90}\n    - {version: 1.1.0, weight: 10, tenants: [acme]}"
+        "  # canary\n" in repo.show(branch, STAGING)
+    )
+    assert repo.git("log", "-1", "--format=%s", branch) == (
+        "Promote support-bot 1.1.0 to staging at 10 % and for tenant acme"
+    )
+    repo.merge(branch, ago(hours=1))
+    code, _, _ = promote(capsys, repo, "support-bot@1.1.0", "staging", "--finish")
+    assert code == 0
+    assert (
+        "    - {version: 1.1.0, weight: 100}\n    - {version: 1.0.0, weight: 0}"
+        "  # retained for rollback\n" in repo.show(branch, STAGING)
+    )
+
+
 def test_release_train_promote_canary_finish_rollback_history(
     repo: Registry, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -369,7 +403,8 @@ def refused(
             ["support-bot@1.1.0", "--env", "staging"],
             2,
             "adapterctl: error: support-bot is routed in staging (1.0.0 100 %): give a canary "
-            "weight with --weight W (1–99), or --finish to move all traffic\n",
+            "weight with --weight W (1–99), canary tenants with --tenant NAME, "
+            "or --finish to move all traffic\n",
         ),
         (
             ["support-bot@1.0.0", "--env", "staging", "--finish"],
@@ -388,6 +423,19 @@ def refused(
             ["support-bot@1.1.0", "--env", "staging", "--weight", "10", "--finish"],
             2,
             "adapterctl: error: --weight and --finish exclude each other: a canary step or 100 %\n",
+        ),
+        (
+            ["support-bot@1.1.0", "--env", "staging", "--tenant", "acme", "--finish"],
+            2,
+            "adapterctl: error: --tenant and --finish exclude each other: --finish routes "
+            "every tenant\n",
+        ),
+        (
+            ["support-bot@1.1.0", "--env", "staging", "--tenant", "Acme Corp"],
+            2,
+            "adapterctl: error: --tenant 'Acme Corp': a tenant is named like the tenants of the "
+            "gateway's key file: lower-case letters, digits and '-', at most 63, starting and "
+            "ending with a letter or digit (e.g. acme-support)\n",
         ),
     ],
 )

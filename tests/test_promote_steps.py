@@ -43,12 +43,63 @@ def test_promotion_steps(
     retain: int,
     after: steps.Routes,
 ) -> None:
-    assert steps.promote(before, version, weight, retain=retain) == after
+    assert steps.promote(_r(before), version, weight, retain=retain) == _r(after)
+
+
+def _r(routes: tuple[tuple[str, int] | tuple[str, int, tuple[str, ...]], ...]) -> steps.Routes:
+    return tuple(steps.Route(*route) for route in routes)
+
+
+@pytest.mark.parametrize(
+    ("before", "version", "weight", "tenants", "after"),
+    [
+        # a tenant-only canary: the tenant's requests, no share of the others'
+        ((("1.0.0", 100),), "1.1.0", None, ("acme",), (("1.0.0", 100), ("1.1.0", 0, ("acme",)))),
+        # weight and tenants in one step
+        ((("1.0.0", 100),), "1.1.0", 10, ("acme",), (("1.0.0", 90), ("1.1.0", 10, ("acme",)))),
+        # growing a tenant canary keeps its tenants; new ones replace them
+        ((("1.0.0", 100), ("1.1.0", 0, ("acme",))), "1.1.0", 25, None,
+         (("1.0.0", 75), ("1.1.0", 25, ("acme",)))),
+        ((("1.0.0", 90), ("1.1.0", 10, ("acme",))), "1.1.0", None, ("globex",),
+         (("1.0.0", 90), ("1.1.0", 10, ("globex",)))),
+        # finishing routes every tenant: the tenants go, the previous revision is retained
+        ((("1.0.0", 90), ("1.1.0", 10, ("acme",))), "1.1.0", None, None,
+         (("1.1.0", 100), ("1.0.0", 0))),
+        # a rollback to the stable one retains the tenant canary without its tenants
+        ((("1.0.0", 100), ("1.1.0", 0, ("acme",))), "1.0.0", None, None,
+         (("1.0.0", 100), ("1.1.0", 0))),
+    ],
+)  # fmt: skip
+def test_tenant_canaries(
+    before: tuple[tuple[str, int, tuple[str, ...]], ...],
+    version: str,
+    weight: int | None,
+    tenants: tuple[str, ...] | None,
+    after: tuple[tuple[str, int, tuple[str, ...]], ...],
+) -> None:
+    assert steps.promote(_r(before), version, weight, retain=1, tenants=tenants) == _r(after)
+
+
+def test_describe_names_tenant_canaries() -> None:
+    routes = _r((("1.0.0", 90), ("1.1.0", 10, ("acme", "globex")), ("1.2.0", 0, ("initech",))))
+    assert steps.describe(routes) == (
+        "1.0.0 90 %, 1.1.0 10 % + tenants acme, globex, 1.2.0 tenant initech only"
+    )
+
+
+def test_edit_writes_tenants_in_flow_style() -> None:
+    routes = _r((("1.1.0", 100), ("1.2.0", 0, ("acme",))))
+    edited = set_routes(OFFSET_ZERO, "support-bot", routes, display="e")
+    assert edited == OFFSET_ZERO.replace(
+        "  - {version: 1.0.0, weight: 100}\n",
+        "  - {version: 1.1.0, weight: 100}\n"
+        "  - {version: 1.2.0, weight: 0, tenants: [acme]}  # canary\n",
+    )
 
 
 def test_a_second_canary_is_refused_while_one_runs() -> None:
     with pytest.raises(InputError) as error:
-        steps.promote((("1.0.0", 90), ("1.1.0", 10)), "1.2.0", 10, retain=1)
+        steps.promote(_r((("1.0.0", 90), ("1.1.0", 10))), "1.2.0", 10, retain=1)
     assert error.value.message == (
         "the alias is already split between 1.0.0 90 %, 1.1.0 10 %; "
         "finish or roll back that canary first"
@@ -62,7 +113,7 @@ def test_canary_of_an_unrouted_alias_is_refused() -> None:
 
 
 def test_describe_names_retained_routes() -> None:
-    assert steps.describe((("1.1.0", 100), ("1.0.0", 0))) == "1.1.0 100 %, 1.0.0 retained"
+    assert steps.describe(_r((("1.1.0", 100), ("1.0.0", 0)))) == "1.1.0 100 %, 1.0.0 retained"
 
 
 FLOW = """name: prod
@@ -84,7 +135,7 @@ retain: 1
 
 
 def test_edit_keeps_every_other_line_byte_for_byte() -> None:
-    edited = set_routes(OFFSET_ZERO, "support-bot", (("1.1.0", 100), ("1.0.0", 0)), display="e")
+    edited = set_routes(OFFSET_ZERO, "support-bot", _r((("1.1.0", 100), ("1.0.0", 0))), display="e")
     assert edited == OFFSET_ZERO.replace(
         "  - {version: 1.0.0, weight: 100}\n",
         "  - {version: 1.1.0, weight: 100}\n  - {version: 1.0.0, weight: 0}  # retained for rollback\n",
@@ -94,7 +145,7 @@ def test_edit_keeps_every_other_line_byte_for_byte() -> None:
 def test_edit_refuses_routes_it_cannot_change_line_by_line() -> None:
     with pytest.raises(InputError) as error:
         set_routes(
-            FLOW, "support-bot", (("1.1.0", 100),), display="environments/prod/environment.yaml"
+            FLOW, "support-bot", _r((("1.1.0", 100),)), display="environments/prod/environment.yaml"
         )
     assert error.value.message == (
         "environments/prod/environment.yaml: routes.support-bot is not written as a block "

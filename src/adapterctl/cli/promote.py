@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ from adapterctl.gitops.changes import Step
 from adapterctl.gitops.promote import GatesFailed, Request, analysis_due, promote
 from adapterctl.gitops.rollback import rollback
 from adapterctl.layout import check_env_name
+from adapterctl.model.common import NAME_PATTERN
 from adapterctl.report import Format, render
 from adapterctl.store.base import Store
 
@@ -68,6 +70,15 @@ def promote_command(
     finish: Annotated[
         bool, typer.Option("--finish", help="Route 100 % to it; the previous one is retained.")
     ] = False,
+    tenant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tenant",
+            metavar="NAME",
+            help="Canary tenant: the gateway sends its requests to this revision (repeat for "
+            "more; without --weight, theirs only).",
+        ),
+    ] = None,
     sign: SignOption = False,
     push: PushOption = False,
     body_file: BodyOption = None,
@@ -87,10 +98,11 @@ def promote_command(
         raise UsageError("--weight and --finish exclude each other: a canary step or 100 %")
     if weight is not None and not 1 <= weight <= 99:
         raise UsageError(f"--weight {weight}: a canary weight is 1–99 (use --finish for 100 %)")
+    tenants = _tenants(tenant, finish)
     registry_root = resolve_root(root)
     if push:
         _require_remote(registry_root, remote)
-    request = Request(name, version, env, weight, finish, sign)
+    request = Request(name, version, env, weight, finish, sign, tenants)
     stored = store_for(registry_root, store, endpoint_url)
     if analysis_due(registry_root, request):
         judged = _judge(registry_root, request, (prometheus, scrape))
@@ -104,6 +116,22 @@ def promote_command(
         raise
     body = prbody.promotion_body(promotion)
     return _publish(registry_root, promotion.step, body, body_file, push, remote)
+
+
+def _tenants(given: list[str] | None, finish: bool) -> tuple[str, ...] | None:
+    """``--tenant`` values, checked; None when none were given."""
+    if not given:
+        return None
+    if finish:
+        raise UsageError("--tenant and --finish exclude each other: --finish routes every tenant")
+    for name in given:
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise UsageError(
+                f"--tenant {name!r}: a tenant is named like the tenants of the gateway's key file: "
+                "lower-case letters, digits and '-', at most 63, starting and ending with a "
+                "letter or digit (e.g. acme-support)"
+            )
+    return tuple(dict.fromkeys(given))
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,10 @@ def gate_environment(registry: Registry, env: str) -> Environment:
 
 
 def env_routes(env: Environment, alias: str) -> steps.Routes:
-    return tuple((route.version, route.weight) for route in env.routes.get(alias, ()))
+    return tuple(
+        steps.Route(str(r.version), r.weight, tuple(str(t) for t in r.tenants))
+        for r in env.routes.get(alias, ())
+    )
 
 
 def write_step(

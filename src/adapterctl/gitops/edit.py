@@ -16,7 +16,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from adapterctl.errors import InputError
-from adapterctl.gitops.steps import Routes
+from adapterctl.gitops.steps import Route, Routes
 
 RETAINED_COMMENT = "retained for rollback"
 CANARY_COMMENT = "canary"
@@ -75,19 +75,23 @@ def _dump(yaml: YAML, data: object) -> str:
 
 def _sequence(routes: Routes) -> CommentedSeq:
     seq = CommentedSeq()
-    canary = len([w for _, w in routes if w > 0]) > 1
-    for index, (version, weight) in enumerate(routes):
-        entry = CommentedMap([("version", version), ("weight", weight)])
+    canary = len([r for r in routes if r.weight > 0 or r.tenants]) > 1
+    for index, route in enumerate(routes):
+        entry = CommentedMap([("version", route.version), ("weight", route.weight)])
+        if route.tenants:
+            tenants = CommentedSeq(route.tenants)
+            tenants.fa.set_flow_style()
+            entry["tenants"] = tenants
         entry.fa.set_flow_style()
         seq.append(entry)
-        comment = _comment(weight, canary=canary, first=index == 0)
+        comment = _comment(route, canary=canary, first=index == 0)
         if comment:
             seq.yaml_add_eol_comment(f"# {comment}", index)
     return seq
 
 
-def _comment(weight: int, *, canary: bool, first: bool) -> str | None:
-    if weight == 0:
+def _comment(route: Route, *, canary: bool, first: bool) -> str | None:
+    if route.weight == 0 and not route.tenants:
         return RETAINED_COMMENT
     if canary and not first:
         return CANARY_COMMENT

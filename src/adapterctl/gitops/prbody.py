@@ -7,6 +7,7 @@ from adapterctl.gitops.changes import Step
 from adapterctl.gitops.evidence import Evidence
 from adapterctl.gitops.promote import Promotion
 from adapterctl.gitops.rollback import Rollback
+from adapterctl.gitops.steps import Route
 
 
 def title(step: Step) -> str:
@@ -72,8 +73,8 @@ def rollback_body(rollback: Rollback, analysis: str | None = None) -> str:
 
 
 def _routes_table(step: Step) -> list[str]:
-    before = dict(step.before)
-    after = dict(step.after)
+    before = {route.version: route for route in step.before}
+    after = {route.version: route for route in step.after}
     rows = [
         f"| `{step.alias}@{version}` | {_weight(before.get(version))} | "
         f"{_weight(after.get(version))} |"
@@ -88,10 +89,13 @@ def _routes_table(step: Step) -> list[str]:
     ]
 
 
-def _weight(weight: int | None) -> str:
-    if weight is None:
+def _weight(route: Route | None) -> str:
+    if route is None:
         return "—"
-    return "0 % (retained)" if weight == 0 else f"{weight} %"
+    tenants = ", ".join(f"`{tenant}`" for tenant in route.tenants)
+    if route.tenants:
+        return f"{route.weight} % + tenants {tenants}" if route.weight else f"tenants {tenants}"
+    return "0 % (retained)" if route.weight == 0 else f"{route.weight} %"
 
 
 def _gate_line(report: Report, env: str) -> str:

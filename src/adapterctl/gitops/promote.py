@@ -63,6 +63,8 @@ class Request:
     weight: int | None
     finish: bool
     sign: bool
+    tenants: tuple[str, ...] | None = None
+    """``--tenant``: the canary tenants (None: the revision keeps those it has)."""
     analysis: tuple[str, str] | None = None
     """A canary analysis this step passed: (its ``Canary-Analysis`` trailer, its markdown)."""
 
@@ -111,12 +113,14 @@ def analysis_due(root: Path, request: Request) -> bool:
 
 def _routes(request: Request, env: Environment, before: steps.Routes) -> steps.Routes:
     weight = None if request.finish else request.weight
-    if weight is None and not request.finish and steps.active(before):
+    if weight is None and not request.finish and not request.tenants and steps.active(before):
         raise UsageError(
             f"{request.name} is routed in {request.env} ({steps.describe(before)}): "
-            "give a canary weight with --weight W (1–99), or --finish to move all traffic"
+            "give a canary weight with --weight W (1–99), canary tenants with --tenant NAME, "
+            "or --finish to move all traffic"
         )
-    after = steps.promote(before, request.version, weight, retain=env.retain)
+    after = steps.promote(before, request.version, weight, retain=env.retain,
+                          tenants=request.tenants)  # fmt: skip
     if after == before:
         raise InputError(
             f"nothing to change: {request.name} in {request.env} is already "
@@ -168,14 +172,19 @@ def _check_soak(root: Path, env: Environment, request: Request, now: datetime) -
 
 def _message(request: Request, before: steps.Routes, after: steps.Routes) -> str:
     label = f"{request.name} {request.version}"
-    weight = dict(after)[request.version]
-    serving = [version for version, _ in steps.active(before)]
+    weight = steps.weight_of(after, request.version)
+    tenants = next(route.tenants for route in after if route.version == request.version)
+    serving = [route.version for route in steps.active(before)]
     if weight == 100 and request.version in serving:
         subject = f"Finish {label} in {request.env} (100 %)"
     elif weight == 100 and serving:
         subject = f"Promote {label} to {request.env} (100 %, replaces {', '.join(serving)})"
     elif weight == 100:
         subject = f"Promote {label} to {request.env}"
+    elif tenants and not weight:
+        subject = f"Promote {label} to {request.env} for {_tenants(tenants)} only"
+    elif tenants:
+        subject = f"Promote {label} to {request.env} at {weight} % and for {_tenants(tenants)}"
     else:
         subject = f"Promote {label} to {request.env} at {weight} %"
     return (
@@ -187,3 +196,7 @@ def _message(request: Request, before: steps.Routes, after: steps.Routes) -> str
         f"Weight: {weight}\n"
         + ("" if request.analysis is None else f"Canary-Analysis: {request.analysis[0]}\n")
     )
+
+
+def _tenants(tenants: tuple[str, ...]) -> str:
+    return f"tenant{'s' * (len(tenants) > 1)} {', '.join(tenants)}"

@@ -126,17 +126,19 @@ def _parent_routes(checkout: branches.Checkout, entry: Entry, env: str, alias: s
     routes = _document(checkout, f"{entry.commit}^1", env).get("routes")
     entries = routes.get(alias, []) if isinstance(routes, dict) else []
     return tuple(
-        (str(item["version"]), int(item["weight"])) for item in entries if isinstance(item, dict)
-    )
+        steps.Route(str(item["version"]), int(item["weight"]),
+                    tuple(str(t) for t in item.get("tenants") or ()))
+        for item in entries if isinstance(item, dict)
+    )  # fmt: skip
 
 
 def _check_stored(registry: Registry, store: Store, alias: str, routes: steps.Routes) -> None:
-    for version, weight in routes:
+    for version, weight, tenants in routes:
         revision = registry.revision(alias, version)
         if revision is None:
             path = layout.revision_path(alias, version)
             raise UsageError(f"cannot roll back to {alias}@{version}: {path} does not exist")
-        if weight > 0 and not store.exists(revision.artifact.digest):
+        if (weight > 0 or tenants) and not store.exists(revision.artifact.digest):
             raise InputError(
                 f"cannot roll back to {alias}@{version}: its artifact "
                 f"{revision.artifact.digest} is no longer in the store {store.uri}",
@@ -153,7 +155,7 @@ def _step(
     reverted: Entry | None,
     trailers: tuple[str, ...] = (),
 ) -> Step:
-    main, weight = max(steps.active(after), key=lambda route: route[1])
+    main, weight, _ = max(steps.active(after), key=lambda route: route.weight)
     lines = [f"Roll back {alias} in {env} to {steps.describe(steps.active(after))}", ""]
     if reverted is not None:
         lines += [f'Reverts "{reverted.subject}".', ""]
