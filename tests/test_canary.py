@@ -129,6 +129,61 @@ def test_no_traffic_is_inconclusive(
     )
 
 
+REPLAY = """# yaml-language-server: $schema=../../../schemas/pressure-profile.schema.json
+name: canary-traffic
+description: Callers of the alias, each a new one, through the gateway.
+seed: 7
+requests: 60
+arrival: {rate_per_s: 200}
+concurrency: 8
+prompt_tokens: [{tokens: 8, weight: 1}]
+output_tokens: [{tokens: 4, weight: 1}]
+budgets: {max_error_rate: 0.0}
+"""
+
+
+def test_pressure_replays_an_alias_through_the_gateway_by_its_weights(
+    served: tuple[Gateway, Regression], reg: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gateway, regression = served
+    profile = reg.root / "environments/staging/pressure/canary-traffic.yaml"
+    profile.write_text(REPLAY)
+    code, out, _ = cli(capsys, "pressure", "support-bot", "--env", "staging", "--endpoint",
+                       f"{gateway.url}/v1", "--profile", "canary-traffic", "--root", reg.root)  # fmt: skip
+    assert (code, out.splitlines()[-1]) == (0, "✓ pressure: 1 file, no problems"), out
+    assert "requests to the revision: support-bot 60 (0 failed)" in out
+    answered = {
+        version: gateway.metric("adapterctl_gateway_requests_total", alias="support-bot",
+                                version=version, code="2xx")
+        for version in ("1.0.0", "1.1.0")
+    }  # fmt: skip
+    # one warm-up request, then 60 callers, each placed by the hash of its own name
+    assert sum(answered.values()) == 61
+    assert min(answered.values()) >= 15, answered
+    proxied = {model: n for model, n in regression.seen.items() if model}  # not health checks
+    assert proxied == {f"support-bot@{v}": n for v, n in answered.items()}
+
+
+def test_pressure_against_an_alias_has_no_baseline(
+    reg: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (reg.root / "environments/staging/pressure/canary-traffic.yaml").write_text(REPLAY)
+    code, out, err = cli(capsys, "pressure", "support-bot", "--env", "staging", "--endpoint",
+                         "http://127.0.0.1:9/v1", "--profile", "canary-traffic", "--baseline",
+                         "1.0.0", "--root", reg.root)  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == (
+        "adapterctl: error: --baseline 1.0.0: a replay against the alias support-bot has no "
+        "baseline (the gateway splits it); give NAME@VERSION to compare two revisions\n"
+    )
+    code, out, err = cli(capsys, "pressure", "billing-bot", "--env", "staging", "--endpoint",
+                         "http://127.0.0.1:9/v1", "--profile", "canary-traffic", "--root",
+                         reg.root)  # fmt: skip
+    assert (code, err) == (2, "adapterctl: error: billing-bot is not routed in staging\n"
+                              "  → name an alias the environment routes, or a revision as "
+                              "NAME@VERSION\n")  # fmt: skip
+
+
 # --- Prometheus ---------------------------------------------------------------------------
 
 

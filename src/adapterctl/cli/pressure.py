@@ -16,7 +16,6 @@ from adapterctl.cli.options import (
     NodeURLOption,
     OutputOption,
     RootOption,
-    TargetArgument,
     emit,
     hardware_class,
     parse_target,
@@ -28,7 +27,14 @@ from adapterctl.report import Format
 
 
 def command(
-    target: TargetArgument,
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME@VERSION|ALIAS",
+            help="The candidate revision; or an alias, replayed through a gateway that splits "
+            "it (no baseline).",
+        ),
+    ],
     env: Annotated[
         str, typer.Option("--env", help="Environment whose profile and routes are used.")
     ],
@@ -69,7 +75,8 @@ def command(
     fmt: FormatOption = Format.TEXT,
     output: OutputOption = None,
 ) -> int:
-    """Replay a workload profile against the candidate and the baseline, and judge."""
+    """Replay a workload profile against the candidate and the baseline, and judge; or, given
+    an alias, through a gateway as its callers would send it (each request a new caller)."""
     # Imported here: the openai client costs 0.3 s, which no other command should pay.
     from adapterctl.gates import pressure  # noqa: PLC0415
     from adapterctl.pressure import evidence, pipeline  # noqa: PLC0415
@@ -78,7 +85,7 @@ def command(
     from adapterctl.pressure.progress import progress_reporter  # noqa: PLC0415
     from adapterctl.pressure.table import side_by_side  # noqa: PLC0415
 
-    candidate = parse_target(target)
+    candidate: tuple[str, str | None] = parse_target(target) if "@" in target else (target, None)
     registry_root = resolve_root(root)
     path = pipeline.profile_path(registry_root, env, profile)
     registry = Registry.load(registry_root)

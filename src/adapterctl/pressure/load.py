@@ -166,6 +166,9 @@ async def _ask(client: AsyncOpenAI, plan: LoadPlan, shot: Shot) -> _Outcome:
                 max_tokens=shot.request.max_tokens,
                 temperature=plan.temperature,
                 seed=shot.request.seed,
+                # one caller per request: a gateway places each by a stable hash of its caller,
+                # so the replay spreads over an alias's revisions by their weights
+                user=f"pressure-{shot.request.index}",
                 stream=True,
                 stream_options={"include_usage": True},
                 extra_body={"ignore_eos": True} if plan.ignore_eos else None,

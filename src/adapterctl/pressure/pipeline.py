@@ -101,20 +101,26 @@ def prepare(
     *,
     env: str,
     path: str,
-    candidate: tuple[str, str],
+    candidate: tuple[str, str | None],
     baseline: str,
     base_model: str | None,
 ) -> Setup:
-    """Resolve a run. ``baseline`` is a version, ``auto`` or ``none``."""
+    """Resolve a run. ``baseline`` is a version, ``auto`` or ``none``. A candidate without a
+    version is an alias: its requests name the alias, and a gateway in front of the nodes
+    picks the revision for each of them (no baseline: the gateway's split is the point)."""
     environment = _environment(registry, env)
     profile = load_profile(registry, path)
     name, version = candidate
-    if registry.revision(name, version) is None:
+    if version is None:
+        _check_alias(environment, name, baseline)
+        base_version = None
+    elif registry.revision(name, version) is None:
         raise UsageError(f"no valid revision {name}@{version}: run adapterctl validate first")
-    base_version = _baseline(registry, env, name, version, baseline)
+    else:
+        base_version = _baseline(registry, env, name, version, baseline)
     targets = _targets(registry, path, profile, environment, base_model)
     requests = _schedule(registry, path, profile)
-    new = served_name(name, version)
+    new = name if version is None else served_name(name, version)
     old = served_name(name, base_version) if base_version else None
     return Setup(
         environment=env,
@@ -135,6 +141,19 @@ def _environment(registry: Registry, env: str) -> Environment:
             f"no environment {env}: {layout.environment_path(env)} is missing or invalid"
         )
     return environment
+
+
+def _check_alias(environment: Environment, alias: str, baseline: str) -> None:
+    if not environment.routes.get(alias):
+        raise UsageError(
+            f"{alias} is not routed in {environment.name}",
+            hint="name an alias the environment routes, or a revision as NAME@VERSION",
+        )
+    if baseline not in ("auto", "none"):
+        raise UsageError(
+            f"--baseline {baseline}: a replay against the alias {alias} has no baseline (the "
+            "gateway splits it); give NAME@VERSION to compare two revisions"
+        )
 
 
 def _baseline(registry: Registry, env: str, name: str, version: str, given: str) -> str | None:
