@@ -22,7 +22,7 @@ from adapterctl import layout
 from adapterctl.errors import InputError
 from adapterctl.gitops.blobs import Blobs
 from adapterctl.gitops.history import file_states
-from adapterctl.gitops.routes import RouteTable, UnparseableError
+from adapterctl.gitops.routes import Routed, RouteTable, UnparseableError
 from adapterctl.gitrepo import RegistryRepo
 from adapterctl.model import Environment
 from adapterctl.model.kinds import Kind
@@ -87,7 +87,7 @@ def environments_now(registry: Registry) -> dict[str, RouteTable]:
                 hint=f"fix it first (adapterctl validate {path})",
             )
         tables[placement.name] = {
-            alias: {route.version: route.weight for route in routes}
+            alias: {route.version: Routed(route.weight, tuple(route.tenants)) for route in routes}
             for alias, routes in env.routes.items()
         }
     return tables
@@ -95,8 +95,9 @@ def environments_now(registry: Registry) -> dict[str, RouteTable]:
 
 def _add_now(reasons: _Reasons, env: str, table: RouteTable) -> None:
     for alias, versions in sorted(table.items()):
-        for version, weight in sorted(versions.items()):
-            reason = f"routed in {env} now" if weight else f"retained in {env} now (weight 0)"
+        for version, (weight, tenants) in sorted(versions.items()):
+            routed = weight or tenants
+            reason = f"routed in {env} now" if routed else f"retained in {env} now (weight 0)"
             reasons.add([f"{alias}@{version}"], reason)
 
 

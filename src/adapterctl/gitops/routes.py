@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import ValidationError
 
@@ -12,9 +12,17 @@ from adapterctl.model.common import first_error
 from adapterctl.model.environment import Environment
 from adapterctl.yamlio import decode, load
 
-RouteTable = dict[str, dict[str, int]]
-"""Alias → version → weight."""
-Action = Literal["load", "unload", "weight"]
+
+class Routed(NamedTuple):
+    """One route of a table: its weight and its canary tenants."""
+
+    weight: int
+    tenants: tuple[str, ...] = ()
+
+
+RouteTable = dict[str, dict[str, Routed]]
+"""Alias → version → weight and tenants."""
+Action = Literal["load", "unload", "weight", "tenants"]
 
 
 class UnparseableError(Exception):
@@ -23,31 +31,46 @@ class UnparseableError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """What a sync does for one alias and version: load, unload, or set its weight."""
+    """What a sync does for one alias and version: load, unload, set its weight, or set its
+    canary tenants (``before``/``after`` are weights; the tenants are beside them)."""
 
     alias: str
     version: str
     action: Action
     before: int | None
     after: int | None
+    tenants_before: tuple[str, ...] = ()
+    tenants_after: tuple[str, ...] = ()
 
     def describe(self) -> str:
         target = f"{self.alias}@{self.version}"
         if self.action == "load":
-            return f"load {target} (weight {self.after})"
+            return f"load {target} (weight {self.after}{_tenants(self.tenants_after)})"
         if self.action == "unload":
             return f"unload {target} (was weight {self.before})"
-        retained = " (retained)" if self.after == 0 else ""
-        return f"set weight {target} {self.before} -> {self.after}{retained}"
+        if self.action == "tenants":
+            old, new = (", ".join(t) or "none" for t in (self.tenants_before, self.tenants_after))
+            return f"set tenants {target} {old} -> {new}"
+        retained = " (retained)" if self.after == 0 and not self.tenants_after else ""
+        tenants = "" if self.tenants_before == self.tenants_after else _tenants(self.tenants_after)
+        return f"set weight {target} {self.before} -> {self.after}{retained}{tenants}"
 
     def to_json(self) -> dict[str, object]:
-        return {
+        document: dict[str, object] = {
             "alias": self.alias,
             "version": self.version,
             "action": self.action,
             "from": self.before,
             "to": self.after,
         }
+        if self.tenants_before or self.tenants_after:  # canary tenants, only where there are
+            document.update(tenants_from=list(self.tenants_before),
+                            tenants_to=list(self.tenants_after))  # fmt: skip
+        return document
+
+
+def _tenants(tenants: tuple[str, ...]) -> str:
+    return f", tenants {', '.join(tenants)}" if tenants else ""
 
 
 def parse_routes(data: bytes) -> RouteTable:
@@ -58,7 +81,7 @@ def parse_routes(data: bytes) -> RouteTable:
     except (AdapterctlError, ValidationError) as exc:
         raise UnparseableError(_first_line(exc)) from None
     return {
-        alias: {route.version: route.weight for route in routes}
+        alias: {route.version: Routed(route.weight, tuple(route.tenants)) for route in routes}
         for alias, routes in env.routes.items()
     }
 
@@ -82,11 +105,14 @@ def route_changes(before: RouteTable, after: RouteTable) -> list[Change]:
     return changes
 
 
-def _change(alias: str, version: str, before: int | None, after: int | None) -> Change | None:
+def _change(alias: str, version: str, before: Routed | None, after: Routed | None) -> Change | None:
     if before == after:
         return None
     if before is None:
-        return Change(alias, version, "load", None, after)
+        assert after is not None
+        return Change(alias, version, "load", None, after.weight, (), after.tenants)
     if after is None:
-        return Change(alias, version, "unload", before, None)
-    return Change(alias, version, "weight", before, after)
+        return Change(alias, version, "unload", before.weight, None, before.tenants, ())
+    action: Action = "weight" if before.weight != after.weight else "tenants"
+    return Change(alias, version, action, before.weight, after.weight, before.tenants,
+                  after.tenants)  # fmt: skip
