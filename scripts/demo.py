@@ -19,7 +19,7 @@ import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from demo_support import engine, nodes, steps_refuse, steps_setup, steps_train
+from demo_support import engine, nodes, steps_canary, steps_refuse, steps_setup, steps_train
 from demo_support.context import Demo
 from demo_support.shell import DemoFailure, Shell
 from demo_support.transcript import Transcript
@@ -85,11 +85,13 @@ def preamble(transcript: Transcript, world: World, served_by: engine.Engine) -> 
 def walk(demo: Demo, now: datetime) -> None:
     steps_setup.registry(demo, now - timedelta(days=10))
     steps_setup.serving_nodes(demo)
+    steps_canary.gateway(demo)
     steps_train.hand_over(demo, now - timedelta(days=2))
     steps_train.gates(demo)
     steps_train.promote_staging(demo)
     steps_train.sync_staging(demo)
-    steps_train.canary(demo)
+    steps_canary.canary(demo)
+    steps_canary.regression(demo)
     steps_refuse.regressed(demo)
     steps_refuse.incompatible(demo)
     steps_refuse.rollback(demo)
@@ -98,7 +100,7 @@ def walk(demo: Demo, now: datetime) -> None:
 
 def finish(demo: Demo, reports: Path, started: float) -> None:
     transcript = demo.transcript
-    transcript.heading(12, "Reports")
+    transcript.heading(14, "Reports")
     files = steps_refuse.keep_reports(demo, str(reports))
     transcript.say("The reports this run wrote are kept in this folder (the rest is removed):")
     transcript.output([f"{reports}/", *(f"  {name}" for name in files)])
@@ -136,10 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     transcript.name(str(demo_dir), "$DEMO")
     transcript.name(str(REPO), "$REPO")
     try:
-        prepare(world)
+        observed = shutil.which("prometheus")
+        prepare(world, analysis=observed is not None)
         signing = steps_setup.check_signing_tools(demo_dir)
         shell = Shell(transcript, environment(world), world.registry, adapterctl_path())
-        demo = Demo(transcript, shell, world, signing, served_by)
+        demo = Demo(transcript, shell, world, signing, served_by, observed)
         preamble(transcript, world, served_by)
         walk(demo, datetime.now(UTC).replace(microsecond=0))
         finish(demo, options.reports.resolve(), started)

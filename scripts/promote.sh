@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `adapterctl promote REVISION --env ENVIRONMENT [--weight W | --finish] [--sign] --push`
+# `adapterctl promote REVISION --env ENVIRONMENT [--weight W | --finish] [--tenant T…] [--sign]
+# --push`
 # from the promote workflow: a branch promote/ENV/NAME-VERSION and its pull request.
 #
-# Env: REVISION, ENVIRONMENT, WEIGHT (empty or 1-99), FINISH (true/false), GITHUB_TOKEN
+# Env: REVISION, ENVIRONMENT, WEIGHT (empty or 1-99), FINISH (true/false), TENANTS (canary
+# tenants, space-separated), ADAPTERCTL_PROMETHEUS_URL (the canary analysis), GITHUB_TOKEN
 # (push and the pull request), optional PROMOTE_SSH_SIGNING_KEY (an SSH private key: the
 # commit is then signed), PROMOTE_GIT_NAME / PROMOTE_GIT_EMAIL (the committer).
 set -euo pipefail
@@ -25,6 +27,16 @@ if [ "${FINISH:-false}" = true ]; then
 fi
 if [ -n "${WEIGHT:-}" ]; then
     args+=(--weight "$WEIGHT")
+fi
+for tenant in ${TENANTS:-}; do
+    [[ "$tenant" =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]] || {
+        echo "not a tenant name: $tenant" >&2
+        exit 2
+    }
+    args+=(--tenant "$tenant")
+done
+if [ -z "${ADAPTERCTL_PROMETHEUS_URL:-}" ]; then
+    unset ADAPTERCTL_PROMETHEUS_URL # an empty repository variable is no Prometheus
 fi
 
 git config user.name "${PROMOTE_GIT_NAME:-github-actions[bot]}"

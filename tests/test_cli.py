@@ -33,7 +33,7 @@ def test_json_report(broken: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert report == {
         "command": "validate",
         "ok": False,
-        "summary": {"files": 17, "errors": 1, "warnings": 0, "info": 0},
+        "summary": {"files": 18, "errors": 1, "warnings": 0, "info": 0},
         "findings": [
             {
                 "file": ENV,
@@ -54,7 +54,7 @@ def test_junit_report(broken: Path, capsys: pytest.CaptureFixture[str]) -> None:
     suites = ET.fromstring(capsys.readouterr().out)
     suite = suites.find("testsuite")
     assert suite is not None
-    assert (suite.get("tests"), suite.get("failures")) == ("17", "1")
+    assert (suite.get("tests"), suite.get("failures")) == ("18", "1")
     failures = suite.findall("testcase/failure")
     assert len(failures) == 1
     assert failures[0].get("type") == "schema/invalid-value"
@@ -67,7 +67,7 @@ def test_junit_report(broken: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_markdown_report(broken: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--format", "markdown"]) == 1
     assert capsys.readouterr().out == (
-        "### ❌ adapterctl validate: 1 error in 17 files\n"
+        "### ❌ adapterctl validate: 1 error in 18 files\n"
         "\n"
         "| Location | Severity | Rule | Message |\n"
         "|---|---|---|---|\n"
@@ -102,7 +102,7 @@ def test_output_into_missing_folder_is_a_usage_error(
 
 def test_valid_registry_exits_zero(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--root", str(registry)]) == 0
-    assert capsys.readouterr().out == "✓ validate: 17 files, no problems\n"
+    assert capsys.readouterr().out == "✓ validate: 18 files, no problems\n"
 
 
 def test_warnings_do_not_fail(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,7 +115,7 @@ def test_warnings_do_not_fail(registry: Path, capsys: pytest.CaptureFixture[str]
         "expected '../../schemas/base.schema.json'\n"
         "  → put it first in the file: editors then validate the file as you type\n"
         "\n"
-        "✓ validate: 1 warning in 17 files\n"
+        "✓ validate: 1 warning in 18 files\n"
     )
 
 

@@ -31,7 +31,8 @@ KEY_LINES = (
     "1. A registry, an artifact store and a release manager's key",
     "staging-node  converged  load support-bot@1.0.0, load sql-helper@1.1.0",
     "prod-node  converged  load support-bot@1.0.0, load sql-helper@1.0.0",
-    "3. A trainer hands over a new revision",
+    "3. Prod's gateway, and Prometheus watching it",
+    "4. A trainer hands over a new revision",
     "wrote adapters/support-bot/1.1.0.yaml",
     "signed support-bot@1.1.0 (key mode): wrote adapters/support-bot/1.1.0.sigstore.json",
     "✓ validate: 16 files, no problems",
@@ -55,9 +56,25 @@ KEY_LINES = (
     "has shape [8, 192]; the base and rank need [8, 128] [rank, in_features]",
     "✓ exit code 1, as expected: compat found the shapes wrong",
     "created branch rollback/prod/support-bot-1.0.0",
-    "Merge pull request #6 from example-org/rollback/prod/support-bot-1.0.0",
+    "Merge pull request #8 from example-org/rollback/prod/support-bot-1.0.0",
+    "created branch promote/prod/support-bot-1.1.0",
+    "## Promote support-bot 1.1.0 to prod at 10 % and for tenant support-team",
+    "| `support-bot@1.1.0` | 100 % | 10 % + tenants `support-team` |",
+    "support-bot@1.1.0 │ 10 % + tenants support-team │ yes",
     "✓ every node as desired",
 )
+
+
+ANALYSED = (
+    "✓ Successful: 0 of 1 window failed, 0 inconclusive (failure_limit 0, inconclusive_limit 0)",
+    "✗ Failed: 1 of 1 window failed (failure_limit 0, inconclusive_limit 0)",
+    "created branch rollback/prod/sql-helper-1.0.0",
+    "✓ exit code 1, as expected: no step; the rollback is written instead",
+    "prod-node  converged  unload sql-helper@1.1.0",
+    "canary analysis: Successful: 0 of 1 window failed",
+    "canary analysis: Failed: 1 of 1 window failed",
+)
+"""What the canary analysis shows where Prometheus is installed (.ci/run installs it)."""
 
 
 def _ports(transcript: str) -> list[int]:
@@ -114,6 +131,7 @@ def _walk(tmp_path: Path, engine: str, timeout_s: float) -> tuple[str, Path]:
     assert done.returncode == 0, transcript[-6000:] + done.stderr[-3000:]
     for line in KEY_LINES:
         assert line in transcript, line
+    _check_canary(transcript)
     if shutil.which("ssh-keygen"):
         assert "PR #6  sig G rita@example.com" in transcript
         assert re.search(r"commit `[0-9a-f]{12}` \(signed\)", transcript)
@@ -126,9 +144,26 @@ def _walk(tmp_path: Path, engine: str, timeout_s: float) -> tuple[str, Path]:
     assert str(reports) in transcript
     ports = _ports(transcript)
     assert len(ports) == 3
-    assert not any(_listening(port) for port in ports)
+    helpers = re.findall(r"(?:adapterctl gateway|faults\.py) .*?--port (\d+) ", transcript)
+    helpers += re.findall(r"--web\.listen-address=127\.0\.0\.1:(\d+) ", transcript)
+    assert len(helpers) == (3 if shutil.which("prometheus") else 2)
+    assert not any(_listening(int(port)) for port in [*ports, *helpers])
     assert not _demo_dir(transcript).exists()
     return transcript, reports
+
+
+def _check_canary(transcript: str) -> None:
+    """The tenant's requests all reach the canary; with Prometheus, the analyses judge."""
+    tenant = re.findall(r"keys/support-team\.key.*\n {6}\"model\":\"([^\"]+)\"", transcript)
+    assert tenant == ["support-bot@1.1.0", "support-bot@1.1.0"]
+    if shutil.which("prometheus") is None:
+        assert "Prometheus is not installed here" in transcript
+        return
+    for line in ANALYSED:
+        assert line in transcript, line
+    failed = re.search(r"sql-helper@1\.1\.0 failed (\d+) of (\d+) requests", transcript)
+    assert failed is not None
+    assert int(failed.group(1)) > 0
 
 
 def test_demo_walks_the_release_train(tmp_path: Path) -> None:

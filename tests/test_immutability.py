@@ -29,7 +29,7 @@ def repo(registry: Path, monkeypatch: pytest.MonkeyPatch) -> git.Repo:
 
 def test_unchanged_registry_passes(repo: git.Repo, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--against", "main"]) == 0
-    assert capsys.readouterr().out == "✓ validate: 17 files, no problems\n"
+    assert capsys.readouterr().out == "✓ validate: 18 files, no problems\n"
 
 
 def test_edited_revision_is_refused_at_its_first_changed_line(
@@ -40,7 +40,7 @@ def test_edited_revision_is_refused_at_its_first_changed_line(
     assert main(["validate", "--against", "main"]) == 1
     assert capsys.readouterr().out == (
         f"{REVISION}:18  error  immutability/revision-changed\n"
-        "  revision changed since main\n" + HINT + "\n✗ validate: 1 error in 17 files\n"
+        "  revision changed since main\n" + HINT + "\n✗ validate: 1 error in 18 files\n"
     )
 
 
@@ -61,7 +61,7 @@ def test_deleted_revision_is_refused(repo: git.Repo, capsys: pytest.CaptureFixtu
     assert main(["validate", "--against", "main"]) == 1
     assert capsys.readouterr().out == (
         "adapters/support-bot/1.2.0.yaml  error  immutability/revision-changed\n"
-        "  revision deleted since main\n" + HINT + "\n✗ validate: 1 error in 16 files\n"
+        "  revision deleted since main\n" + HINT + "\n✗ validate: 1 error in 17 files\n"
     )
 
 
@@ -76,7 +76,7 @@ def test_new_revision_and_edited_environment_are_fine(
         env.read_text().replace("{version: 1.1.0, weight: 100}", "{version: 1.3.0, weight: 100}", 1)
     )
     assert main(["validate", "--against", "main"]) == 0
-    assert capsys.readouterr().out == "✓ validate: 18 files, no problems\n"
+    assert capsys.readouterr().out == "✓ validate: 19 files, no problems\n"
 
 
 def test_registry_in_a_subfolder_of_the_repository(

@@ -73,6 +73,12 @@ class Registry:
         return self.git("show", f"{ref}:{path}") + "\n"
 
 
+PROD_ANALYSIS = (
+    "analysis:  # canary analysis before a canary grows (docs/canary.md)\n"
+    "  interval: 5m\n  count: 3\n  min_requests: 200\n"
+)
+
+
 def make_registry(tmp_path: Path) -> Registry:
     """The example registry in git; its store outside the repository ($ADAPTERCTL_STORE)."""
     registry = Registry(copy_registry(tmp_path / "r"))
@@ -82,6 +88,9 @@ def make_registry(tmp_path: Path) -> Registry:
         "    - {version: 1.0.0, weight: 90}\n    - {version: 1.1.0, weight: 10}   # canary\n",
         "    - {version: 1.0.0, weight: 100}\n",
     )
+    # these tests are about the route edits: prod analyses no canaries here (test_canary.py
+    # and the demo do)
+    registry.edit(PROD_ANALYSIS, "")
     registry.git("init", "-q", "-b", "main")
     registry.git("add", "-A")
     registry.git("commit", "-q", "-m", "Initial registry", date=ago(days=10))
@@ -187,6 +196,17 @@ def test_tenant_canary_then_weight_then_finish(
         "Promote support-bot 1.1.0 to staging at 10 % and for tenant acme"
     )
     repo.merge(branch, ago(hours=1))
+    # a change of tenants alone is a change: history shows it, rollback reverts it
+    assert promote(capsys, repo, "support-bot@1.1.0", "staging", "--tenant", "globex")[0] == 0
+    repo.merge(branch, ago(minutes=30))
+    code, out, _ = cli(capsys, "history", "--env", "staging", "--root", repo.path)
+    assert "    set tenants support-bot@1.1.0 acme -> globex\n" in out
+    assert "    load support-bot@1.1.0 (weight 0, tenants acme)\n" in out
+    code, _, _ = cli(capsys, "rollback", "--env", "staging", "support-bot", "--root", repo.path)
+    assert code == 0
+    reverted = repo.show("rollback/staging/support-bot-1.0.0", STAGING)
+    assert "{version: 1.1.0, weight: 10, tenants: [acme]}" in reverted
+    repo.git("branch", "-D", "rollback/staging/support-bot-1.0.0")  # that pull request closed
     code, _, _ = promote(capsys, repo, "support-bot@1.1.0", "staging", "--finish")
     assert code == 0
     assert (

@@ -31,7 +31,7 @@ def test_valid_case_passes(
     root = case.build(tmp_path / "registry")
     monkeypatch.chdir(root)
     code = main(["validate"])
-    assert capsys.readouterr().out == "✓ validate: 17 files, no problems\n"
+    assert capsys.readouterr().out == "✓ validate: 18 files, no problems\n"
     assert code == 0
 
 

@@ -29,9 +29,16 @@ class Demo:
     """ssh-keygen was found: commits and merges are signed."""
     engine: Engine
     """What serves the nodes: real vLLM, or the reference node."""
+    prometheus: str | None = None
+    """Prometheus' binary, where installed: prod's canaries are analysed (else they are not)."""
     nodes: dict[str, Node] = field(default_factory=dict)
     configs: dict[str, Path] = field(default_factory=dict)
     pull_requests: int = 0
+    gateway_port: int = 0
+    prometheus_url: str = ""
+    """Prod's gateway (started in step 3; the prod node's configuration names it)."""
+    keys: dict[str, str] = field(default_factory=dict)
+    """Tenant → its API key at the gateway."""
 
     def say(self, *sentences: str) -> None:
         self.transcript.say(" ".join(sentences))
@@ -67,6 +74,10 @@ class Demo:
 
     def sync(self, env: str) -> None:
         self.shell.adapterctl("sync", "--env", env, "--node-config", str(self.configs[env]))
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
 
     def status(self, env: str) -> None:
         self.shell.adapterctl("status", "--env", env, "--node-config", str(self.configs[env]))

@@ -66,9 +66,12 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def start(name: str, argv: Sequence[str], env: Mapping[str, str], log: Path) -> Node:
-    """Start a node in the background; its output goes to ``log``."""
-    port = int(argv[argv.index("--port") + 1])
+def start(
+    name: str, argv: Sequence[str], env: Mapping[str, str], log: Path, port: int | None = None
+) -> Node:
+    """Start a node in the background (on ``port``, else its ``--port``); its output goes
+    to ``log``."""
+    port = port or int(argv[argv.index("--port") + 1])
     with log.open("wb") as out:
         process = subprocess.Popen(
             list(argv),

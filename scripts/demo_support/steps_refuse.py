@@ -1,4 +1,4 @@
-"""Steps 8 to 11: two revisions refused, a rollback by git revert, history and status."""
+"""Steps 10 to 13: two revisions refused, a rollback by git revert, history and status."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ REGRESSED = "support-bot@1.2.0"
 
 
 def regressed(demo: Demo) -> None:
-    demo.transcript.heading(8, "A regressed revision, refused by the golden gate")
+    demo.transcript.heading(10, "A regressed revision, refused by the golden gate")
     demo.say(
         "support-bot 1.2.0 (rank 16, more modules) is handed over the same way: the demo",
         "replays the example kit's 1.2.0, which was trained to get two answers wrong.",
@@ -43,7 +43,7 @@ def regressed(demo: Demo) -> None:
 
 
 def incompatible(demo: Demo) -> None:
-    demo.transcript.heading(9, "An adapter for another base, refused by compat")
+    demo.transcript.heading(11, "An adapter for another base, refused by compat")
     demo.say(
         "vLLM does not check which base an adapter was trained for: one with the same",
         "module names loads silently and serves garbage. The example kit writes such an",
@@ -73,18 +73,19 @@ def incompatible(demo: Demo) -> None:
 
 
 def rollback(demo: Demo) -> None:
-    demo.transcript.heading(10, "Rollback is git revert")
+    demo.transcript.heading(12, "Rollback is git revert")
     demo.say(
         "Suppose prod's dashboards turn red after the switch. rollback finds the commit",
         "that last changed support-bot's routes in prod (the merge of the finish) and",
-        "reverts it on a branch: the canary split comes back, with 1.0.0 at 90 %.",
+        "reverts it on a branch: the canary comes back, 1.0.0 at 90 %, 1.1.0 at 10 % and",
+        "for the support team.",
     )
     number = demo.open_pull_request()
     body = f"{PULL_REQUESTS}/{number}-rollback-prod.md"
     demo.shell.adapterctl("rollback", "--env", "prod", "support-bot", *demo.sign(),
                           "--body-file", body)  # fmt: skip
     branch = demo.shell.quiet(
-        ["git", "branch", "--list", "rollback/*", "--format=%(refname:short)"]
+        ["git", "branch", "--list", "rollback/prod/support-bot-*", "--format=%(refname:short)"]
     )
     names = branch.output.split()
     if len(names) != 1:
@@ -99,7 +100,7 @@ def rollback(demo: Demo) -> None:
 
 
 def history(demo: Demo) -> None:
-    demo.transcript.heading(11, "Who did what, and what runs where")
+    demo.transcript.heading(13, "Who did what, and what runs where")
     demo.say(
         "history reads prod's route changes from git: who, when, through which pull request,",
         "and the signature status.",

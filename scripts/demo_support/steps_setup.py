@@ -179,10 +179,14 @@ def _node_configs(demo: Demo) -> None:
     demo.say(
         "Each serving node has its own configuration file: the environment it serves, its",
         "local base model, its adapter cache, and the trust anchors a sync checks the",
-        "registry against (the allowed signers of merges, the keys of artifact signatures).",
+        "registry against (the allowed signers of merges, the keys of artifact signatures);",
+        "prod's names the gateway in front of it (step 3), which its unloads wait for.",
     )
+    demo.gateway_port = nodes.free_port()
+    gateways = {"staging": (), "prod": (demo.gateway_url,)}
     for env in ("staging", "prod"):
-        config = world.node_config(demo.world, f"{env}-node", env, demo.nodes[env].port)
+        config = world.node_config(demo.world, f"{env}-node", env, demo.nodes[env].port,
+                                   gateways[env])  # fmt: skip
         demo.configs[env] = config
     demo.shell.run(["cat", str(demo.configs["prod"])])
     demo.say(

@@ -1,4 +1,4 @@
-"""Steps 3 to 7: a new revision, its gates, staging, sync, and a canary in prod."""
+"""Steps 4 to 7: a new revision, its gates, staging, and the sync that brings it there."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def register(demo: Demo, version: str) -> None:
 
 
 def hand_over(demo: Demo, two_days_ago: datetime) -> None:
-    demo.transcript.heading(3, "A trainer hands over a new revision")
+    demo.transcript.heading(4, "A trainer hands over a new revision")
     demo.say(
         "The training pipeline has produced support-bot 1.1.0: a PEFT LoRA folder and a",
         "training record (code revision, seed, datasets by digest, who trained it). The",
@@ -59,7 +59,7 @@ def hand_over(demo: Demo, two_days_ago: datetime) -> None:
 
 
 def gates(demo: Demo) -> None:
-    demo.transcript.heading(4, "CI gates the pull request")
+    demo.transcript.heading(5, "CI gates the pull request")
     demo.say(
         "Schema first, with immutability against main: a merged revision may never change.",
     )
@@ -159,7 +159,7 @@ def _metrics_by_base(demo: Demo) -> None:
 
 
 def promote_staging(demo: Demo) -> None:
-    demo.transcript.heading(5, "Promotion to staging is a pull request too")
+    demo.transcript.heading(6, "Promotion to staging is a pull request too")
     demo.say(
         "promote edits only support-bot's lines of environments/staging/environment.yaml",
         f"(comments kept), commits on a new branch{demo.signed(' (signed)')} and writes the",
@@ -181,7 +181,7 @@ def promote_staging(demo: Demo) -> None:
 
 
 def sync_staging(demo: Demo) -> None:
-    demo.transcript.heading(6, "Sync: the merged state reaches the staging node")
+    demo.transcript.heading(7, "Sync: the merged state reaches the staging node")
     demo.say(
         "The sync loads 1.1.0 before it unloads 1.0.0, so the alias never points at",
         "nothing; the retained 1.0.0 stays verified in the node's cache, without a slot.",
@@ -189,31 +189,3 @@ def sync_staging(demo: Demo) -> None:
     demo.sync("staging")
     demo.status("staging")
     demo.transcript.takeaway("Desired and actual agree: staging serves support-bot 1.1.0.")
-
-
-def canary(demo: Demo) -> None:
-    demo.transcript.heading(7, "A canary in prod at 10 %, then all traffic")
-    demo.say(
-        "Prod takes revisions from staging only after they have soaked there for 24 hours",
-        f"(judged from git history){demo.signed(', and only through signed merges')}.",
-    )
-    number = demo.open_pull_request()
-    body = f"{PULL_REQUESTS}/{number}-canary-prod.md"
-    demo.shell.adapterctl("promote", CANDIDATE, "--env", "prod", "--weight", "10", *demo.sign(),
-                          "--body-file", body)  # fmt: skip
-    demo.shell.run(["cat", body], limit=30)
-    demo.merge("promote/prod/support-bot-1.1.0", number)
-    demo.sync("prod")
-    demo.say("Both revisions are served now; the gateway splits the alias 90/10 by weight.")
-    demo.status("prod")
-    demo.say("The canary looks healthy, so the release manager finishes it:")
-    number = demo.open_pull_request()
-    body = f"{PULL_REQUESTS}/{number}-finish-prod.md"
-    demo.shell.adapterctl("promote", CANDIDATE, "--env", "prod", "--finish", *demo.sign(),
-                          "--body-file", body)  # fmt: skip
-    demo.merge("promote/prod/support-bot-1.1.0", number)
-    demo.sync("prod")
-    demo.transcript.takeaway(
-        "1.0.0 is unloaded from prod's GPU slots but retained (weight 0) and kept in the "
-        "node's cache: a rollback needs no download."
-    )

@@ -23,6 +23,10 @@ REGISTRY_PARTS = (*ROOTS, "schemas")
 HANDED_OVER = ("1.1.0", "1.2.0")
 LINE = "support-bot"
 _STAGING_BEFORE = "  support-bot:\n    - {version: 1.1.0, weight: 100}\n"
+_PROD_ANALYSIS = "  interval: 5m\n  count: 3\n  min_requests: 200\n"
+DEMO_ANALYSIS = "  interval: 1m\n  count: 1\n  min_requests: 10\n"
+"""The demo judges one minute of synthetic traffic (the example's prod: three 5-minute windows
+of at least 200 requests per revision)."""
 _PROD_BEFORE = "    - {version: 1.0.0, weight: 90}\n    - {version: 1.1.0, weight: 10}   # canary\n"
 
 
@@ -114,8 +118,9 @@ def base_weights_digest() -> str:
     return digest
 
 
-def prepare(world: World) -> None:
-    """Lay out the registry, the store, the hand-overs and the verifiers' trust files."""
+def prepare(world: World, *, analysis: bool) -> None:
+    """Lay out the registry, the store, the hand-overs and the verifiers' trust files;
+    prod analyses canaries over short windows (``analysis``), or not at all."""
     world.registry.mkdir(parents=True)
     for part in REGISTRY_PARTS:
         shutil.copytree(REPO / part, world.registry / part)
@@ -129,12 +134,19 @@ def prepare(world: World) -> None:
           _STAGING_BEFORE.replace("1.1.0", "1.0.0"))  # fmt: skip
     _edit(world.registry / "environments/prod/environment.yaml", _PROD_BEFORE,
           "    - {version: 1.0.0, weight: 100}\n")  # fmt: skip
+    prod = world.registry / "environments/prod/environment.yaml"
+    if analysis:
+        _edit(prod, _PROD_ANALYSIS, DEMO_ANALYSIS)
+    else:
+        _edit(prod, f"analysis:  # canary analysis before a canary grows (docs/canary.md)\n"
+              f"{_PROD_ANALYSIS}", "")  # fmt: skip
     for verifier in (world.verifier_trust.parent, world.nodes):
         _trust_material(verifier)
     world.trainer_key.parent.mkdir(parents=True)
     shutil.copyfile(REPO / "examples/keys/train-pipeline.pem", world.trainer_key)
     world.trainer_key.chmod(0o600)
-    for name in ("keys", "cache", "logs", "nodes/staging-cache", "nodes/prod-cache"):
+    for name in ("keys", "cache", "logs", "nodes/staging-cache", "nodes/prod-cache", "gateway",
+                 "prometheus"):  # fmt: skip
         (world.demo / name).mkdir(parents=True, exist_ok=True)
     for name in ("summaries", "pull-requests"):
         (world.reports / name).mkdir(parents=True)
@@ -166,8 +178,11 @@ def _trust_material(folder: Path) -> None:
     shutil.copyfile(REPO / "examples/keys/train-pipeline.pub", folder / "keys/train-pipeline.pub")
 
 
-def node_config(world: World, name: str, env: str, port: int) -> Path:
-    """A node's own configuration file (its trust anchors included)."""
+def node_config(
+    world: World, name: str, env: str, port: int, gateways: tuple[str, ...] = ()
+) -> Path:
+    """A node's own configuration file (its trust anchors included; ``gateways``: the
+    gateways in front of it, which a sync's unloads wait for)."""
     config = world.nodes / f"{name}.yaml"
     lines = [
         f"name: {name}",
@@ -181,7 +196,42 @@ def node_config(world: World, name: str, env: str, port: int) -> Path:
         "trust:",
         f"  allowed_signers: {world.allowed_signers}",
         f"  adapters: {world.nodes / 'trust.yaml'}",
-        "sync: {retries: 3, backoff_s: 0.2, timeout_s: 60}",
+        "sync: {retries: 3, backoff_s: 0.2, timeout_s: 60, gateway_wait_s: 60}",
+        *([f"gateways: [{', '.join(gateways)}]"] if gateways else []),
     ]
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+def gateway_config(world: World, node_url: str) -> Path:
+    """Prod's gateway: prod's node (through the fault injector), the tenants' key file and
+    the merges' allowed signers; it follows the demo registry."""
+    folder = world.demo / "gateway"
+    config = folder / "gateway.yaml"
+    lines = [
+        "name: prod-gateway",
+        "environment: prod",
+        "nodes:",
+        f"  - {{name: prod-node, endpoint: {node_url}/v1}}",
+        f"state_dir: {folder / 'state'}",
+        "tenants:",
+        f"  keys: {folder / 'tenant-keys.yaml'}",
+        "trust:",
+        f"  allowed_signers: {world.allowed_signers}",
+        "health_interval_s: 0.5",
+    ]
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+def prometheus_config(world: World, gateway_port: int) -> Path:
+    """Prometheus scraping prod's gateway every second."""
+    config = world.demo / "prometheus" / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        "  - job_name: adapterctl-gateway\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{gateway_port}']}}]\n",
+        encoding="utf-8",
+    )
     return config
