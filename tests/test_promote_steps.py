@@ -106,6 +106,15 @@ def test_a_second_canary_is_refused_while_one_runs() -> None:
     )
 
 
+def test_a_second_canary_is_refused_while_a_tenant_canary_runs() -> None:
+    with pytest.raises(InputError) as error:
+        steps.promote(_r((("1.0.0", 100), ("1.1.0", 0, ("acme",)))), "1.2.0", 10, retain=1)
+    assert error.value.message == (
+        "the alias is already split between 1.0.0 100 %, 1.1.0 tenant acme only; "
+        "finish or roll back that canary first"
+    )
+
+
 def test_canary_of_an_unrouted_alias_is_refused() -> None:
     with pytest.raises(UsageError) as error:
         steps.promote((), "1.0.0", 10, retain=1)

@@ -64,19 +64,19 @@ def promote(
         return _finish(routes, version, retain)
     if weight is not None and not 1 <= weight <= 99:
         raise UsageError(f"--weight {weight}: a canary weight is 1–99 (use --finish for 100 %)")
-    serving = active(routes)
-    if not serving:
+    if not active(routes):
         what = f"--weight {weight}" if weight is not None else "--tenant"
         raise UsageError(
             f"{what}: the alias serves nothing yet, so there is nothing to share "
             "traffic with; promote without --weight to route all of it"
         )
-    others = [route for route in serving if route.version != version]
-    if not others:
+    routed = [route for route in routes if route.weight > 0 or route.tenants]
+    others = [route for route in routed if route.version != version]
+    if not any(route.weight > 0 for route in others):
         raise InputError(f"{version} already receives all of the alias's traffic")
-    if len(others) > 1:
+    if len(others) > 1:  # another canary, by weight or by tenant, would lose its traffic
         raise InputError(
-            f"the alias is already split between {describe(serving)}; "
+            f"the alias is already split between {describe(tuple(routed))}; "
             "finish or roll back that canary first"
         )
     main = others[0].version
