@@ -53,7 +53,7 @@ CASES = {
   unknown field 'p95ms'
   → did you mean 'p95_ms'?
 
-✗ validate: 7 errors in 18 files
+✗ validate: 7 errors in 19 files
 """,
     ),
     "requests-and-duration": (
@@ -62,7 +62,7 @@ CASES = {
 {PATH}:2  error  schema/invalid-value
   a profile needs exactly one of 'requests' or 'duration_s'
 
-✗ validate: 1 error in 18 files
+✗ validate: 1 error in 19 files
 """,
     ),
     "burst-after-the-end": (
@@ -74,7 +74,7 @@ CASES = {
 {PATH}:2  error  schema/invalid-value
   a burst at 2 s is not within the 2 s schedule
 
-✗ validate: 1 error in 18 files
+✗ validate: 1 error in 19 files
 """,
     ),
     "duplicate-target": (
@@ -83,7 +83,7 @@ CASES = {
 {PATH}:10 $.mix  error  schema/invalid-value
   target 'candidate' is listed twice
 
-✗ validate: 1 error in 18 files
+✗ validate: 1 error in 19 files
 """,
     ),
     "missing-line": (
@@ -93,7 +93,7 @@ CASES = {
   adapter line adapters/ticket-bot/adapter.yaml does not exist
   → add it, or correct the reference
 
-✗ validate: 1 error in 18 files
+✗ validate: 1 error in 19 files
 """,
     ),
     "name-is-not-the-file-stem": (
@@ -103,7 +103,7 @@ CASES = {
   name 'good' does not match the file's path, which says 'bad'
   → the path is the registry key: rename the file or correct the field
 
-✗ validate: 1 error in 18 files
+✗ validate: 1 error in 19 files
 """,
     ),
     "too-many-requests": (
@@ -115,7 +115,7 @@ CASES = {
 {PATH}:2  error  schema/invalid-value
   the schedule would hold about 432,000,000 requests, more than 100,000
 
-✗ validate: 1 error in 18 files
+✗ validate: 1 error in 19 files
 """,
     ),
 }
@@ -137,7 +137,7 @@ def test_a_valid_profile_passes(registry: Path, capsys: pytest.CaptureFixture[st
         HEAD + VALID_REST + "mix: [{target: candidate}, {target: sql-helper}]\n"
     )
     assert main(["validate", "--root", str(registry)]) == 0
-    assert capsys.readouterr().out == "✓ validate: 18 files, no problems\n"
+    assert capsys.readouterr().out == "✓ validate: 19 files, no problems\n"
 
 
 def test_profiles_have_their_place_in_the_layout() -> None:
