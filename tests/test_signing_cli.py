@@ -8,6 +8,8 @@ from pathlib import Path
 
 import boto3  # type: ignore[import-untyped]
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from adapterctl.cli.app import main
 from adapterctl.gates import trust as gate
@@ -22,7 +24,7 @@ from tests.test_signing_attacks import (
     verify,
     write_trust,
 )
-from tests.test_signing_pki import IDENTITY, write_key
+from tests.test_signing_pki import IDENTITY
 
 EXAMPLES = [
     "sql-helper@1.0.0",
@@ -161,14 +163,6 @@ def test_sign_usage_errors(
     assert _usage(capsys, "sign", REVISION, *args).startswith(f"adapterctl: error: {message}")
 
 
-def test_an_unusable_private_key(
-    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    _, public = write_key(tmp_path, "wrong")
-    assert main(["sign", REVISION, "--key", str(public), "--force"]) == 1
-    assert capsys.readouterr().err.startswith("adapterctl: error: cannot sign with the key: ")
-
-
 def test_pkcs11_without_its_extra_is_a_clear_error(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -240,6 +234,22 @@ def test_a_trust_file_naming_a_key_that_is_not_ec(
     assert _trust_findings(capsys, world, body) == [
         ("trust/config", f"{world.trust}:4 $.signers[0].key", "bogus.pub: not a PEM public key")
     ]
+
+
+def test_a_trust_file_naming_a_key_of_another_type(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    (world.trust.parent / "ed.pub").write_bytes(
+        key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    body = f"signers:\n  - identity: {IDENTITY}\n    key: ed.pub\n"
+    assert _trust_findings(capsys, world, body) == [
+        ("trust/config", f"{world.trust}:3 $.signers[0].key",
+         "ed.pub: an Ed25519 key; trust files hold EC P-256, P-384 or P-521 keys")
+    ]  # fmt: skip
 
 
 def test_a_trust_file_with_a_missing_root(world: World, capsys: pytest.CaptureFixture[str]) -> None:

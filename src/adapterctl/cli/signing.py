@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -34,7 +35,7 @@ from adapterctl.report import Format
 from adapterctl.store.digests import DigestCache
 
 if TYPE_CHECKING:
-    from adapterctl.signing.sign import SignerConfig
+    from adapterctl.signing.sign import KeySigner, SignerConfig
 
 PASSWORD_ENV = "ADAPTERCTL_KEY_PASSWORD"
 
@@ -46,8 +47,20 @@ def sign_command(
         typer.Option(
             "--key",
             metavar="PEM",
-            help="EC P-256/P-384 private key (key mode; with --certificate, its key). "
-            f"An encrypted key's password comes from ${PASSWORD_ENV}.",
+            help="EC P-256/P-384/P-521 private key, PKCS#8 or SEC1 PEM (key mode; with "
+            f"--certificate, its key). An encrypted key's password comes from ${PASSWORD_ENV} "
+            "or --key-password-file.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    key_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-password-file",
+            metavar="FILE",
+            help="A file holding the encrypted --key's password (a mounted secret; its "
+            "trailing newline is ignored).",
             exists=True,
             dir_okay=False,
         ),
@@ -114,12 +127,16 @@ def sign_command(
     endpoint_url: EndpointOption = None,
 ) -> int:
     """Sign a revision's artifact: writes adapters/<name>/<version>.sigstore.json."""
-    from adapterctl.signing.sign import sign_revision  # noqa: PLC0415 - heavy, see above
+    from adapterctl.signing.sign import KeySigner, sign_revision  # noqa: PLC0415 - heavy
 
     signer = _signer(
         key, certificate, tuple(chain or ()), pkcs11_uri, tuple(pkcs11_module or ()),
         sigstore, trust_config, identity_token, oidc_issuer,
     )  # fmt: skip
+    if isinstance(signer, KeySigner):
+        signer = _with_password(signer, key_password_file)
+    elif key_password_file is not None:
+        raise UsageError("--key-password-file goes with --key (key mode)")
     registry_root = resolve_root(root)
     name, version = parse_target(target)
     revision = Registry.load(registry_root).revision(name, version)
@@ -167,7 +184,6 @@ def _signer(
         return sign.Pkcs11Signer(pkcs11_uri, modules)
     if key is None:
         raise UsageError("--certificate needs --key PEM (the certificate's private key)")
-    password = os.environ.get(PASSWORD_ENV)
     if certificate is not None:
         if not chain:
             raise UsageError(
@@ -175,7 +191,24 @@ def _signer(
                 "(or the root itself when it issues signing certificates directly)"
             )
         return sign.CertificateSigner(key, certificate, chain)
-    return sign.KeySigner(key, password)
+    return sign.KeySigner(key)
+
+
+def _with_password(signer: KeySigner, password_file: Path | None) -> KeySigner:
+    """The signer with its password (``$ADAPTERCTL_KEY_PASSWORD`` or the file), its key
+    checked against the supported key types before anything is read or written."""
+    from adapterctl.signing import keys  # noqa: PLC0415 - cryptography, as sign's imports
+
+    from_env = os.environ.get(PASSWORD_ENV)
+    if from_env is not None and password_file is not None:
+        raise UsageError(f"give the key's password one way: ${PASSWORD_ENV} or --key-password-file")
+    password = None if from_env is None else from_env.encode()
+    if password_file is not None:
+        password, warning = keys.read_password_file(password_file)
+        if warning is not None:
+            sys.stderr.write(f"adapterctl: warning: {warning}\n")
+    keys.load_private_key(signer.key, password)
+    return replace(signer, password=password)
 
 
 def verify_command(

@@ -7,7 +7,7 @@ repository cannot vouch for itself. Relative paths resolve against the file's fo
 ```yaml
 signers:
   - identity: svc-train-pipeline@example.internal
-    key: keys/train-pipeline.pub             # key mode: EC P-256/P-384 public key (PEM)
+    key: keys/train-pipeline.pub             # key mode: EC P-256/P-384/P-521 public key (PEM)
   - identity: svc-train-pipeline@example.internal
     ca_roots: [pki/root.pem]                 # certificate mode: leaf SAN == identity
   - identity: trainer@example.internal
@@ -41,7 +41,7 @@ class TrustedSigner(Frozen):
     """The signer: an e-mail or URI (the certificate's SAN in certificate and keyless mode),
     or a name for a key; environments list these in promotion.adapter_signers."""
     key: Text | None = None
-    """Key mode: an EC P-256 or P-384 public key, PEM (a PKCS#11 key's public half too)."""
+    """Key mode: an EC P-256, P-384 or P-521 public key, PEM (a PKCS#11 key's public half too)."""
     ca_roots: tuple[Text, ...] | None = Field(default=None, min_length=1)
     """Certificate mode: PEM files of the private CA roots the signing certificate must
     chain to (intermediates come with the signature)."""

@@ -115,11 +115,13 @@ def verify_keyless(
         _verify(config, artifact, bundle, files)
 
 
-def sign_key(artifact: Path, bundle: Path, key: Path, password: str | None) -> None:
+def sign_key(artifact: Path, bundle: Path, key: Path, password: bytes | None) -> None:
     with _refusals("cannot sign with the key"):
-        _signing().use_elliptic_key_signer(private_key=key, password=password).sign(
-            artifact, bundle
-        )
+        # model-signing hands the password to cryptography's load_pem_private_key, which
+        # needs bytes; its annotation says str, and a str fails ("Cannot convert … to a
+        # buffer"), which is why an encrypted key could not be used before
+        config = _signing().use_elliptic_key_signer(private_key=key, password=password)  # type: ignore[arg-type]
+        config.sign(artifact, bundle)
 
 
 def sign_certificate(

@@ -32,10 +32,11 @@ class SigningError(InputError):
 
 @dataclass(frozen=True)
 class KeySigner:
-    """An EC P-256/P-384 private key (PEM), optionally encrypted."""
+    """A private key of the supported types (``keys.KEY_TYPES``), PEM, and the password of an
+    encrypted one."""
 
     key: Path
-    password: str | None = None
+    password: bytes | None = None
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from sigstore.models import ClientTrustConfig
 from adapterctl.findings import Finding, JsonPath, Location, Severity
 from adapterctl.fsutil import TooLarge, read_capped
 from adapterctl.model.trust import SignerMode, TrustedSigner, TrustPolicy
+from adapterctl.signing.keys import CURVES, SUPPORTED, describe
 from adapterctl.yamlio import Source
 
-CURVES = ("secp256r1", "secp384r1")
 MAX_MATERIAL_BYTES = 1024 * 1024
 
 
@@ -140,14 +140,14 @@ def _material(path: Path, shown: str) -> bytes:
 
 
 def load_public_key(path: Path, shown: str | None = None) -> ec.EllipticCurvePublicKey:
-    """An EC P-256 or P-384 public key from a PEM file."""
+    """A public key of the supported types (``keys.KEY_TYPES``) from a PEM file."""
     shown = shown or str(path)
     try:
         key = serialization.load_pem_public_key(_material(path, shown))
     except ValueError:
         raise MaterialError(f"{shown}: not a PEM public key") from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in CURVES:
-        raise MaterialError(f"{shown}: not an EC P-256 or P-384 public key")
+        raise MaterialError(f"{shown}: {describe(key)}; trust files hold {SUPPORTED} keys")
     return key
 
 
