@@ -121,6 +121,23 @@ def test_sign_then_verify_then_tamper(
     ])  # fmt: skip
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
+def test_the_issue_reproduction_with_openssl(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The key exactly as the report made it: openssl ecparam | openssl pkcs8 -topk8 -v2."""
+    key = tmp_path / "k.pem"
+    generated = subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout"],
+                               capture_output=True, check=True)  # fmt: skip
+    subprocess.run(["openssl", "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout",
+                    "pass:secret123", "-out", str(key)], input=generated.stdout, check=True)  # fmt: skip
+    monkeypatch.setenv(PASSWORD_ENV, "secret123")
+    code, out, err = sign(capsys, "--key", str(key))
+    assert (code, err) == (0, "")
+    assert "secret123" not in out + (root / BUNDLE).read_text()
+
+
 # --- refusals ----------------------------------------------------------------------------
 
 
