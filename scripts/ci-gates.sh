@@ -5,7 +5,9 @@
 #
 # Env: BASE_REF (the target branch, e.g. main; compared as origin/BASE_REF), HEAD_SHA (the
 # pull request's head, default HEAD); for verify: ADAPTERCTL_TRUST_BUNDLE; for policy:
-# PR_NUMBER, GITHUB_REPOSITORY, GH_TOKEN, optional ADAPTERCTL_TEAMS; for verify-commit:
+# PR_NUMBER, GITHUB_REPOSITORY, GH_TOKEN, optional ADAPTERCTL_TEAMS; for verify and policy,
+# optional SIGNERS_FILE (verify writes who signed each revision there, policy reads it
+# with --signers and refuses to judge without it); for verify-commit:
 # ADAPTERCTL_ALLOWED_SIGNERS, optional ADAPTERCTL_GITHUB_WEB_FLOW_KEY. Trust anchors come
 # from the repository's variables or secrets, never from the pull request's files.
 set -euo pipefail
@@ -28,10 +30,17 @@ gate_check() {
 gate_verify() {
     local listed trust
     local -a revisions
-    listed=$(python3 scripts/changed-revisions.py "$base" "$head")
+    local -a out=()
+    listed=$(python3 scripts/changed-revisions.py "$base" "$head" --promoted)
     if [ -z "$listed" ]; then
-        note "verify: the pull request adds or edits no adapter revision."
+        note "verify: the pull request adds, edits or promotes no adapter revision."
+        if [ -n "${SIGNERS_FILE:-}" ]; then
+            echo "{}" >"$SIGNERS_FILE"
+        fi
         return 0
+    fi
+    if [ -n "${SIGNERS_FILE:-}" ]; then
+        out=(--signers-out "$SIGNERS_FILE")
     fi
     mapfile -t revisions <<<"$listed"
     if ! trust=$(trust_file); then
@@ -39,7 +48,8 @@ gate_verify() {
 cannot verify ${revisions[*]}. See docs/workflows.md."
         return 1
     fi
-    report "Artifact signatures (verify)" adapterctl verify "${revisions[@]}" --trust "$trust"
+    report "Artifact signatures (verify)" adapterctl verify "${revisions[@]}" --trust "$trust" \
+        "${out[@]}"
 }
 
 gate_policy() {
@@ -50,6 +60,14 @@ gate_policy() {
     gh api --paginate --slurp "$api/files" >"$tmp/files.json"
     if write_anchor ADAPTERCTL_TEAMS "$tmp/teams.yaml" >/dev/null; then
         extra+=(--teams "$tmp/teams.yaml")
+    fi
+    if [ -n "${SIGNERS_FILE:-}" ]; then
+        if [ ! -f "$SIGNERS_FILE" ]; then
+            note "policy: no signer identities from the verify job ($SIGNERS_FILE is missing): \
+separation of duties cannot tell whether an approver signed a revision."
+            return 1
+        fi
+        extra+=(--signers "$SIGNERS_FILE")
     fi
     report "Separation of duties (policy check)" adapterctl policy check \
         --pr "$tmp/pr.json" --reviews "$tmp/reviews.json" --files "$tmp/files.json" \

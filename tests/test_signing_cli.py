@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from adapterctl.cli.app import main
 from adapterctl.gates import trust as gate
+from adapterctl.policy.signers import read_signers
 from adapterctl.registry import Registry
 from adapterctl.store.s3store import S3Store
 from tests.conftest import BUCKET, REPO, copy_registry
@@ -61,6 +62,21 @@ def test_every_example_revision_is_signed_and_verifies(
         assert verify(capsys, world, "--all", "--env", env) == (0, [])
     for name, version in (target.split("@") for target in EXAMPLES):
         assert (REPO / f"adapters/{name}/{version}.sigstore.json").is_file()
+
+
+def test_verify_writes_who_signed_each_revision_for_the_policy_check(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (world.root / "adapters/support-bot/1.2.0.sigstore.json").write_text("{}\n")  # refused
+    signers = tmp_path / "ci/signers.yaml"
+    signers.parent.mkdir()
+    code, _ = verify(capsys, world, "--all", "--signers-out", str(signers))
+    assert code == 1
+    accepted = [target for target in EXAMPLES if target != "support-bot@1.2.0"]
+    assert signers.read_text() == "".join(f'{target}: "{IDENTITY}"\n' for target in accepted)
+    read = read_signers(signers)
+    assert read.of("support-bot", "1.1.0") == (IDENTITY,)
+    assert read.of("support-bot", "1.2.0") == ()
 
 
 def test_the_example_trust_file_verifies_the_repository_with_a_warning(

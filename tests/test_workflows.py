@@ -135,6 +135,20 @@ def test_shell_scripts_are_strict() -> None:
             assert "set -euo pipefail" in script.read_text(encoding="utf-8"), script.name
 
 
+def test_the_policy_job_judges_with_the_signers_verify_accepted() -> None:
+    jobs = _jobs(_load(REPO / ".github/workflows/pr-gates.yml"))
+    gates, policy = jobs["gates"], jobs["policy"]
+    assert "if" not in gates  # it runs on reviews too, so that policy has this run's signers
+    assert (policy["needs"], policy["if"]) == ("gates", "${{ !cancelled() }}")
+    verify = next(s for s in gates["steps"] if s.get("run") == "scripts/ci-gates.sh verify")
+    upload = next(s for s in gates["steps"] if "upload-artifact@" in str(s.get("uses")))
+    assert upload["with"]["path"] == verify["env"]["SIGNERS_FILE"]
+    download = next(s for s in policy["steps"] if "download-artifact@" in str(s.get("uses")))
+    check = next(s for s in policy["steps"] if s.get("run") == "scripts/ci-gates.sh policy")
+    assert download["with"]["name"] == upload["with"]["name"] == "signers"
+    assert check["env"]["SIGNERS_FILE"] == download["with"]["path"] + "/signers.yaml"
+
+
 def test_promotion_and_sync_are_serialised_per_environment() -> None:
     promote = _load(REPO / ".github/workflows/promote.yml")
     assert promote["concurrency"] == {
@@ -264,6 +278,23 @@ def test_changed_revisions_lists_manifests_and_bundles(repo: Path) -> None:
     assert _run("changed-revisions.py", repo, base, "HEAD").split() == [
         "bot@1.0.0",
         "bot@1.1.0",
+    ]
+
+
+def test_changed_revisions_with_the_revisions_a_change_promotes(repo: Path) -> None:
+    env = "environments/prod/environment.yaml"
+    routes = "routes:\n  bot:\n    - {version: 1.0.0, weight: 100}\n  sql:\n    - {version: 2.0.0, weight: 100}\n"
+    base = _commit(repo, {"adapters/bot/1.0.0.yaml": "v: 1\n", env: routes})
+    _git(repo, "checkout", "-q", "-b", "pr")
+    _commit(repo, {env: routes.replace(
+        "    - {version: 1.0.0, weight: 100}\n",
+        "    - {version: 1.0.0, weight: 90}\n    - {version: 1.1.0, weight: 10}\n",
+    ).replace("{version: 2.0.0, weight: 100}", "{version: 2.0.0, weight: 100, tenants: [acme]}")})  # fmt: skip
+    assert _run("changed-revisions.py", repo, base, "HEAD").split() == []
+    # 1.1.0 gets a share, sql 2.0.0 a tenant; 1.0.0 loses traffic: not promoted
+    assert _run("changed-revisions.py", repo, base, "HEAD", "--promoted").split() == [
+        "bot@1.1.0",
+        "sql@2.0.0",
     ]
 
 

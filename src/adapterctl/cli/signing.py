@@ -6,6 +6,7 @@ one of these commands runs, not whenever ``adapterctl`` starts.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import replace
@@ -26,8 +27,9 @@ from adapterctl.cli.options import (
 )
 from adapterctl.cli.stores import store_for
 from adapterctl.config import resolve_root, store_uri
-from adapterctl.errors import ExitCode, UsageError
+from adapterctl.errors import ExitCode, InputError, UsageError
 from adapterctl.findings import Finding, Location, Report, Severity
+from adapterctl.fsutil import write_atomic
 from adapterctl.model.kinds import Kind
 from adapterctl.model.trust import TRUST_ENV
 from adapterctl.registry import Registry
@@ -242,6 +244,16 @@ def verify_command(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Hash every file again (ignore the digest cache).")
     ] = False,
+    signers_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--signers-out",
+            metavar="FILE",
+            help="Write NAME@VERSION: identity for every bundle that verified (policy check "
+            "--signers reads it).",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> int:
     """Verify revisions' signature bundles, offline, against the verifier's trust file."""
     from adapterctl.gates import trust as gate  # noqa: PLC0415 - heavy, see above
@@ -272,8 +284,20 @@ def verify_command(
     )
     store_for(registry_root, store, endpoint_url)  # a bad store URI is a usage error, early
     chosen = gate.targets_of(registry, wanted)
-    report = gate.verify_targets(setup, loaded, chosen, registry.locate, workers)
+    report, signed = gate.verify_targets(setup, loaded, chosen, registry.locate, workers)
+    if signers_out is not None:
+        _write_signers(signers_out, signed)
     return emit(_with_self_trust(report, trust, registry_root), fmt, output)
+
+
+def _write_signers(path: Path, signed: dict[str, str]) -> None:
+    """``NAME@VERSION: identity`` lines (``{}`` when none verified), written atomically."""
+    lines = [f"{label}: {json.dumps(identity)}" for label, identity in sorted(signed.items())]
+    text = "\n".join(lines) + "\n" if lines else "{}\n"
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise InputError(f"cannot write --signers-out {path}: {exc.strerror or exc}") from None
 
 
 def _wanted(

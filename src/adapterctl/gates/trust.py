@@ -122,19 +122,26 @@ def verify_targets(
     targets: Sequence[Target],
     locate: Callable[[str, JsonPath], Location],
     workers: int | None = None,
-) -> Report:
+) -> tuple[Report, dict[str, str]]:
     """Verify every target (in parallel processes when there are many); ``locate`` gives
-    the findings that point into manifests their line (files are parsed only for those)."""
+    the findings that point into manifests their line (files are parsed only for those).
+    Also: ``name@version`` → the identity whose signature verified, for those that did."""
     count = min(workers or len(os.sched_getaffinity(0)), len(targets))
     if count < 2 or len(targets) < PARALLEL_THRESHOLD:
         verifier = setup.verifier(trust)
-        results = [verifier.verify(target) for target in targets]
+        results = [verifier.check(target) for target in targets]
     else:
         chunks = _chunks(list(targets), count * 4)
         with ProcessPoolExecutor(count, initializer=_start, initargs=(setup,)) as pool:
             results = [found for chunk in pool.map(_verify_chunk, chunks) for found in chunk]
-    findings = [_located(finding, locate) for found in results for finding in found]
-    return Report.build("verify", [target.bundle_file for target in targets], findings)
+    findings = [_located(finding, locate) for found, _ in results for finding in found]
+    signed = {
+        target.label: signer
+        for target, (_, signer) in zip(targets, results, strict=True)
+        if signer is not None
+    }
+    report = Report.build("verify", [target.bundle_file for target in targets], findings)
+    return report, signed
 
 
 def _located(finding: Finding, locate: Callable[[str, JsonPath], Location]) -> Finding:
@@ -156,9 +163,9 @@ def _start(setup: Setup) -> None:
     _worker["verifier"] = setup.verifier()
 
 
-def _verify_chunk(targets: list[Target]) -> list[list[Finding]]:
+def _verify_chunk(targets: list[Target]) -> list[tuple[list[Finding], str | None]]:
     verifier = _worker["verifier"]
-    return [verifier.verify(target) for target in targets]
+    return [verifier.check(target) for target in targets]
 
 
 def now() -> datetime:

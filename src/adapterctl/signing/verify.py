@@ -74,20 +74,24 @@ class Verifier:
     now: datetime
 
     def verify(self, target: Target) -> list[Finding]:
-        try:
-            self._verify(target)
-        except Rejected as exc:
-            return exc.findings
-        return []
+        return self.check(target)[0]
 
-    def _verify(self, target: Target) -> None:
+    def check(self, target: Target) -> tuple[list[Finding], str | None]:
+        """The findings, and the identity of the trusted signer whose signature verified
+        (None when the bundle was refused)."""
+        try:
+            return [], self._verify(target)
+        except Rejected as exc:
+            return exc.findings, None
+
+    def _verify(self, target: Target) -> str:
         bundle = _read(target)
         _check_serialization(bundle, target)
         _check_subject(bundle, target)
         with self._artifact(target) as artifact:
             files = _digest(artifact, bundle, target, self.cache)
             signers = self._signers(bundle, target)
-            _signature(artifact, files, signers, target)
+            return _signature(artifact, files, signers, target)
 
     @contextmanager
     def _artifact(self, target: Target) -> Iterator[Path]:
@@ -214,12 +218,13 @@ def _compare(files: list[FileDigest], bundle: Bundle, target: Target) -> None:
 
 def _signature(
     artifact: Path, files: list[FileDigest], signers: list[Signer], target: Target
-) -> None:
+) -> str:
+    """The identity of the first trusted signer whose signature verifies."""
     reasons = []
     for signer in signers:
         try:
             _library_verify(artifact, target.bundle, files, signer)
-            return
+            return signer.identity
         except _library.LibraryError as exc:
             reasons.append(str(exc))
     message = f"{reasons[0]} (signer {signers[0].identity})"
