@@ -16,6 +16,7 @@ from pathlib import Path
 import openai
 import pytest
 
+from tests.forwarding import Forwarding, serving
 from tests.gatewayproc import ASK, STAGING, Gateway, Registry, ask, client, start
 from tests.heldstream import holding
 from tests.refnode import artifact
@@ -254,6 +255,37 @@ def test_a_node_that_dies_between_health_checks_hands_its_requests_on(
     assert gw.metric("adapterctl_gateway_requests_total", node="node-b") == 4
     assert gw.metric("adapterctl_gateway_requests_total", node="node-a") == 0
     assert "adapterctl gateway: node node-a is down: " in gw.output()
+
+
+class _BreaksOff(Forwarding):
+    """A node that promises a 1000-byte answer, sends 12 bytes of it and hangs up."""
+
+    def _handle(self) -> None:
+        body = self._body()
+        if self.command != "POST":
+            self._answer(*self._forward(body))
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        self.wfile.write(b'{"id": "cmpl')
+        self.wfile.flush()
+        self.close_connection = True
+
+
+def test_a_node_that_breaks_off_an_answer_is_a_502(example_node: str, gw: Gateway) -> None:
+    handler = type("BreaksOff", (_BreaksOff,), {"upstream": example_node.removesuffix("/v1")})
+    with serving(handler) as node:
+        start(gw, {"node-a": f"{node}/v1"})
+        with pytest.raises(openai.InternalServerError) as raised:
+            ask(gw, user="u1")
+    assert raised.value.status_code == 502
+    assert raised.value.body == {
+        "message": "The node's answer broke off; try again.",
+        "type": "BadGatewayError", "param": None, "code": 502,
+    }  # fmt: skip
+    assert gw.metric("adapterctl_gateway_requests_total", code="5xx", version="1.1.0") == 1
 
 
 def test_no_node_up_is_503(gw: Gateway) -> None:

@@ -171,45 +171,47 @@ class _Call:
             url = node.endpoint + self.suffix
             async with node.pool().post(url, data=self.payload, headers=node.headers()) as reply:
                 opened = True
-                status, tokens, first = await self._relay(reply, stream)
+                relayed = await (self._relay(reply) if stream else self._read(reply))
         except aiohttp.ClientConnectionError as exc:
             if not opened:
                 self.gateway.pool.down(node, str(exc) or type(exc).__name__)
                 return False
-            status, tokens, first = 502, None, None
+            relayed = _Relayed(502, started=False)
         except TimeoutError:
-            status, tokens, first = 504, None, None
+            relayed = _Relayed(504, started=False)
         finally:
             series.in_flight.dec()
             node.in_flight -= 1
             self.gateway.pool.flights[flight] -= 1
         # the request is counted before its answer ends: a client that has its whole answer
         # finds it in /metrics
-        self.gateway.metrics.count(labels, series, status)
-        if status < 400:
+        self.gateway.metrics.count(labels, series, relayed.status)
+        if relayed.status < 400:
             series.duration.observe(time.perf_counter() - self.started)
-            if first is not None:
-                series.ttft.observe(first)
-            if tokens is not None:
-                series.tokens.observe(tokens)
-        if not opened:
-            await answer_error(self.send, 504, "TimeoutError", "The node did not answer in time.")
-        elif status != 499:
-            await self.send({"type": "http.response.body", "body": b""})
+            if relayed.first is not None:
+                series.ttft.observe(relayed.first)
+            if relayed.tokens is not None:
+                series.tokens.observe(relayed.tokens)
+        await self._finish(relayed)
         return True
 
-    async def _relay(
-        self, reply: aiohttp.ClientResponse, stream: bool
-    ) -> tuple[int, int | None, float | None]:
-        """Forward ``reply`` but its end; (status, completion tokens, seconds to first chunk)."""
-        headers = [
-            (b"content-type", reply.headers.get("Content-Type", "").encode()),
-            (b"x-adapterctl-revision", self.target.served_name.encode()),
-        ]
+    async def _read(self, reply: aiohttp.ClientResponse) -> _Relayed:
+        """A non-streamed answer, read whole: sent with its length once it is counted (two
+        writes to the client instead of three)."""
+        try:
+            whole = await reply.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return _Relayed(504 if isinstance(exc, TimeoutError) else 502, started=False)
+        content_type = reply.headers.get("Content-Type", "")
+        return _Relayed(reply.status, _tokens(whole[-TAIL:], None), None, whole, content_type)
+
+    async def _relay(self, reply: aiohttp.ClientResponse) -> _Relayed:
+        """Forward a stream chunk by chunk, but its end."""
+        headers = self._headers(reply.headers.get("Content-Type", ""))
         await self.send({"type": "http.response.start", "status": reply.status, "headers": headers})
         # a stream watches for the client leaving (the next message is a disconnect), so that
         # the node stops generating for nobody
-        left = asyncio.ensure_future(self.receive()) if stream else None
+        left = asyncio.ensure_future(self.receive())
         first: float | None = None
         events, tail = 0, b""
         try:
@@ -219,19 +221,55 @@ class _Call:
                 events += chunk.count(b"data: {")
                 tail = (tail + chunk)[-TAIL:]
                 await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
-                if left is not None and left.done():
-                    return 499, None, None
+                if left.done():
+                    return _Relayed(499)
         except (aiohttp.ClientError, TimeoutError) as exc:
             # the answer has begun: the client sees it cut short, the metrics a 502/504
-            return 504 if isinstance(exc, TimeoutError) else 502, None, None
+            return _Relayed(504 if isinstance(exc, TimeoutError) else 502)
         finally:
-            if left is not None:
-                left.cancel()
-        return reply.status, _tokens(tail, events if stream else None), first if stream else None
+            left.cancel()
+        return _Relayed(reply.status, _tokens(tail, events), first)
+
+    async def _finish(self, relayed: _Relayed) -> None:
+        """End the client's answer (or give it whole, or say why there is none)."""
+        if relayed.whole is not None:
+            headers = [*self._headers(relayed.content_type),
+                       (b"content-length", str(len(relayed.whole)).encode())]  # fmt: skip
+            await self.send({"type": "http.response.start", "status": relayed.status,
+                             "headers": headers})  # fmt: skip
+            await self.send({"type": "http.response.body", "body": relayed.whole})
+        elif not relayed.started and relayed.status == 504:
+            await answer_error(self.send, 504, "TimeoutError", "The node did not answer in time.")
+        elif not relayed.started:
+            message = "The node's answer broke off; try again."
+            await answer_error(self.send, 502, "BadGatewayError", message)
+        elif relayed.status != 499:
+            await self.send({"type": "http.response.body", "body": b""})
+
+    def _headers(self, content_type: str) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"content-type", content_type.encode()),
+            (b"x-adapterctl-revision", self.target.served_name.encode()),
+        ]
 
     def _labels(self, node: NodeState) -> tuple[str, str, str, str, str]:
         t = self.target
         return (self.gateway.env, t.alias, t.version, self.tenant, node.name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Relayed:
+    """What came back from a node: the status the metrics count, and what is left to send."""
+
+    status: int
+    tokens: int | None = None
+    first: float | None = None
+    """Seconds to the first chunk (streams)."""
+    whole: bytes | None = None
+    """A non-streamed answer, not sent yet."""
+    content_type: str = ""
+    started: bool = True
+    """Whether the client's answer has begun (a stream's start was sent)."""
 
 
 def _tokens(tail: bytes, events: int | None) -> int | None:
