@@ -462,3 +462,35 @@ def test_register_base_can_store_the_weights(
     stored = workspace / "examples/store/sha256" / manifest.weights_artifact[7:]
     assert sorted(p.name for p in stored.iterdir()) == sorted(p.name for p in model.iterdir())
     assert (stored / "model.safetensors").read_bytes() == (model / "model.safetensors").read_bytes()
+
+
+NAME_RULE = "use lower-case letters, digits and '-' (at most 63, starting and ending with a letter or digit)"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["register-base", "../base", "--name", "llama-3.1-8b", "--revision", "r1"],
+         f"--name: 'llama-3.1-8b' is not a valid name: {NAME_RULE}"),
+        (["register-base", "../base", "--name", "llama-x", "--revision", "r 1"],
+         "--revision: 'r 1' is not a valid revision: use letters, digits, '.', '_' and '-'"),
+        (["register", "../adapter", "--name", "bar-adapter", "--version", "0.1", "--base",
+          "tiny-llama@r1", "--description", "x", "--training", "../training.yaml"],
+         "--version: '0.1' is not a semantic version: expected MAJOR.MINOR.PATCH, e.g. 1.2.0"),
+        (["register", "../adapter", "--name", "bar-adapter", "--version", "0.1.0", "--base",
+          "llama-3.1-8b@r1", "--description", "x", "--training", "../training.yaml"],
+         f"--base: 'llama-3.1-8b' is not a valid name: {NAME_RULE}"),
+    ],
+    ids=["base-name", "base-revision", "adapter-version", "base-ref"],
+)  # fmt: skip
+def test_a_bad_name_or_version_is_a_usage_error_and_nothing_is_written(
+    workspace: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    make_base(workspace.parent / "base", R1)
+    _adapter(workspace)
+    stored = _store_listing(workspace)
+    assert main(args) == 2
+    assert capsys.readouterr() == ("", f"adapterctl: error: {message}\n")
+    assert _store_listing(workspace) == stored
+    assert not (workspace / "bases/llama-x").exists()
+    assert not (workspace / "adapters/bar-adapter").exists()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from openai import APIConnectionError, OpenAI
 
+from adapterctl.cli.app import main
 from examples.kit import AdapterSpec, BaseSpec, make_adapter, make_base
 
 
@@ -90,3 +91,23 @@ def test_serve_loads_lora_modules_and_stops_cleanly(tmp_path: Path) -> None:
     assert process.returncode in (0, -signal.SIGTERM)
     assert "Traceback" not in err
     assert out.splitlines()[0] == f"adapterctl serve: tiny-llama on http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("holds", ["nothing", "a tokenizer only", "config without model_type"])
+def test_a_base_folder_that_is_no_model_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], holds: str
+) -> None:
+    folder = tmp_path / "base"
+    folder.mkdir()
+    expected = f"--base {folder}: no config.json, so not a model folder"
+    if holds == "a tokenizer only":
+        (folder / "tokenizer.json").write_text("{}")
+    elif holds == "config without model_type":
+        (folder / "config.json").write_text('{"hidden_size": 8}')
+        expected = f"--base {folder}: config.json names no model_type"
+    assert main(["serve", "--base", str(folder)]) == 1
+    assert capsys.readouterr() == ("", (
+        f"adapterctl: error: {expected}\n"
+        "  → give the folder a model was saved to (save_pretrained), holding config.json and "
+        "weights\n"
+    ))  # fmt: skip

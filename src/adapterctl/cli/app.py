@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from adapterctl import __version__
 from adapterctl.cli import (
@@ -32,7 +33,8 @@ from adapterctl.cli import (
     triage,
     validate,
 )
-from adapterctl.errors import AdapterctlError, ExitCode
+from adapterctl.errors import AdapterctlError, ExitCode, UsageError
+from adapterctl.model.common import first_error
 
 app = typer.Typer(
     name="adapterctl",
@@ -94,11 +96,10 @@ def _root(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; every outcome becomes an exit code, never a raw traceback."""
-    command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
     _state["debug"] = "--debug" in args
     try:
-        result = command.main(args=args, prog_name="adapterctl", standalone_mode=False)
+        result = _run(args)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
@@ -114,6 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the one place that turns bugs into exit 3
         return _internal(exc)
     return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+def _run(args: list[str]) -> object:
+    try:
+        command = typer.main.get_command(app)
+        return command.main(args=args, prog_name="adapterctl", standalone_mode=False)
+    except ValidationError as exc:  # a value from the command line that no check caught
+        raise UsageError(first_error(exc)) from None
 
 
 def _internal(exc: Exception) -> int:

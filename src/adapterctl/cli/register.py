@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from adapterctl.cli.options import (
     EndpointOption,
@@ -21,6 +22,8 @@ from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.findings import Report
 from adapterctl.model import BaseRef
+from adapterctl.model.common import Frozen
+from adapterctl.model.refs import AdapterRef
 from adapterctl.register.adapter import Candidate, register_adapter
 from adapterctl.register.base import register_base
 from adapterctl.registry import Registry
@@ -51,6 +54,7 @@ def base_command(
     endpoint_url: EndpointOption = None,
 ) -> int:
     """Fingerprint a base model directory and write bases/<name>/<revision>.yaml."""
+    _valid(BaseRef, {"name": name, "revision": revision}, {"name": "--name"})
     registry_root = resolve_root(root)
     written = register_base(
         registry_root,
@@ -70,7 +74,20 @@ def _parse_ref(text: str) -> BaseRef:
     name, sep, revision = text.partition("@")
     if not sep:
         raise UsageError(f"--base {text}: expected NAME@REVISION, e.g. tiny-llama@r1")
-    return BaseRef(name=name, revision=revision)
+    ref = _valid(BaseRef, {"name": name, "revision": revision}, {"name": "--base"})
+    assert isinstance(ref, BaseRef)
+    return ref
+
+
+def _valid(model: type[Frozen], values: dict[str, str], options: dict[str, str]) -> Frozen:
+    """``values`` as ``model``, checked where they enter; a bad one is a usage error naming
+    its option (``options``: field → option, else ``--field``) and the rule."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        raise UsageError(f"{options.get(field, '--' + field)}: {error['msg']}") from None
 
 
 def adapter_command(
@@ -92,6 +109,7 @@ def adapter_command(
     output: OutputOption = None,
 ) -> int:
     """Check a PEFT LoRA directory, store it, and write adapters/<name>/<version>.yaml."""
+    _valid(AdapterRef, {"name": name, "version": version}, {})
     registry_root = resolve_root(root)
     candidate = Candidate(
         adapter_dir=path,

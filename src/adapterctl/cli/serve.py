@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from adapterctl.errors import ExitCode, UsageError
+from adapterctl.errors import ExitCode, InputError, UsageError
 
 if TYPE_CHECKING:
     from adapterctl.serve.engine import Engine
@@ -149,6 +149,7 @@ def serve(
             f"adapterctl serve needs the serve extra ({exc.name} is missing)",
             hint="pip install 'adapterctl[serve]'",
         ) from None
+    check_base_folder(base)
     engine = Engine(
         base,
         served_model_name=options.served_model_name,
@@ -163,3 +164,25 @@ def serve(
     sys.stdout.write(f"adapterctl serve: {engine.base_name} on http://{host}:{port}\n")
     sys.stdout.flush()
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def check_base_folder(base: str) -> None:
+    """``--base`` must be a Hugging Face model folder: ``config.json`` naming a
+    ``model_type``, and weights (refused here, not as an internal error of transformers)."""
+    folder = Path(base)
+    config = folder / "config.json"
+    hint = "give the folder a model was saved to (save_pretrained), holding config.json and weights"
+    if not folder.is_dir():
+        raise UsageError(f"--base {base}: not a folder", hint=hint)
+    try:
+        document = json.loads(config.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"--base {base}: no config.json, so not a model folder", hint=hint
+        ) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"--base {base}: config.json is not readable JSON ({exc})") from None
+    if not isinstance(document, dict) or not document.get("model_type"):
+        raise InputError(f"--base {base}: config.json names no model_type", hint=hint)
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
+        raise InputError(f"--base {base}: no weights (*.safetensors or *.bin)", hint=hint)
