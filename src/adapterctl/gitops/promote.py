@@ -182,9 +182,10 @@ def _message(request: Request, before: steps.Routes, after: steps.Routes) -> str
     elif weight == 100:
         subject = f"Promote {label} to {request.env}"
     elif tenants and not weight:
-        subject = f"Promote {label} to {request.env} for {_tenants(tenants)} only"
+        subject = f"Promote {label} to {request.env} for {steps.tenants_phrase(tenants)} only"
     elif tenants:
-        subject = f"Promote {label} to {request.env} at {weight} % and for {_tenants(tenants)}"
+        who = steps.tenants_phrase(tenants)
+        subject = f"Promote {label} to {request.env} at {weight} % and for {who}"
     else:
         subject = f"Promote {label} to {request.env} at {weight} %"
     return (
@@ -196,7 +197,3 @@ def _message(request: Request, before: steps.Routes, after: steps.Routes) -> str
         f"Weight: {weight}\n"
         + ("" if request.analysis is None else f"Canary-Analysis: {request.analysis[0]}\n")
     )
-
-
-def _tenants(tenants: tuple[str, ...]) -> str:
-    return f"tenant{'s' * (len(tenants) > 1)} {', '.join(tenants)}"

@@ -29,8 +29,13 @@ def describe(routes: Routes) -> str:
     return ", ".join(_describe(route) for route in routes) or "none"
 
 
+def tenants_phrase(tenants: tuple[str, ...]) -> str:
+    """``tenant acme`` / ``tenants acme, globex``."""
+    return f"tenant{'s' * (len(tenants) > 1)} {', '.join(tenants)}"
+
+
 def _describe(route: Route) -> str:
-    tenants = f"tenant{'s' * (len(route.tenants) > 1)} {', '.join(route.tenants)}"
+    tenants = tenants_phrase(route.tenants)
     if route.weight and route.tenants:
         return f"{route.version} {route.weight} % + {tenants}"
     if route.tenants:

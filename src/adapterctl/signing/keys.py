@@ -36,8 +36,9 @@ KEY_TYPES = (
     KeyType("EC P-521", "secp521r1", "SHA-512"),
 )
 CURVES = tuple(key_type.curve for key_type in KEY_TYPES)
-SUPPORTED = "EC P-256, P-384 or P-521"
-"""The table in words, for messages."""
+_CURVE_NAMES = [key_type.name.removeprefix("EC ") for key_type in KEY_TYPES]
+SUPPORTED = f"EC {', '.join(_CURVE_NAMES[:-1])} or {_CURVE_NAMES[-1]}"
+"""The table in words, for messages: ``EC P-256, P-384 or P-521``."""
 
 _BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
 _PRIVATE = ("PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY")
@@ -89,13 +90,12 @@ def load_private_key(path: Path, password: bytes | None, shown: str | None = Non
             "encrypted key your pipeline keeps",
         )
     key = _load(shown, data, password)
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key_type(key.curve.name) is None:
+    found = key_type(key.curve.name) if isinstance(key, ec.EllipticCurvePrivateKey) else None
+    if found is None:
         raise KeyFileError(
             f"the key {shown} is {describe(key)}; adapterctl signs with {SUPPORTED} keys "
             "(what model-signing verifies)"
         )
-    found = key_type(key.curve.name)
-    assert found is not None
     return found
 
 
