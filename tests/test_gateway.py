@@ -8,6 +8,7 @@ import json
 import shutil
 import socket
 import subprocess
+import threading
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -286,6 +287,47 @@ def test_a_node_that_breaks_off_an_answer_is_a_502(example_node: str, gw: Gatewa
         "type": "BadGatewayError", "param": None, "code": 502,
     }  # fmt: skip
     assert gw.metric("adapterctl_gateway_requests_total", code="5xx", version="1.1.0") == 1
+
+
+class _HoldsAfterDone(Forwarding):
+    """A node whose stream gives ``data: [DONE]`` and then keeps the answer open until the
+    test lets it end (a node may end its chunked answer a moment after the last event)."""
+
+    ended = threading.Event()
+
+    def _handle(self) -> None:
+        body = self._body()
+        status, content_type, payload = self._forward(body)
+        if self.command != "POST" or b"data: [DONE]" not in payload:
+            self._answer(status, content_type, payload)
+            return
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
+        self.wfile.flush()
+        self.ended.wait(60)
+        self.wfile.write(b"0\r\n\r\n")
+
+
+def test_a_stream_is_counted_once_its_done_event_is_out(example_node: str, gw: Gateway) -> None:
+    """The openai client hangs up as soon as it reads ``[DONE]``: the request is a success,
+    counted before the client can look for it, not a client that left (499)."""
+    handler = type("HoldsAfterDone", (_HoldsAfterDone,),
+                   {"upstream": example_node.removesuffix("/v1"), "ended": threading.Event()})  # fmt: skip
+    with serving(handler) as node:
+        start(gw, {"node-a": f"{node}/v1"})
+        try:
+            with client(gw) as api:
+                stream = api.chat.completions.create(model="support-bot", messages=ASK,
+                                                     max_tokens=4, user="u1", stream=True)  # fmt: skip
+                assert [c.model for c in stream][-1] == "support-bot@1.1.0"
+            counted = gw.metric("adapterctl_gateway_requests_total", code="2xx", version="1.1.0")
+            left = gw.metric("adapterctl_gateway_requests_total", code="4xx", version="1.1.0")
+        finally:
+            handler.ended.set()
+    assert (counted, left) == (1, 0)
 
 
 def test_no_node_up_is_503(gw: Gateway) -> None:

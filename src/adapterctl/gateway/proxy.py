@@ -27,13 +27,14 @@ from adapterctl.gateway.asgi import (
     read_body,
 )
 from adapterctl.gateway.callers import Callers
-from adapterctl.gateway.metrics import CONTENT_TYPE, GatewayMetrics
+from adapterctl.gateway.metrics import CONTENT_TYPE, GatewayMetrics, Series
 from adapterctl.gateway.nodes import NodePool, NodeState
 from adapterctl.gateway.routing import Refusal, RouteTable, Target, choose
 
 PROXIED = {"/v1/chat/completions": "/chat/completions", "/v1/completions": "/completions"}
 _COMPLETION_TOKENS = re.compile(rb'"completion_tokens":\s*(\d+)')
 TAIL = 4096
+_DONE = b"data: [DONE]"
 
 
 @dataclass
@@ -167,11 +168,20 @@ class _Call:
         flight = (self.target.served_name, node.name)
         self.gateway.pool.flights[flight] += 1
         opened = False
+        counted: list[_Relayed] = []
+
+        def record(relayed: _Relayed) -> None:
+            """Count the request once, before the client holds its whole answer: a client that
+            has it (a stream's ``[DONE]`` included) finds it in /metrics."""
+            if not counted:
+                counted.append(relayed)
+                self._measure(labels, series, relayed)
+
         try:
             url = node.endpoint + self.suffix
             async with node.pool().post(url, data=self.payload, headers=node.headers()) as reply:
                 opened = True
-                relayed = await (self._relay(reply) if stream else self._read(reply))
+                relayed = await (self._relay(reply, record) if stream else self._read(reply))
         except aiohttp.ClientConnectionError as exc:
             if not opened:
                 self.gateway.pool.down(node, str(exc) or type(exc).__name__)
@@ -183,8 +193,12 @@ class _Call:
             series.in_flight.dec()
             node.in_flight -= 1
             self.gateway.pool.flights[flight] -= 1
-        # the request is counted before its answer ends: a client that has its whole answer
-        # finds it in /metrics
+        record(relayed)
+        await self._finish(relayed)
+        return True
+
+    def _measure(self, labels: tuple[str, str, str, str, str], series: Series,
+                 relayed: _Relayed) -> None:  # fmt: skip
         self.gateway.metrics.count(labels, series, relayed.status)
         if relayed.status < 400:
             series.duration.observe(time.perf_counter() - self.started)
@@ -192,8 +206,6 @@ class _Call:
                 series.ttft.observe(relayed.first)
             if relayed.tokens is not None:
                 series.tokens.observe(relayed.tokens)
-        await self._finish(relayed)
-        return True
 
     async def _read(self, reply: aiohttp.ClientResponse) -> _Relayed:
         """A non-streamed answer, read whole: sent with its length once it is counted (two
@@ -205,8 +217,11 @@ class _Call:
         content_type = reply.headers.get("Content-Type", "")
         return _Relayed(reply.status, _tokens(whole[-TAIL:], None), None, whole, content_type)
 
-    async def _relay(self, reply: aiohttp.ClientResponse) -> _Relayed:
-        """Forward a stream chunk by chunk, but its end."""
+    async def _relay(
+        self, reply: aiohttp.ClientResponse, record: Callable[[_Relayed], None]
+    ) -> _Relayed:
+        """Forward a stream chunk by chunk, but its end; ``record`` it before the chunk that
+        carries ``data: [DONE]`` goes out (a client may hang up as soon as it has read it)."""
         headers = self._headers(reply.headers.get("Content-Type", ""))
         await self.send({"type": "http.response.start", "status": reply.status, "headers": headers})
         # a stream watches for the client leaving (the next message is a disconnect), so that
@@ -220,6 +235,8 @@ class _Call:
                     first = time.perf_counter() - self.started
                 events += chunk.count(b"data: {")
                 tail = (tail + chunk)[-TAIL:]
+                if _DONE in tail:
+                    record(_Relayed(reply.status, _tokens(tail, events), first))
                 await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
                 if left.done():
                     return _Relayed(499)
@@ -277,7 +294,7 @@ def _tokens(tail: bytes, events: int | None) -> int | None:
     found = _COMPLETION_TOKENS.findall(tail)
     if found:
         return int(found[-1])
-    return None if events is None else max(0, events - (b"data: [DONE]" in tail))
+    return None if events is None else max(0, events - (_DONE in tail))
 
 
 async def _health(gateway: Gateway, send: Send) -> None:
