@@ -314,8 +314,9 @@ class _HoldsAfterDone(Forwarding):
 def test_a_stream_is_counted_once_its_done_event_is_out(example_node: str, gw: Gateway) -> None:
     """The openai client hangs up as soon as it reads ``[DONE]``: the request is a success,
     counted before the client can look for it, not a client that left (499)."""
+    ended = threading.Event()
     handler = type("HoldsAfterDone", (_HoldsAfterDone,),
-                   {"upstream": example_node.removesuffix("/v1"), "ended": threading.Event()})  # fmt: skip
+                   {"upstream": example_node.removesuffix("/v1"), "ended": ended})  # fmt: skip
     with serving(handler) as node:
         start(gw, {"node-a": f"{node}/v1"})
         try:
@@ -326,7 +327,7 @@ def test_a_stream_is_counted_once_its_done_event_is_out(example_node: str, gw: G
             counted = gw.metric("adapterctl_gateway_requests_total", code="2xx", version="1.1.0")
             left = gw.metric("adapterctl_gateway_requests_total", code="4xx", version="1.1.0")
         finally:
-            handler.ended.set()
+            ended.set()
     assert (counted, left) == (1, 0)
 
 
