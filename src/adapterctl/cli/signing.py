@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from adapterctl import layout
 from adapterctl.cli.options import (
     EndpointOption,
     FormatOption,
@@ -37,9 +38,21 @@ from adapterctl.report import Format
 from adapterctl.store.digests import DigestCache
 
 if TYPE_CHECKING:
-    from adapterctl.signing.sign import KeySigner, SignerConfig
+    from adapterctl.signing.sign import KeySigner, SignerConfig, Subject
 
 PASSWORD_ENV = "ADAPTERCTL_KEY_PASSWORD"
+BaseFlag = Annotated[
+    bool,
+    typer.Option("--base", help="The targets are bases, NAME@REVISION (their stored weights)."),
+]
+
+
+def parse_base(text: str) -> tuple[str, str]:
+    """``NAME@REVISION`` of a base, from the command line."""
+    name, sep, revision = text.partition("@")
+    if not sep or not name or not revision:
+        raise UsageError(f"{text}: expected NAME@REVISION of a base, e.g. support-bot-merged@r1")
+    return name, revision
 
 
 def sign_command(
@@ -124,12 +137,14 @@ def sign_command(
         str | None, typer.Option("--oidc-issuer", metavar="URL", help="OIDC issuer (keyless).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing bundle.")] = False,
+    base: BaseFlag = False,
     root: RootOption = None,
     store: StoreOption = None,
     endpoint_url: EndpointOption = None,
 ) -> int:
-    """Sign a revision's artifact: writes adapters/<name>/<version>.sigstore.json."""
-    from adapterctl.signing.sign import KeySigner, sign_revision  # noqa: PLC0415 - heavy
+    """Sign a revision's artifact: writes adapters/<name>/<version>.sigstore.json (with
+    --base, a base's stored weights: bases/<name>/<revision>.sigstore.json)."""
+    from adapterctl.signing.sign import KeySigner, sign_subject  # noqa: PLC0415 - heavy
 
     signer = _signer(
         key, certificate, tuple(chain or ()), pkcs11_uri, tuple(pkcs11_module or ()),
@@ -140,13 +155,10 @@ def sign_command(
     elif key_password_file is not None:
         raise UsageError("--key-password-file goes with --key (key mode)")
     registry_root = resolve_root(root)
-    name, version = parse_target(target)
-    revision = Registry.load(registry_root).revision(name, version)
-    if revision is None:
-        raise UsageError(f"no valid revision {name}@{version}: run adapterctl validate first")
-    written, bundle = sign_revision(
+    subject = _subject(Registry.load(registry_root), target, base)
+    written, bundle = sign_subject(
         registry_root,
-        revision,
+        subject,
         store_for(registry_root, store, endpoint_url),
         signer,
         force=force,
@@ -155,6 +167,23 @@ def sign_command(
     sys.stdout.write(f"signed {target} ({bundle.mode} mode): wrote {written}\n")
     sys.stdout.write(f"  subject {bundle.subject_digest}\n")
     return ExitCode.OK
+
+
+def _subject(registry: Registry, target: str, base: bool) -> Subject:
+    from adapterctl.signing.sign import base_subject, revision_subject  # noqa: PLC0415 - heavy
+
+    if not base:
+        name, version = parse_target(target)
+        revision = registry.revision(name, version)
+        if revision is None:
+            raise UsageError(f"no valid revision {name}@{version}: run adapterctl validate first")
+        return revision_subject(revision)
+    name, revision_label = parse_base(target)
+    manifest = registry.base(name, revision_label)
+    if manifest is None:
+        path = layout.base_path(name, revision_label)
+        raise UsageError(f"no valid base {target}: {path} is missing or invalid")
+    return base_subject(manifest)
 
 
 def _signer(
@@ -254,8 +283,10 @@ def verify_command(
             dir_okay=False,
         ),
     ] = None,
+    base: BaseFlag = False,
 ) -> int:
-    """Verify revisions' signature bundles, offline, against the verifier's trust file."""
+    """Verify revisions' signature bundles, offline, against the verifier's trust file (with
+    --base, bases' bundles over their stored weights; --all --base: every merged base)."""
     from adapterctl.gates import trust as gate  # noqa: PLC0415 - heavy, see above
 
     if trust is None:
@@ -264,7 +295,7 @@ def verify_command(
         )
     registry_root = resolve_root(root)
     registry = Registry.load(registry_root)
-    wanted = _wanted(registry, targets or (), every)
+    wanted = _wanted(registry, targets or (), every, base)
     loaded, problems = gate.load_trust(trust, str(trust))
     if loaded is None:
         return emit(Report.build("verify", [str(trust)], problems), fmt, output)
@@ -283,7 +314,7 @@ def verify_command(
         now=gate.now(),
     )
     store_for(registry_root, store, endpoint_url)  # a bad store URI is a usage error, early
-    chosen = gate.targets_of(registry, wanted)
+    chosen = (gate.base_targets_of if base else gate.targets_of)(registry, wanted)
     report, signed = gate.verify_targets(setup, loaded, chosen, registry.locate, workers)
     if signers_out is not None:
         _write_signers(signers_out, signed)
@@ -301,16 +332,20 @@ def _write_signers(path: Path, signed: dict[str, str]) -> None:
 
 
 def _wanted(
-    registry: Registry, targets: tuple[str, ...] | list[str], every: bool
+    registry: Registry, targets: tuple[str, ...] | list[str], every: bool, base: bool
 ) -> list[tuple[str, str]]:
     if every:
         if targets:
             raise UsageError("give NAME@VERSION arguments or --all, not both")
+        if base:
+            bases = [registry.base(e.placement.name, e.placement.item or "")
+                     for e in registry.of_kind(Kind.BASE)]  # fmt: skip
+            return sorted((b.name, b.revision) for b in bases if b is not None and b.merge)
         entries = registry.of_kind(Kind.ADAPTER_REVISION)
         return sorted((e.placement.name, e.placement.item or "") for e in entries)
     if not targets:
         raise UsageError("name at least one NAME@VERSION, or use --all")
-    return sorted({parse_target(target) for target in targets})
+    return sorted({(parse_base if base else parse_target)(target) for target in targets})
 
 
 def _with_self_trust(report: Report, trust: Path, root: Path) -> Report:

@@ -23,7 +23,7 @@ from adapterctl.gates.schema import validate
 from adapterctl.model.common import kind
 from adapterctl.model.trust import TrustPolicy
 from adapterctl.registry import Registry
-from adapterctl.signing.sign import bundle_path
+from adapterctl.signing.sign import base_bundle_path, bundle_path
 from adapterctl.signing.signers import Policy
 from adapterctl.signing.trust import Trust, build_trust
 from adapterctl.signing.verify import Target, Verifier
@@ -111,6 +111,31 @@ def targets_of(registry: Registry, revisions: Sequence[tuple[str, str]]) -> list
                 bundle_file=relative,
                 digest=revision.artifact.digest,
                 digest_at=Location(path, path=DIGEST_FIELD),  # its line: only when reported
+            )
+        )
+    return targets
+
+
+def base_targets_of(registry: Registry, bases: Sequence[tuple[str, str]]) -> list[Target]:
+    """The targets of these bases (their stored weights); UsageError for one that does not
+    exist or names no stored weights."""
+    targets = []
+    for name, revision in bases:
+        path = layout.base_path(name, revision)
+        base = registry.base(name, revision)
+        if base is None:
+            hint = f"fix it first (adapterctl validate {path})" if registry.exists(path) else None
+            raise UsageError(f"no valid base {name}@{revision} at {path}", hint=hint)
+        if base.weights_artifact is None:
+            raise UsageError(f"{name}@{revision} names no weights_artifact: nothing to verify")
+        relative = base_bundle_path(name, revision)
+        targets.append(
+            Target(
+                label=f"{name}@{revision}",
+                bundle=registry.root / relative,
+                bundle_file=relative,
+                digest=base.weights_artifact,
+                digest_at=Location(path, path=("weights_artifact",)),
             )
         )
     return targets

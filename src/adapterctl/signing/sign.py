@@ -19,7 +19,7 @@ from pathlib import Path
 
 from adapterctl.errors import InputError
 from adapterctl.layout import SIGNATURE_SUFFIX
-from adapterctl.model import AdapterRevision
+from adapterctl.model import AdapterRevision, BaseManifest
 from adapterctl.signing import _library
 from adapterctl.signing.bundle import Bundle, BundleError, read_bundle
 from adapterctl.store.base import Store
@@ -74,6 +74,44 @@ def bundle_path(name: str, version: str) -> str:
     return f"adapters/{name}/{version}{SIGNATURE_SUFFIX}"
 
 
+def base_bundle_path(name: str, revision: str) -> str:
+    """Where a base's bundle lives (merged bases, and any base whose weights are stored)."""
+    return f"bases/{name}/{revision}{SIGNATURE_SUFFIX}"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What a bundle signs: a stored artifact, named as the registry names it."""
+
+    label: str
+    """``name@version`` or ``name@revision``."""
+    bundle: str
+    """The bundle's path, repository-relative."""
+    digest: str
+    """The artifact's digest as the manifest records it."""
+    check: str
+    """The command that checks the artifact, for the hint when it hashes otherwise."""
+
+
+def revision_subject(revision: AdapterRevision) -> Subject:
+    label = f"{revision.name}@{revision.version}"
+    bundle = bundle_path(revision.name, revision.version)
+    return Subject(label, bundle, revision.artifact.digest, f"adapterctl check {label}")
+
+
+def base_subject(base: BaseManifest) -> Subject:
+    """A base's stored weights; SigningError for a base whose weights are not stored."""
+    label = f"{base.name}@{base.revision}"
+    if base.weights_artifact is None:
+        raise SigningError(
+            f"{label} names no weights_artifact: only a base whose weights are in the store "
+            "can be signed",
+            hint="production bases are held by the nodes; sign merged bases and stored ones",
+        )
+    bundle = base_bundle_path(base.name, base.revision)
+    return Subject(label, bundle, base.weights_artifact, f"adapterctl check --base {label}")
+
+
 def sign_revision(
     root: Path,
     revision: AdapterRevision,
@@ -84,17 +122,29 @@ def sign_revision(
     cache: DigestCache | None = None,
 ) -> tuple[str, Bundle]:
     """Sign the revision's stored artifact; returns the bundle's path and what it says."""
-    relative = bundle_path(revision.name, revision.version)
-    target = root / relative
+    return sign_subject(root, revision_subject(revision), store, signer, force=force, cache=cache)
+
+
+def sign_subject(
+    root: Path,
+    subject: Subject,
+    store: Store,
+    signer: SignerConfig,
+    *,
+    force: bool = False,
+    cache: DigestCache | None = None,
+) -> tuple[str, Bundle]:
+    """Sign ``subject``'s stored artifact; returns the bundle's path and what it says."""
+    target = root / subject.bundle
     if target.exists() and not force:
         raise SigningError(
-            f"{revision.name}@{revision.version} is already signed: {relative} exists",
+            f"{subject.label} is already signed: {subject.bundle} exists",
             hint="pass --force to replace the signature",
         )
-    with _artifact(store, revision.artifact.digest) as artifact:
-        _check_artifact(artifact, revision, cache)
-        bundle = _sign_to(target, artifact, signer, revision, force=force)
-    return relative, bundle
+    with _artifact(store, subject.digest) as artifact:
+        _check_artifact(artifact, subject, cache)
+        bundle = _sign_to(target, artifact, signer, subject, force=force)
+    return subject.bundle, bundle
 
 
 @contextmanager
@@ -114,7 +164,7 @@ def _artifact(store: Store, digest: str) -> Iterator[Path]:
         yield folder
 
 
-def _check_artifact(artifact: Path, revision: AdapterRevision, cache: DigestCache | None) -> None:
+def _check_artifact(artifact: Path, subject: Subject, cache: DigestCache | None) -> None:
     hidden = sorted(entry.name for entry in artifact.iterdir() if entry.name in IGNORED)
     if hidden:
         raise SigningError(
@@ -122,16 +172,15 @@ def _check_artifact(artifact: Path, revision: AdapterRevision, cache: DigestCach
             hint="remove git metadata from the artifact and register it again",
         )
     actual = digest_directory(artifact, cache=cache).digest
-    if actual != revision.artifact.digest:
+    if actual != subject.digest:
         raise SigningError(
-            f"the stored artifact hashes to {actual}, not to the manifest's "
-            f"{revision.artifact.digest}",
-            hint=f"run adapterctl check {revision.name}@{revision.version}; never sign it",
+            f"the stored artifact hashes to {actual}, not to the manifest's {subject.digest}",
+            hint=f"run {subject.check}; never sign it",
         )
 
 
 def _sign_to(
-    target: Path, artifact: Path, signer: SignerConfig, revision: AdapterRevision, *, force: bool
+    target: Path, artifact: Path, signer: SignerConfig, subject: Subject, *, force: bool
 ) -> Bundle:
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -139,7 +188,7 @@ def _sign_to(
     try:
         _sign(artifact, temp, signer)
         _end_with_newline(temp)
-        bundle = _read_back(temp, revision)
+        bundle = _read_back(temp, subject)
         temp.chmod(0o644)
         _publish(temp, target, force=force)
     finally:
@@ -178,15 +227,15 @@ def _end_with_newline(path: Path) -> None:
             handle.write(b"\n")
 
 
-def _read_back(path: Path, revision: AdapterRevision) -> Bundle:
+def _read_back(path: Path, subject: Subject) -> Bundle:
     try:
         bundle = read_bundle(path)
     except BundleError as exc:
         raise SigningError(f"model-signing wrote an unusable bundle: {exc.message}") from None
-    if bundle.subject_digest != revision.artifact.digest:
+    if bundle.subject_digest != subject.digest:
         raise SigningError(
             f"model-signing computed {bundle.subject_digest} for the artifact, not the "
-            f"manifest's {revision.artifact.digest}; nothing was written"
+            f"manifest's {subject.digest}; nothing was written"
         )
     return bundle
 
