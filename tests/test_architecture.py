@@ -18,7 +18,7 @@ LAYERS = (
     ("validation", "checks", "evaluation", "register", "canary", "configfile"),
     ("gates", "pressure", "policy"),
     ("registry", "config", "signing", "changes", "documents"),
-    ("report", "inspect", "layout", "evals", "schemagen", "codeowners", "gitrepo"),
+    ("report", "inspect", "layout", "evals", "schemagen", "codeowners", "gitrepo", "merging"),
     ("model", "store", "yamlio", "fsutil", "nodeclient"),
     ("serve", "errors", "findings", "semver", "durations", "latency", "__init__"),
 )

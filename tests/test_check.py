@@ -227,7 +227,8 @@ def test_changed_checks_what_a_pull_request_adds(
 def test_usage_errors(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check"]) == 2
     assert capsys.readouterr().err == (
-        "adapterctl: error: name at least one NAME@VERSION, or use --changed --against REF\n"
+        "adapterctl: error: name at least one NAME@VERSION or --base NAME@REV, or use --changed "
+        "--against REF\n"
     )
     assert main(["check", "support-bot"]) == 2
     assert "expected NAME@VERSION" in capsys.readouterr().err

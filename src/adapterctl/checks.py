@@ -1,4 +1,5 @@
-"""The ``check`` pipeline: integrity and compat gates for adapter revisions."""
+"""The ``check`` pipeline: integrity and compat gates for adapter revisions, and the gate
+of merged bases."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from adapterctl import layout
 from adapterctl.errors import InputError, UsageError
 from adapterctl.findings import Finding, JsonPath, Location, Report, Severity
-from adapterctl.gates import compat, fingerprints, integrity
+from adapterctl.gates import compat, fingerprints, integrity, merged
 from adapterctl.gates.compat import AdapterFacts
 from adapterctl.inspect.peft import MAX_CONFIG_BYTES, parse_peft_config
 from adapterctl.inspect.safetensors import read_header
@@ -27,13 +28,35 @@ def check_revisions(
     targets: Sequence[tuple[str, str]],
     environments: Sequence[str] = (),
     cache: DigestCache | None = None,
+    bases: Sequence[tuple[str, str]] = (),
 ) -> Report:
-    """Integrity and compat of each ``(name, version)`` against the chosen environments."""
+    """Integrity and compat of each ``(name, version)`` against the chosen environments,
+    and the merged-base gate of each ``(name, revision)`` in ``bases``."""
     findings: list[Finding] = []
     for name, version in targets:
         findings += _check_one(registry, store, name, version, environments, cache)
+    for name, revision in bases:
+        findings += _check_base(registry, store, name, revision, cache)
     checked = [layout.revision_path(name, version) for name, version in targets]
+    checked += [layout.base_path(name, revision) for name, revision in bases]
     return Report.build("check", checked, findings)
+
+
+def _check_base(
+    registry: Registry, store: Store, name: str, revision: str, cache: DigestCache | None
+) -> list[Finding]:
+    path = layout.base_path(name, revision)
+    base = registry.base(name, revision)
+    if base is None:
+        return _unusable(registry, path, f"{name}@{revision}")
+    if base.merge is None:
+        message = f"{name}@{revision} is no merged base: its gates are validate's"
+        return [Finding("merge/not-merged", Severity.INFO, registry.locate(path, ()), message)]
+
+    def locate(json_path: JsonPath) -> Location:
+        return registry.locate(path, json_path)
+
+    return merged.check_merged(registry, store, base, locate, cache)
 
 
 def _check_one(

@@ -12,7 +12,13 @@ from pathlib import PurePosixPath
 
 from adapterctl.errors import UsageError
 from adapterctl.findings import JsonPath
-from adapterctl.model import AdapterLine, AdapterRevision, Environment, PressureProfile
+from adapterctl.model import (
+    AdapterLine,
+    AdapterRevision,
+    BaseManifest,
+    Environment,
+    PressureProfile,
+)
 from adapterctl.model.common import Frozen
 from adapterctl.model.kinds import Kind
 from adapterctl.model.pressure import KEYWORDS
@@ -142,6 +148,12 @@ def references_of(model: Frozen) -> tuple[Reference, ...]:
         return _environment_references(model)
     if isinstance(model, PressureProfile):
         return _profile_references(model)
+    if isinstance(model, BaseManifest) and model.merge is not None:
+        adapter, base = model.merge.source.adapter, model.merge.source.base
+        return (
+            (("merge", "source", "adapter"), revision_path(adapter.name, adapter.version)),
+            (("merge", "source", "base"), base_path(base.name, base.revision)),
+        )
     return ()
 
 

@@ -20,6 +20,7 @@ from adapterctl.cli import (
     gateway,
     gc,
     history,
+    merge,
     policy,
     pressure,
     promote,
@@ -49,6 +50,7 @@ app.command("schemas")(schemas.command)
 app.command("codeowners")(codeowners.command)
 app.command("register-base")(register.base_command)
 app.command("register")(register.adapter_command)
+app.command("merge")(merge.command)
 app.command("check")(check.command)
 app.command("serve")(serve.command)
 app.command("eval")(eval.command)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from adapterctl.changes import added_revisions
+from adapterctl.changes import added_merged_bases, added_revisions
 from adapterctl.checks import check_revisions
 from adapterctl.cli.options import (
     EndpointOption,
@@ -31,6 +31,13 @@ def _parse(target: str) -> tuple[str, str]:
     return name, version
 
 
+def _parse_base(text: str) -> tuple[str, str]:
+    name, sep, revision = text.partition("@")
+    if not sep or not name or not revision:
+        raise UsageError(f"--base {text}: expected NAME@REVISION, e.g. support-bot-merged@r1")
+    return name, revision
+
+
 def command(
     targets: Annotated[
         list[str] | None, typer.Argument(metavar="[NAME@VERSION]...", help="Revisions to check.")
@@ -43,8 +50,17 @@ def command(
             "environment serving the revision's base).",
         ),
     ] = None,
+    base: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--base",
+            metavar="NAME@REV",
+            help="A merged base to gate: sources, fingerprints, equivalence (repeatable).",
+        ),
+    ] = None,
     changed: Annotated[
-        bool, typer.Option("--changed", help="Check every revision added since --against.")
+        bool,
+        typer.Option("--changed", help="Check every revision and base added since --against."),
     ] = False,
     against: Annotated[
         str | None, typer.Option("--against", metavar="REF", help="Git ref for --changed.")
@@ -55,15 +71,20 @@ def command(
     fmt: FormatOption = Format.TEXT,
     output: OutputOption = None,
 ) -> int:
-    """Check adapter revisions: integrity of the stored artifact, compat with the base."""
+    """Check adapter revisions (integrity of the stored artifact, compat with the base) and
+    merged bases (sources, fingerprints, numerical equivalence with base + adapter)."""
     registry_root = resolve_root(root)
     wanted = [_parse(target) for target in targets or ()]
+    bases = [_parse_base(text) for text in base or ()]
     if changed:
         if against is None:
             raise UsageError("--changed needs --against REF (e.g. origin/main)")
         wanted += added_revisions(registry_root, against)
-    elif not wanted:
-        raise UsageError("name at least one NAME@VERSION, or use --changed --against REF")
+        bases += added_merged_bases(registry_root, against)
+    elif not wanted and not bases:
+        raise UsageError(
+            "name at least one NAME@VERSION or --base NAME@REV, or use --changed --against REF"
+        )
     registry = Registry.load(registry_root)
     report = check_revisions(
         registry,
@@ -71,5 +92,6 @@ def command(
         sorted(set(wanted)),
         env or (),
         DigestCache.default(),
+        sorted(set(bases)),
     )
     return emit(report, fmt, output)

@@ -54,7 +54,7 @@ def base_command(
     endpoint_url: EndpointOption = None,
 ) -> int:
     """Fingerprint a base model directory and write bases/<name>/<revision>.yaml."""
-    _valid(BaseRef, {"name": name, "revision": revision}, {"name": "--name"})
+    valid_base_ref(name, revision, {"name": "--name"})
     registry_root = resolve_root(root)
     written = register_base(
         registry_root,
@@ -77,6 +77,11 @@ def _parse_ref(text: str) -> BaseRef:
     ref = _valid(BaseRef, {"name": name, "revision": revision}, {"name": "--base"})
     assert isinstance(ref, BaseRef)
     return ref
+
+
+def valid_base_ref(name: str, revision: str, options: dict[str, str]) -> None:
+    """A base's name and revision as given on the command line, checked (usage error)."""
+    _valid(BaseRef, {"name": name, "revision": revision}, options)
 
 
 def _valid(model: type[Frozen], values: dict[str, str], options: dict[str, str]) -> Frozen:

@@ -3,11 +3,14 @@ point at revisions trained on the environment's base."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
 from adapterctl import layout
 from adapterctl.documents import Entry
 from adapterctl.findings import Finding, Severity
+from adapterctl.model import BaseManifest
 from adapterctl.model.kinds import Kind
 from adapterctl.registry import Registry
 
@@ -19,6 +22,8 @@ def check(registry: Registry) -> list[Finding]:
         findings += _dangling(registry, entry)
     for entry in registry.of_kind(Kind.ENVIRONMENT):
         findings += _route_bases(registry, entry)
+    for entry in registry.of_kind(Kind.BASE):
+        findings += _merge_sources(registry, entry)
     return findings
 
 
@@ -72,3 +77,56 @@ def _route_bases(registry: Registry, env_entry: Entry) -> Iterator[Finding]:
                 f"{target} was trained on {revision_base}, but this environment serves {env_base}",
                 "route a revision trained on the environment's base, or retrain it",
             )
+
+
+def _merge_sources(registry: Registry, entry: Entry) -> Iterator[Finding]:
+    """A merged base names its sources by digest: the adapter revision must be signed, and
+    neither its manifest nor its bundle nor the source base's weights may have changed."""
+    merged = registry.model(entry.path, BaseManifest)
+    if merged is None or merged.merge is None:
+        return
+    source = merged.merge.source
+    label = str(source.adapter)
+    manifest = layout.revision_path(source.adapter.name, source.adapter.version)
+    bundle = manifest.removesuffix(".yaml") + layout.SIGNATURE_SUFFIX
+
+    def finding(rule: str, field: str, message: str, hint: str) -> Finding:
+        where = registry.locate(entry.path, ("merge", "source", field))
+        return Finding(f"references/{rule}", Severity.ERROR, where, message, hint)
+
+    if not registry.exists(manifest):
+        return  # _dangling reports it
+    bundle_file = registry.root / bundle
+    if not bundle_file.is_file():
+        yield finding(
+            "unsigned-merge-source", "signature_digest",
+            f"{entry.path} was merged from {label}, which is not signed: {bundle} does not exist",
+            f"a merged base comes only from a signed revision: restore {bundle}",
+        )  # fmt: skip
+    elif _sha256(bundle_file) != source.signature_digest:
+        yield finding(
+            "merge-source-changed", "signature_digest",
+            f"{bundle} is not the bundle {entry.path} was merged from "
+            f"({_sha256(bundle_file)}, recorded {source.signature_digest})",
+            "a signature bundle is never replaced after a merge: restore it, or merge again",
+        )  # fmt: skip
+    if _sha256(registry.root / manifest) != source.manifest_digest:
+        yield finding(
+            "merge-source-changed", "manifest_digest",
+            f"{manifest} is not the manifest {entry.path} was merged from "
+            f"(recorded {source.manifest_digest})",
+            "revision manifests are immutable: restore it, or merge again",
+        )  # fmt: skip
+    base = registry.base(source.base.name, source.base.revision)
+    if base is not None and base.weights_artifact != source.base_weights:
+        yield finding(
+            "merge-source-changed", "base_weights",
+            f"{entry.path} was merged into weights {source.base_weights}, but "
+            f"{layout.base_path(source.base.name, source.base.revision)} names "
+            f"{base.weights_artifact}",
+            "base manifests are immutable: restore it, or merge again",
+        )  # fmt: skip
+
+
+def _sha256(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, Strict
 
 from adapterctl.model.common import (
     Digest,
@@ -17,7 +18,7 @@ from adapterctl.model.common import (
     Timestamp,
 )
 from adapterctl.model.quantization import Quantization
-from adapterctl.model.refs import AdapterRef
+from adapterctl.model.refs import AdapterRef, BaseRef
 
 Shape = Annotated[
     tuple[PositiveInt, PositiveInt],
@@ -25,13 +26,49 @@ Shape = Annotated[
 ]
 
 
+class MergeTrigger(StrEnum):
+    """The business reason for serving an adapter as full weights, kept reviewable."""
+
+    SERVING_COST = "serving-cost"
+    LATENCY = "latency"
+    OPERATIONAL_SIMPLICITY = "operational-simplicity"
+
+
+class MergeSource(Frozen):
+    """What was merged, pinned by digest: the adapter revision (its manifest, artifact and
+    signature bundle) and the base revision it was merged into (its weights and config)."""
+
+    adapter: AdapterRef
+    manifest_digest: Digest
+    """sha256 of ``adapters/<name>/<version>.yaml`` as committed."""
+    artifact_digest: Digest
+    """The adapter's ``artifact.digest``."""
+    signature_digest: Digest
+    """sha256 of its signature bundle, ``adapters/<name>/<version>.sigstore.json``."""
+    base: BaseRef
+    base_weights: Digest
+    """The source base's ``weights_artifact``."""
+    base_config_digest: Digest
+
+
 class Merge(Frozen):
     """Provenance of a base produced by merging an adapter into full weights."""
 
-    source: AdapterRef
-    """The adapter revision that was merged."""
-    trigger: Text
-    """The business reason for merging."""
+    source: MergeSource
+    method: Literal["peft-merge-and-unload"]
+    """PEFT's ``merge_and_unload``: W + scale·B·A folded into each target module."""
+    dtype: Literal["float32", "float16", "bfloat16"]
+    """The merged weights' dtype (the source base's unless asked otherwise)."""
+    peft_version: Str
+    tolerance: Annotated[float, Strict(), Field(gt=0)]
+    """The largest absolute logit difference from base + adapter the merge was held to
+    (the dtype's default unless the merge said otherwise); the gate holds it to it again."""
+    trigger: MergeTrigger
+    """Why the adapter is served merged: serving-cost, latency or operational-simplicity."""
+    reason: Text
+    """The decision in words (figures, the ticket), for the reviewers of the pull request."""
+    merged_by: Text
+    """Who ran the merge (git's user.name <user.email>, else the login)."""
 
 
 class BaseManifest(Frozen):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,13 @@ def _tuple(dumper: yaml.SafeDumper, value: tuple[Any, ...]) -> yaml.SequenceNode
     return dumper.represent_list(list(value))
 
 
+def _enum(dumper: yaml.SafeDumper, value: Enum) -> yaml.ScalarNode:
+    return dumper.represent_str(str(value.value))
+
+
 _Dumper.add_representer(datetime, _timestamp)
 _Dumper.add_representer(tuple, _tuple)
+_Dumper.add_multi_representer(Enum, _enum)
 
 
 def render(path: str, kind: Kind, model: Frozen) -> str:
