@@ -24,6 +24,7 @@ from adapterctl.cli import (
     policy,
     pressure,
     promote,
+    promote_base,
     promptfoo,
     register,
     render,
@@ -63,6 +64,7 @@ app.command("history")(history.history_command)
 app.command("diff")(history.diff_command)
 app.command("gc")(gc.command)
 app.command("promote")(promote.promote_command)
+app.command("promote-base")(promote_base.command)
 app.command("rollback")(promote.rollback_command)
 app.command("sync")(sync.sync_command)
 app.command("agent")(sync.agent_command)

@@ -101,7 +101,7 @@ def promote_command(
     tenants = _tenants(tenant, finish)
     registry_root = resolve_root(root)
     if push:
-        _require_remote(registry_root, remote)
+        require_remote(registry_root, remote)
     request = Request(name, version, env, weight, finish, sign, tenants)
     stored = store_for(registry_root, store, endpoint_url)
     if analysis_due(registry_root, request):
@@ -115,7 +115,7 @@ def promote_command(
         sys.stdout.write(render(exc.report, Format.TEXT))
         raise
     body = prbody.promotion_body(promotion)
-    return _publish(registry_root, promotion.step, body, body_file, push, remote)
+    return publish(registry_root, promotion.step, body, body_file, push, remote)
 
 
 def _tenants(given: list[str] | None, finish: bool) -> tuple[str, ...] | None:
@@ -180,7 +180,7 @@ def _rolled_back(
     request: Request,
     judged: _Judged,
     store: Store,
-    publish: tuple[Path | None, bool, str],
+    where: tuple[Path | None, bool, str],
 ) -> int:
     """Write the rollback a Failed analysis calls for (all traffic back to the stable
     revision, the canary retained), then refuse the step."""
@@ -188,7 +188,7 @@ def _rolled_back(
     result = rollback(root, store, request.env, request.name, to=judged.stable,
                       sign=request.sign, trailers=trailers)  # fmt: skip
     body = prbody.rollback_body(result, judged.markdown)
-    _publish(root, result.step, body, *publish)
+    publish(root, result.step, body, *where)
     raise InputError(
         f"not promoted: the canary analysis of {request.name}@{request.version} in "
         f"{request.env} {judged.trailer.partition(':')[0].lower()}; the rollback is on branch "
@@ -219,7 +219,7 @@ def rollback_command(
     check_env_name(env)
     registry_root = resolve_root(root)
     if push:
-        _require_remote(registry_root, remote)
+        require_remote(registry_root, remote)
     result = rollback(
         registry_root,
         store_for(registry_root, store, endpoint_url),
@@ -229,10 +229,10 @@ def rollback_command(
         sign=sign,
     )
     body = prbody.rollback_body(result)
-    return _publish(registry_root, result.step, body, body_file, push, remote)
+    return publish(registry_root, result.step, body, body_file, push, remote)
 
 
-def _publish(
+def publish(
     root: Path, step: Step, body: str, body_file: Path | None, push: bool, remote: str
 ) -> int:
     typer.echo(
@@ -249,7 +249,7 @@ def _publish(
     return ExitCode.OK
 
 
-def _require_remote(root: Path, remote: str) -> None:
+def require_remote(root: Path, remote: str) -> None:
     """Refuse --push before anything is written when there is nowhere to push."""
     from adapterctl.gitops.pullrequest import remote_url  # noqa: PLC0415
     from adapterctl.gitrepo import RegistryRepo  # noqa: PLC0415

@@ -72,7 +72,7 @@ def write_step(
     text = read_bytes(root / path).decode()
     edited = set_routes(text, step.alias, step.after, display=path) if revert is None else ""
     if revert is None:
-        _validate(edited, path)
+        validate_environment(edited, path)
     with branches.worktree(checkout) as tree:
         target = tree / checkout.registry.prefix / path
         if revert is None:
@@ -80,7 +80,7 @@ def write_step(
             branches.add(tree, checkout.registry.prefix + path)
         else:
             branches.revert_in(tree, revert)
-            _validate(target.read_text(encoding="utf-8"), path)
+            validate_environment(target.read_text(encoding="utf-8"), path)
         commit = branches.commit_in(tree, step.message, sign=sign)
     branches.set_branch(checkout, step.branch, commit)
     return replace(step, base_branch=checkout.branch, commit=commit, signed=sign)
@@ -90,7 +90,8 @@ def _open(checkout: branches.Checkout, env: str, alias: str) -> list[str]:
     return [ref for kind in KINDS for ref in branches.open_branches(checkout, kind, env, alias)]
 
 
-def _validate(text: str, path: str) -> None:
+def validate_environment(text: str, path: str) -> None:
+    """InputError when the edited environment ``text`` would not validate."""
     try:
         value, _ = load(text)
         Environment.model_validate(value)

@@ -42,6 +42,25 @@ def set_routes(text: str, alias: str, routes: Routes, *, display: str) -> str:
     return edited
 
 
+def set_base(text: str, name: str, revision: str, *, display: str) -> str:
+    """``text`` with ``base`` set to ``{name, revision}``, its style kept (flow or block)."""
+    yaml, data = _load(text, display)
+    base = data.get("base")
+    if not isinstance(base, CommentedMap):
+        raise InputError(f"{display}: $.base is not a mapping, so it cannot be edited")
+    base["name"], base["revision"] = name, revision
+    edited = _dump(yaml, data)
+    changed = [i + 1 for i, (a, b) in enumerate(zip(text.splitlines(), edited.splitlines(),
+                                                      strict=False)) if a != b]  # fmt: skip
+    lines = edited.splitlines()
+    if len(lines) != len(text.splitlines()) or any(
+        not lines[i - 1].lstrip().startswith(("base:", "name:", "revision:")) for i in changed
+    ):
+        hint = "write base as the example registry does: base: {name: …, revision: …}"
+        raise InputError(f"{display}: editing base would also reformat other lines", hint=hint)
+    return edited
+
+
 def _load(text: str, display: str) -> tuple[YAML, CommentedMap]:
     """A round-trip loader whose indentation reproduces ``text`` exactly, and the data."""
     try:

@@ -1,11 +1,13 @@
-"""The pull-request body of a promotion or rollback, in GitHub Markdown."""
+"""The pull-request body of a promotion, a base change or a rollback, in GitHub Markdown."""
 
 from __future__ import annotations
 
 from adapterctl.findings import Report, Severity
+from adapterctl.gitops import steps
+from adapterctl.gitops.base_refresh import BasePromotion
 from adapterctl.gitops.changes import Step
 from adapterctl.gitops.evidence import Evidence
-from adapterctl.gitops.promote import Promotion
+from adapterctl.gitops.promote import Promotion, SoakCheck
 from adapterctl.gitops.rollback import Rollback
 from adapterctl.gitops.steps import Route
 
@@ -105,13 +107,73 @@ def _gate_line(report: Report, env: str) -> str:
     return f"- schema, integrity, compat with {env}: passed{suffix} ({checked})"
 
 
-def _soak_lines(promotion: Promotion) -> list[str]:
-    check = promotion.soak
+def base_body(moved: BasePromotion) -> str:
+    """Per alias, the revision on the old base and the one on the new, with their evidence;
+    how the nodes move; the one revert back."""
+    rows = [
+        f"| `{move.alias}` | {steps.describe(move.before)} | `{move.alias}@{move.version}` 100 % |"
+        for move in moved.moves
+    ]
+    evidence = [
+        line
+        for move in moved.moves
+        for line in (
+            *(f"- `{move.alias}@{move.version}` {text[2:]}" for text in _soak_text(move.soak)),
+            *(f"- `{move.alias}@{move.version}` {_evidence_line(item, moved.env)[2:]}"
+              for item in move.evidence),
+        )
+    ]  # fmt: skip
+    first = moved.moves[0].alias if moved.moves else "ALIAS"
+    lines = [
+        f"## {moved.message.splitlines()[0]}",
+        "",
+        f"Branch `{moved.branch}` from `{moved.base_branch}`; commit `{moved.commit[:12]}`"
+        f"{' (signed)' if moved.signed else ''}.",
+        "",
+        f"`{moved.env}` moves from `{moved.old}` to `{moved.new}`, and every alias it routes "
+        "with it, in this one commit:",
+        "",
+        f"| alias | on `{moved.old}` | on `{moved.new}` |",
+        "|---|---|---|",
+        *rows,
+        "",
+        "### Gates",
+        "",
+        _gate_line(moved.gates, f"{moved.new}"),
+        *evidence,
+        "",
+        "### Nodes",
+        "",
+        f"vLLM cannot change its base at run time. Before merging, start a node pool on "
+        f"`{moved.new}`; after merging, `adapterctl render --target vllm-args --env {moved.env}` "
+        f"gives its command line, `sync` loads the new revisions there (a node still on "
+        f"`{moved.old}` is refused: `base-mismatch`), and the gateway sends each alias only to "
+        f"nodes that report its new revision loaded, so the `{moved.old}` pool drains as the "
+        "new one takes the traffic (blue-green by node pool).",
+        "",
+        "### Rollback",
+        "",
+        "After merging, one command proposes the revert of base and routes together (keep the "
+        f"`{moved.old}` pool until the change has soaked):",
+        "",
+        "```sh",
+        f"adapterctl rollback --env {moved.env} {first}",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _soak_text(check: SoakCheck | None) -> list[str]:
     if check is None:
         return []
     commit = check.soak.commit[:12] if check.soak.commit else "?"
     required = f"; requires {check.required}" if check.required else ""
     return [f"- soak: served in {check.upstream} for {check.served_for} since `{commit}`{required}"]
+
+
+def _soak_lines(promotion: Promotion) -> list[str]:
+    return _soak_text(promotion.soak)
 
 
 def _evidence_line(item: Evidence, env: str) -> str:

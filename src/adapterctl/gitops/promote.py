@@ -80,7 +80,7 @@ def promote(root: Path, store: Store, request: Request, now: datetime) -> Promot
     if report.failed:
         label = f"{request.name}@{request.version}"
         raise GatesFailed(f"not promoted: {label} fails the gates for {request.env}", report)
-    soaked = _check_soak(root, env, request, now)
+    soaked = check_soak(root, env, request, now)
     step = Step(
         kind="promote",
         env=request.env,
@@ -145,7 +145,7 @@ def _gates(registry: Registry, store: Store, request: Request) -> Report:
     return Report.build("promote", checked.checked, [*schema, *checked.findings])
 
 
-def _check_soak(root: Path, env: Environment, request: Request, now: datetime) -> SoakCheck | None:
+def check_soak(root: Path, env: Environment, request: Request, now: datetime) -> SoakCheck | None:
     upstream = env.promotion.from_
     if upstream is None:
         return None

@@ -97,11 +97,16 @@ def _last_change(entries: list[Entry], env: str, alias: str) -> Entry:
 
 
 def _check_pure(checkout: branches.Checkout, entry: Entry, env: str, alias: str) -> None:
-    """The commit must change nothing but ``alias``'s routes in ``env``'s file."""
+    """The commit must change nothing but ``alias``'s routes in ``env``'s file, or be a base
+    change (``promote-base``: the base and the routes, nothing else), reverted whole."""
     path = checkout.registry.prefix + layout.environment_path(env)
     changed = str(checkout.repo.git.diff("--name-only", f"{entry.commit}^1", entry.commit))
     others = [file for file in changed.splitlines() if file and file != path]
     old, new = (_document(checkout, rev, env) for rev in (f"{entry.commit}^1", entry.commit))
+    if not others and old.get("base") != new.get("base"):
+        rest = [{k: v for k, v in d.items() if k not in ("base", "routes")} for d in (old, new)]
+        if rest[0] == rest[1]:
+            return
     for document in (old, new):
         routes = document.get("routes")
         if isinstance(routes, dict):
