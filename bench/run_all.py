@@ -27,6 +27,7 @@ BENCHES = (
     "sync",
     "gateway",
     "canary",
+    "merge",
 )
 HERE = Path(__file__).resolve().parent
 

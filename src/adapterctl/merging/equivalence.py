@@ -8,11 +8,11 @@ precision. Reported: the largest absolute difference between the two models' log
 every position of every sequence, and how often their top-1 next tokens agree.
 
 Tolerances per dtype (:data:`TOLERANCES`), on logits: float32 1e-3 — folding B·A into W
-changes only the order of float32 additions (measured ~1e-6 on the example kit), so
+changes only the order of float32 additions (measured 1e-5 on the example kit), so
 anything near 1e-3 is a wrong merge, not rounding; float16 5e-2 — storing weights in
 float16 rounds each to 2⁻¹¹ relative (~5e-4), and the error grows through the layers
-(measured ~3e-3 on the kit); bfloat16 0.25 — 2⁻⁸ relative per weight, sixteen times
-coarser (measured ~4e-2 on the kit). A larger model accumulates more: the figures are the
+(measured 2.7e-3 on the kit); bfloat16 0.25 — 2⁻⁸ relative per weight, sixteen times
+coarser (measured 7.5e-2 on the kit). A larger model accumulates more: the figures are the
 defaults, and a base with a tighter or looser budget states its own (``--tolerance``).
 """
 

@@ -1,4 +1,5 @@
-"""Signing a revision's artifact: ``adapters/<name>/<version>.sigstore.json``.
+"""Signing a stored artifact: a revision's (``adapters/<name>/<version>.sigstore.json``) or a
+base's weights (``bases/<name>/<revision>.sigstore.json``, merged bases).
 
 The artifact is read from the store (in place for ``file://``, fetched to a temporary
 folder for ``s3://``), checked against the manifest (the digest must match and nothing
