@@ -1,0 +1,77 @@
+"""The security review a platform team would do (issue 19): one test per threat.
+
+Each test names its threat and either proves that it is already refused or pins the fix:
+real git repositories in temporary folders, real safetensors from the example kit, real
+signatures with keys made here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from adapterctl.registry import Registry
+from tests.test_register import _adapter, _register, _store_listing, workspace
+
+__all__ = ["workspace"]  # a fixture, used by name
+
+STORE_HINT = (
+    "  → a stored artifact is never overwritten: ask the store's owners to find out who "
+    "changed it and to remove it (docs/store.md), then register again\n"
+)
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+# --- store write access -------------------------------------------------------------------
+
+
+def test_register_refuses_a_digest_folder_whose_content_differs(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Threat: someone with write access to the store changes (or plants ahead of time) the
+    folder an artifact digest names; a later ``register`` of that artifact must not accept
+    it as already stored and write a manifest pointing at other bytes."""
+    adapter = _adapter(workspace)
+    assert _register("1.3.0") == 0
+    revision = Registry.load(workspace).revision("support-bot", "1.3.0")
+    assert revision is not None
+    digest = revision.artifact.digest
+    stored = workspace / "examples/store/sha256" / digest.removeprefix("sha256:")
+    config = stored / "adapter_config.json"
+    stored.chmod(0o755)
+    config.chmod(0o644)
+    config.write_text(config.read_text().replace('"r": 8', '"r": 4'))
+    (stored / "README.md").write_text("planted\n")
+    capsys.readouterr()
+    before = _store_listing(workspace)
+
+    assert _register("1.4.0") == 1
+    assert capsys.readouterr().err == (
+        f"adapterctl: error: the store file://examples/store already holds {digest} with other "
+        f"content than ../adapter: README.md is only in the stored copy; adapter_config.json "
+        f"differs (sha256 {_sha(config)}… in the store, {_sha(adapter / 'adapter_config.json')}… "
+        "here); refusing to overwrite it\n" + STORE_HINT
+    )
+    assert not (workspace / "adapters/support-bot/1.4.0.yaml").exists()
+    assert _store_listing(workspace) == before
+    assert '"r": 4' in config.read_text()  # the evidence is left as it was
+
+
+def test_register_of_an_identical_stored_artifact_writes_only_the_manifest(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same bytes under the same digest are not a conflict: a second revision of the
+    same artifact is registered and the stored copy is left alone."""
+    _adapter(workspace)
+    assert _register("1.3.0") == 0
+    before = _store_listing(workspace)
+    assert _register("1.4.0") == 0
+    assert capsys.readouterr().err.endswith(
+        "wrote adapters/support-bot/1.4.0.yaml (artifact file://examples/store)\n"
+    )
+    assert _store_listing(workspace) == before
