@@ -8,14 +8,17 @@ signatures with keys made here.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
+import git
 import pytest
 
 from adapterctl.registry import Registry
+from tests.test_policy_git import PROD, _check, _edit, _record, repo
 from tests.test_register import _adapter, _register, _store_listing, workspace
 
-__all__ = ["workspace"]  # a fixture, used by name
+__all__ = ["repo", "workspace"]  # fixtures, used by name
 
 STORE_HINT = (
     "  → a stored artifact is never overwritten: ask the store's owners to find out who "
@@ -75,3 +78,51 @@ def test_register_of_an_identical_stored_artifact_writes_only_the_manifest(
         "wrote adapters/support-bot/1.4.0.yaml (artifact file://examples/store)\n"
     )
     assert _store_listing(workspace) == before
+
+
+# --- separation of duties -----------------------------------------------------------------
+
+
+def _approve_also(login: str) -> None:
+    """Add an approval of the head by ``login`` (a copy of the recording's last approval)."""
+    reviews = json.loads(Path("reviews.json").read_text("utf-8"))
+    approval = dict(reviews[-1], id=reviews[-1]["id"] + 1, user={"login": login})
+    Path("reviews.json").write_text(json.dumps([*reviews, approval]))
+
+
+def test_a_pull_request_that_changes_codeowners_with_an_environment_needs_old_and_new_owners(
+    repo: git.Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Threat: a pull request hands environments/prod/ to other owners in CODEOWNERS and
+    promotes in prod in the same change. The target branch's rules alone would let the old
+    owners approve a change of owners nobody new agreed to, and the new rules alone would let
+    it approve itself: both sets of owners must approve."""
+    _edit(repo, PROD, "weight: 90}", "weight: 50}")
+    _edit(repo, PROD, "weight: 10}", "weight: 50}")
+    _edit(repo, "CODEOWNERS", "/environments/prod/                 @example-org/release-managers",
+          "/environments/prod/                 @example-org/ml-team")  # fmt: skip
+    repo.git.commit("-am", "promote support-bot 1.1.0 to 50% (and hand prod to the ML team)")
+    _record(repo, "promotion-approved")  # rita-release and rob-release approve
+    head = repo.head.commit.hexsha[:7]
+
+    assert _check(repo, "--base-ref", "main") == 1
+    assert capsys.readouterr().out == (
+        "CODEOWNERS  error  policy/code-owners\n"
+        "  no code owner approved this change: it needs @example-org/platform "
+        "(approvals that count: rita-release, rob-release)\n"
+        f"  → a member of @example-org/platform must approve the head {head}\n"
+        "  see CODEOWNERS:26\n"
+        "\n"
+        f"{PROD}  error  policy/code-owners\n"
+        "  no code owner approved this change under the CODEOWNERS this pull request writes: "
+        "it needs @example-org/ml-team (approvals that count: rita-release, rob-release)\n"
+        f"  → a member of @example-org/ml-team must approve the head {head}\n"
+        "  see CODEOWNERS:20\n"
+        "\n"
+        "✗ policy check: 2 errors in 2 files\n"
+    )
+
+    _approve_also("pat-platform")  # the old owner of CODEOWNERS
+    _approve_also("noah-ml")  # a new owner of environments/prod/
+    assert _check(repo, "--base-ref", "main") == 0
+    capsys.readouterr()
