@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import git
 import pytest
+from model_signing import signing
 
+from adapterctl.cli.app import main
 from adapterctl.registry import Registry
+from adapterctl.store.digests import digest_directory
 from tests.test_policy_git import PROD, _check, _edit, _record, repo
 from tests.test_register import _adapter, _register, _store_listing, workspace
+from tests.test_signing_attacks import MANIFEST, REVISION, World, world
 
-__all__ = ["repo", "workspace"]  # fixtures, used by name
+__all__ = ["repo", "workspace", "world"]  # fixtures, used by name
 
 STORE_HINT = (
     "  → a stored artifact is never overwritten: ask the store's owners to find out who "
@@ -126,3 +131,56 @@ def test_a_pull_request_that_changes_codeowners_with_an_environment_needs_old_an
     _approve_also("noah-ml")  # a new owner of environments/prod/
     assert _check(repo, "--base-ref", "main") == 0
     capsys.readouterr()
+
+
+# --- artifact signatures ------------------------------------------------------------------
+
+
+def test_a_signature_bundle_that_covers_fewer_files_than_the_manifest_lists(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Threat: the signer signed only part of the artifact (here: the weights without
+    adapter_config.json), and the manifest lists more files than the signature covers. With
+    the manifest's own digest the signature does not fit at all; with a manifest whose digest
+    was made to match the signed subset, the files the signature leaves out would be served
+    unsigned: refused file by file."""
+    part = tmp_path / "part"
+    part.mkdir()
+    shutil.copyfile(
+        world.artifact / "adapter_model.safetensors", part / "adapter_model.safetensors"
+    )
+    config = signing.Config().use_elliptic_key_signer(private_key=world.key)  # type: ignore[no-untyped-call]
+    config.sign(part, world.bundle)
+    part_digest = digest_directory(part).digest
+
+    code = main(["verify", REVISION, "--trust", str(world.trust), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert [(f["rule"], f["message"]) for f in report["findings"]] == [
+        (
+            "trust/digest-mismatch",
+            f"the signature covers {part_digest}, not the manifest's artifact digest "
+            f"{world.digest}",
+        )
+    ]
+
+    manifest = world.root / MANIFEST
+    manifest.write_text(manifest.read_text().replace(world.digest, part_digest))
+    shutil.copytree(
+        part, world.root / "examples/store/sha256" / part_digest.removeprefix("sha256:")
+    )
+    code = main(["verify", REVISION, "--trust", str(world.trust), "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert [
+        (f["rule"], f"{f['file']}:{f['line']} {f['path']}", f["message"], f["hint"])
+        for f in report["findings"]
+    ] == [
+        (
+            "trust/manifest-mismatch",
+            f"{MANIFEST}:12 $.artifact.files['adapter_config.json']",
+            "adapter_config.json is listed in the manifest, but the signature does not cover it",
+            "the signature covers 1 of the 2 files the manifest lists: sign the artifact the "
+            f"manifest describes (adapterctl sign {REVISION})",
+        )
+    ]
