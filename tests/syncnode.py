@@ -77,6 +77,8 @@ class Faults:
     kill_at_load: Callable[[], None] | None = None
     """Called when the next load arrives, before it is forwarded (kills the node mid-load);
     the node is dead from then on."""
+    at_load: Callable[[], None] | None = None
+    """Called once when the next load arrives, before it is forwarded (the node lives on)."""
     requests: list[str] = field(default_factory=list)
 
 
@@ -103,6 +105,9 @@ class _Proxy(Forwarding):
     def _load_fault(self) -> bool:
         faults = self.faults
         faults.load_seen.set()
+        if faults.at_load is not None:
+            hook, faults.at_load = faults.at_load, None
+            hook()
         if faults.kill_at_load is not None:
             faults.kill_at_load()
             faults.kill_at_load, faults.dead = None, True

@@ -8,7 +8,9 @@ signer of an adapter the pull request touches. Then:
 - ``approvals``: at least N counted approvals, N the largest ``required_approvals`` of the
   environments touched (1 when none is);
 - ``code-owners``: every touched path (both names of a rename) has a counted approval from
-  one of its code owners (the last matching CODEOWNERS rule);
+  one of its code owners (the last matching CODEOWNERS rule); when the pull request changes
+  CODEOWNERS itself, from one of its owners under the target branch's rules *and* one under
+  the rules the pull request writes (a change of owners needs the old and the new ones);
 - ``approver-teams``: every touched environment with ``approver_teams`` has a counted
   approval from a member of one of them (release managers for prod);
 - ``self-approval``, ``trainer-approval``: errors of their own; so is
@@ -72,6 +74,9 @@ class PolicyInput:
     teams_file: str
     environments: tuple[EnvironmentRules, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
+    pr_owners: CodeOwners | None = None
+    """The CODEOWNERS the pull request writes, when it changes the one ``owners`` came from."""
+    pr_owners_file: str = "CODEOWNERS"
 
 
 def _finding(
@@ -206,26 +211,41 @@ def _code_owners(
     policy: PolicyInput, approvers: Sequence[Review], unknown: set[str]
 ) -> Iterator[Finding]:
     """Unapproved paths; the teams they need go into ``unknown`` to be checked."""
-    if policy.owners is None:
-        return
+    written = " under the CODEOWNERS this pull request writes"
+    rule_sets = [
+        (policy.owners, policy.owners_file, ""),
+        (policy.pr_owners, policy.pr_owners_file, written),
+    ]
     for path in sorted(set(policy.paths)):
-        rule = policy.owners.owners_for(path)
-        if rule is None or not rule.owners or _approved_by(policy.teams, approvers, rule.owners):
-            continue
-        unknown.update(team for team in rule.owners if _is_team(team))
-        yield _owner_finding(policy, path, rule, approvers)
+        reported: set[tuple[str, ...]] = set()
+        for owners, owners_file, which in rule_sets:
+            rule = None if owners is None else owners.owners_for(path)
+            if rule is None or not rule.owners or rule.owners in reported:
+                continue
+            if _approved_by(policy.teams, approvers, rule.owners):
+                continue
+            reported.add(rule.owners)
+            unknown.update(team for team in rule.owners if _is_team(team))
+            yield _owner_finding(
+                policy, path, rule, approvers, Location(owners_file, rule.line), which
+            )
 
 
 def _owner_finding(
-    policy: PolicyInput, path: str, rule: Rule, approvers: Sequence[Review]
+    policy: PolicyInput,
+    path: str,
+    rule: Rule,
+    approvers: Sequence[Review],
+    where: Location,
+    which: str,
 ) -> Finding:
     return _finding(
         "code-owners",
         Location(path),
-        f"no code owner approved this change: it needs {' or '.join(rule.owners)} "
+        f"no code owner approved this change{which}: it needs {' or '.join(rule.owners)} "
         f"(approvals that count: {_names(approvers)})",
         f"{_one_of(rule.owners)} must approve the head {short(policy.pr.head_sha)}",
-        (Location(policy.owners_file, rule.line),),
+        (where,),
     )
 
 

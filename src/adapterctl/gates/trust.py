@@ -111,6 +111,7 @@ def targets_of(registry: Registry, revisions: Sequence[tuple[str, str]]) -> list
                 bundle_file=relative,
                 digest=revision.artifact.digest,
                 digest_at=Location(path, path=DIGEST_FIELD),  # its line: only when reported
+                listed={name: item.digest for name, item in revision.artifact.files.items()},
             )
         )
     return targets

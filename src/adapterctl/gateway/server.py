@@ -21,6 +21,7 @@ from adapterctl.gateway.proxy import Gateway
 from adapterctl.gateway.routing import RouteTable
 from adapterctl.gateway.tables import Follower, TableError, TableSource
 from adapterctl.model.gateway import GatewayConfig
+from adapterctl.serving.commitcheck import CommitAnchors
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def run(config_file: Path, options: ServeOptions) -> int:
     env = str(config.environment)
     rules = callers(config.tenants, str(config.session_header), folder)
     source = TableSource(env, options.repo, options.branch, (folder / config.state_dir).resolve(),
-                         _anchors(config, folder), rules)  # fmt: skip
+                         CommitAnchors.of(config.trust, folder), rules)  # fmt: skip
     try:
         table = source.load()
     except TableError as exc:
@@ -99,15 +100,3 @@ def _follower(
     follower = Follower(source, interval_s, on_loop, refused)
     follower.current = first.commit
     return follower
-
-
-def _anchors(
-    config: GatewayConfig, folder: Path
-) -> tuple[Path | None, tuple[Path, ...], Path | None]:
-    trust = config.trust
-
-    def path(value: str | None) -> Path | None:
-        return None if value is None else (folder / value).resolve()
-
-    keys = tuple((folder / key).resolve() for key in trust.gpg_keys)
-    return path(trust.allowed_signers), keys, path(trust.github_web_flow)

@@ -62,8 +62,7 @@ class TableSource:
     def _check_signed(self, root: Path, desired: DesiredState) -> None:
         if not desired.environment.promotion.require_signed_commits:
             return
-        signers, gpg_keys, web_flow = self.anchors
-        if signers is None and not gpg_keys and web_flow is None:
+        if self.anchors.trusts_nobody:
             raise TableError(
                 f"{self.env} requires signed commits, and the gateway has no "
                 "trust.allowed_signers, trust.gpg_keys or trust.github_web_flow to check them",

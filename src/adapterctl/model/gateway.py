@@ -75,6 +75,9 @@ class CommitTrust(Frozen):
     github_web_flow: Text | None = None
     """GitHub's web-flow public key (https://github.com/web-flow.gpg), so that merges made
     with GitHub's merge button count as signed (docs/signed-commits.md)."""
+    revocations: Text | None = None
+    """Keys that are never accepted, whatever a commit's date: SSH public keys or key
+    fingerprints one a line, or an OpenSSH key revocation list (docs/signed-commits.md)."""
 
 
 class GatewayConfig(Frozen):

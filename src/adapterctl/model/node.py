@@ -18,6 +18,7 @@ store: s3://adapters/registry
 trust:
   allowed_signers: /etc/adapterctl/allowed_signers
   github_web_flow: /etc/adapterctl/web-flow.gpg
+  revocations: /etc/adapterctl/revoked-keys
   adapters: /etc/adapterctl/trust.yaml
 ```
 """

@@ -2,9 +2,10 @@
 
 Rules (CODEOWNERS, teams.yaml, each touched environment's ``promotion``) come from
 ``--base-ref`` when given, else from the working tree, in which case a pull request that
-changes one of them is refused (it could approve itself). Trainers come from revision
-manifests: the target branch's copy when it has one (a pull request cannot rewrite who
-trained an existing revision), else the pull request's (a new revision).
+changes one of them is refused (it could approve itself). A pull request that changes
+CODEOWNERS is judged by the target branch's rules and by the ones it writes. Trainers come
+from revision manifests: the target branch's copy when it has one (a pull request cannot
+rewrite who trained an existing revision), else the pull request's (a new revision).
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ class _Builder:
             self._used(path)
         if owners is None:
             self._no_codeowners()
+        written = self._written_owners()
         teams, teams_file = self._teams()
         environments, promoted = self._environments()
         conflicts = self._conflicts(teams, teams_file, promoted | self._revisions())
@@ -130,12 +132,21 @@ class _Builder:
             teams_file=teams_file,
             environments=environments,
             conflicts=conflicts,
+            pr_owners=written[1] if written else None,
+            pr_owners_file=written[0] if written else "CODEOWNERS",
         )
         return Prepared(policy, tuple(self.findings), self.paths)
 
     def _used(self, path: str) -> None:
         if self.base is None:
             self.from_work_tree.append(path)
+
+    def _written_owners(self) -> tuple[str, codeowners.CodeOwners] | None:
+        """The CODEOWNERS this pull request writes, when it changes one and the rules come
+        from the target branch: the owners it names must approve as well as the old ones."""
+        if self.base is None or not set(codeowners.LOCATIONS) & set(self.paths):
+            return None
+        return read_codeowners(self.head)
 
     def _no_codeowners(self) -> None:
         message = f"no CODEOWNERS file in {self.rules.label}: code owners are not checked"

@@ -19,7 +19,8 @@ from adapterctl.register.training import load_training
 from adapterctl.register.writer import ensure_new, now, render, write_new
 from adapterctl.registry import Registry
 from adapterctl.store.base import Store
-from adapterctl.store.digests import DigestCache, digest_directory
+from adapterctl.store.digests import ArtifactDigest, DigestCache, digest_directory
+from adapterctl.store.publish import publish
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +66,12 @@ def register_adapter(
     except InputError as exc:
         where = Location(str(candidate.adapter_dir))
         return None, [*findings, Finding("compat/unreadable", Severity.ERROR, where, exc.message)]
-    revision = _revision(candidate, facts, base, training, cache)
+    digests = digest_directory(candidate.adapter_dir, cache=cache)
+    revision = _revision(candidate, facts, base, training, digests)
     findings += compat.check_adapter(revision, facts, base, locate)
     if _failed(findings):
         return None, findings
-    store.put(revision.artifact.digest, candidate.adapter_dir)
+    publish(store, digests.digest, candidate.adapter_dir, digests.files)
     write_new(registry.root, path, render(path, Kind.ADAPTER_REVISION, revision))
     return path, findings
 
@@ -92,9 +94,8 @@ def _revision(
     facts: AdapterFacts,
     base: BaseManifest,
     training: object,
-    cache: DigestCache | None,
+    digests: ArtifactDigest,
 ) -> AdapterRevision:
-    digests = digest_directory(candidate.adapter_dir, cache=cache)
     config = facts.config
     targets = config.target_modules
     return AdapterRevision.model_validate(

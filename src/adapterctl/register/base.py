@@ -13,6 +13,7 @@ from adapterctl.model.kinds import Kind
 from adapterctl.register.writer import ensure_new, now, render, write_new
 from adapterctl.store.base import Store
 from adapterctl.store.digests import digest_directory
+from adapterctl.store.publish import publish
 
 
 def store_tokenizer(store: Store, model_dir: Path, files: tuple[str, ...]) -> str:
@@ -21,15 +22,15 @@ def store_tokenizer(store: Store, model_dir: Path, files: tuple[str, ...]) -> st
         staging = Path(tmp)
         for name in files:
             shutil.copyfile(model_dir / name, staging / name)
-        digest = digest_directory(staging).digest
-        store.put(digest, staging)
-    return digest
+        digests = digest_directory(staging)
+        publish(store, digests.digest, staging, digests.files, model_dir)
+    return digests.digest
 
 
 def _store_model(store: Store, model_dir: Path) -> str:
-    digest = digest_directory(model_dir).digest
-    store.put(digest, model_dir)
-    return digest
+    digests = digest_directory(model_dir)
+    publish(store, digests.digest, model_dir, digests.files)
+    return digests.digest
 
 
 def register_base(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import shutil
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -125,6 +126,7 @@ def _check_cached(revision: DesiredRevision, target: Path, cache_dir: Path) -> N
 
 def _check_files(revision: DesiredRevision, folder: Path, where: str = "the store") -> None:
     expected = revision.manifest.artifact.files
+    _check_regular(revision, folder, where)
     present = sorted(path.name for path in folder.iterdir())
     if present != sorted(expected):
         raise NodeCallError(
@@ -143,6 +145,22 @@ def _check_files(revision: DesiredRevision, folder: Path, where: str = "the stor
             )
 
 
+def _check_regular(revision: DesiredRevision, folder: Path, where: str) -> None:
+    """A copy to load is a real folder of regular files: a symbolic link would be hashed
+    where it points now, and read by the server wherever it points later."""
+    entries = [folder, *sorted(folder.iterdir())]
+    for entry in entries:
+        info = entry.lstat()
+        wanted = stat.S_ISDIR if entry == folder else stat.S_ISREG
+        if not wanted(info.st_mode):
+            kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+            shown = f"the folder {folder}" if entry == folder else entry.name
+            raise NodeCallError(
+                f"{revision.served_name}: {shown} in {where} is {kind}; not loaded",
+                "tampered-artifact",
+            )
+
+
 def _check_signature(revision: DesiredRevision, staging: Path, check: Verification) -> None:
     assert check.policy is not None
     name = revision.served_name
@@ -153,7 +171,8 @@ def _check_signature(revision: DesiredRevision, staging: Path, check: Verificati
         raise NodeCallError(f"{name}: no signature bundle was merged with it", "bad-signature")
     bundle_file = staging / "bundle.sigstore.json"
     bundle_file.write_bytes(bundle)
-    target = Target(name, bundle_file, f"{name} bundle", revision.digest, Location(name))
+    listed = {file: item.digest for file, item in revision.manifest.artifact.files.items()}
+    target = Target(name, bundle_file, f"{name} bundle", revision.digest, Location(name), listed)
     local = FileStore(staging, f"file://{staging}")
     findings = Verifier(check.policy, local, None, datetime.now(UTC)).verify(target)
     if findings:

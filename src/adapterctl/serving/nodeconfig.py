@@ -9,6 +9,7 @@ from pathlib import Path
 from adapterctl.configfile import load_config
 from adapterctl.errors import UsageError
 from adapterctl.model.node import NodeConfig
+from adapterctl.serving.commitcheck import CommitAnchors
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,8 @@ class Node:
     config: NodeConfig
     base_path: Path
     cache_dir: Path
-    allowed_signers: Path | None
-    gpg_keys: tuple[Path, ...]
-    github_web_flow: Path | None
+    commit_anchors: CommitAnchors
+    """What signed environment commits are checked with."""
     adapter_trust: Path | None
 
     @property
@@ -31,11 +31,6 @@ class Node:
     @property
     def endpoint(self) -> str:
         return str(self.config.endpoint).rstrip("/")
-
-    @property
-    def commit_anchors(self) -> tuple[Path | None, tuple[Path, ...], Path | None]:
-        """(allowed signers, GPG keys, GitHub web-flow key) for signed commits."""
-        return self.allowed_signers, self.gpg_keys, self.github_web_flow
 
     @property
     def api_key(self) -> str | None:
@@ -79,8 +74,6 @@ def _resolved(shown: str, config: NodeConfig, folder: Path) -> Node:
         config,
         path(config.base.path),
         path(config.cache_dir),
-        optional(config.trust.allowed_signers),
-        tuple(path(key) for key in config.trust.gpg_keys),
-        optional(config.trust.github_web_flow),
+        CommitAnchors.of(config.trust, folder),
         optional(config.trust.adapters),
     )

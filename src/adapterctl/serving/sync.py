@@ -104,8 +104,7 @@ class _Anchors:
     def check_commit(self, node: Node) -> None:
         if not self.promotion.require_signed_commits:
             return
-        signers, gpg_keys, web_flow = node.commit_anchors
-        if signers is None and not gpg_keys and web_flow is None:
+        if node.commit_anchors.trusts_nobody:
             raise NodeCallError(
                 f"{self.desired.env} requires signed commits, and node '{node.name}' has no "
                 "trust.allowed_signers, trust.gpg_keys or trust.github_web_flow to check them "

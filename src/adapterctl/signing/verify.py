@@ -6,7 +6,8 @@ The pipeline, stopping at the first step that fails:
 2. it used model-signing's file serialization with SHA-256, no symlinks, and ignores
    nothing beyond the library's defaults (``.git``, ``.github``, ``.gitattributes``,
    ``.gitignore``), and none of those is present in the artifact;
-3. its subject digest equals the manifest's ``artifact.digest``;
+3. its subject digest equals the manifest's ``artifact.digest``, and it signs exactly the
+   files the manifest lists (names and digests);
 4. the stored files are exactly the signed files, byte for byte (digests with the cache);
 5. a trusted signer matches it (key digest, or certificate SAN), allowed for the
    environment when one was given; certificates are checked (:mod:`.certificates`);
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +55,9 @@ class Target:
     """The manifest's ``artifact.digest``."""
     digest_at: Location
     """Where the manifest records it."""
+    listed: Mapping[str, str] | None = None
+    """The manifest's ``artifact.files`` (name → ``sha256:<hex>``): the signature must cover
+    exactly these (None: not checked)."""
 
 
 class Rejected(Exception):
@@ -88,6 +92,7 @@ class Verifier:
         bundle = _read(target)
         _check_serialization(bundle, target)
         _check_subject(bundle, target)
+        _check_listed(bundle, target)
         with self._artifact(target) as artifact:
             files = _digest(artifact, bundle, target, self.cache)
             signers = self._signers(bundle, target)
@@ -172,6 +177,45 @@ def _check_subject(bundle: Bundle, target: Target) -> None:
             "trust/digest-mismatch", Severity.ERROR, target.digest_at, message, hint, (_at(target),)
         )
         raise Rejected(finding)
+
+
+def _check_listed(bundle: Bundle, target: Target) -> None:
+    """The signed files are the files the manifest lists, with the same digests."""
+    if target.listed is None:
+        return
+    listed = dict(target.listed)
+    signed = {item.name: item.digest for item in bundle.resources}
+    problems = [
+        (name, f"{name} is listed in the manifest, but the signature does not cover it")
+        for name in sorted(listed.keys() - signed.keys())
+    ]
+    problems += [
+        (name, f"{name} is signed, but the manifest does not list it")
+        for name in sorted(signed.keys() - listed.keys())
+    ]
+    problems += [
+        (name, f"{name}: the manifest records {listed[name]}; the signature records {signed[name]}")
+        for name in sorted(listed.keys() & signed.keys())
+        if listed[name] != signed[name]
+    ]
+    if problems:
+        covered = len(listed.keys() & signed.keys())
+        hint = (
+            f"the signature covers {covered} of the {len(listed)} files the manifest lists: "
+            f"sign the artifact the manifest describes (adapterctl sign {target.label})"
+        )
+        raise Rejected(
+            *[
+                _finding("manifest-mismatch", _file_at(target, name), m, hint)
+                for name, m in problems
+            ]
+        )
+
+
+def _file_at(target: Target, name: str) -> Location:
+    """Where the manifest lists file ``name`` (its digest's place when paths are not known)."""
+    where = target.digest_at
+    return Location(where.file, path=("artifact", "files", name)) if where.path else where
 
 
 def _digest(
