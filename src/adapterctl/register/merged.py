@@ -34,6 +34,7 @@ from adapterctl.register.writer import ensure_new, now, render, write_new
 from adapterctl.registry import Registry
 from adapterctl.store.base import Store
 from adapterctl.store.digests import DigestCache, digest_directory
+from adapterctl.store.publish import publish
 
 
 class MergeRefused(InputError):
@@ -126,7 +127,8 @@ def _merge_in(
             hint="nothing was stored; merge in float32 (--dtype float32), or report a PEFT bug",
         )
     merged_info = read_base(out)
-    weights = digest_directory(out).digest
+    digests = digest_directory(out)
+    weights = digests.digest
     manifest_text = registry.root / layout.revision_path(revision.name, revision.version)
     document = {
         "name": request.base_name,
@@ -163,7 +165,7 @@ def _merge_in(
         },
     }
     text = render(path, Kind.BASE, BaseManifest.model_validate(document))
-    store.put(weights, out)
+    publish(store, weights, out, digests.files)
     write_new(registry.root, path, text)
     return MergeResult(path, weights, merged.dtype, found, tolerance)
 
