@@ -2,13 +2,16 @@
 """List the adapter revisions a change adds or edits, one NAME@VERSION a line.
 
     scripts/changed-revisions.py BASE HEAD [--promoted]
+    scripts/changed-revisions.py BASE HEAD --merged-bases
 
 A revision counts when its manifest (adapters/NAME/VERSION.yaml) or its signature bundle
 (adapters/NAME/VERSION.sigstore.json) changed and the manifest exists at HEAD. With
 --promoted, also every revision a changed environment gives more traffic to (a higher
 weight, or canary tenants it did not have): the revisions whose signers the separation of
 duties must know. The workflows hand the list to `adapterctl verify` and to the golden and
-pressure gates.
+pressure gates. With --merged-bases instead, the merged bases a change adds or edits
+(bases/NAME/REV.yaml or its .sigstore.json changed, and the manifest at HEAD has a merge
+record), one NAME@REV a line, for `adapterctl verify --base`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from gitchanges import changed_paths, git, is_commit, load_yaml, show
 
 ROOT = Path(__file__).resolve().parent.parent
 REVISION_FILE = re.compile(r"^adapters/([^/]+)/([^/]+?)(?:\.sigstore\.json|\.yaml)$")
+BASE_FILE = re.compile(r"^bases/([^/]+)/([^/]+?)(?:\.sigstore\.json|\.yaml)$")
 ENVIRONMENT_FILE = re.compile(r"^environments/[^/]+/environment\.yaml$")
 Routes = dict[str, tuple[int, frozenset[str]]]
 
@@ -35,6 +39,22 @@ def changed_revisions(root: Path, base: str, head: str) -> list[str]:
         name, version = match.groups()
         if show(root, head, f"adapters/{name}/{version}.yaml") is not None:
             found.add(f"{name}@{version}")
+    return sorted(found)
+
+
+def merged_bases(root: Path, base: str, head: str) -> list[str]:
+    found = set()
+    for path in changed_paths(root, base, head, "bases/"):
+        match = BASE_FILE.match(path)
+        if match is None:
+            continue
+        name, revision = match.groups()
+        try:
+            document = load_yaml(show(root, head, f"bases/{name}/{revision}.yaml") or "")
+        except yaml.YAMLError:  # the validate gate reports it
+            continue
+        if isinstance(document, dict) and document.get("merge") is not None:
+            found.add(f"{name}@{revision}")
     return sorted(found)
 
 
@@ -81,7 +101,14 @@ def main() -> int:
     parser.add_argument("--root", type=Path, default=ROOT, help="the git repository")
     more = "also the revisions a changed environment gives more traffic to"
     parser.add_argument("--promoted", action="store_true", help=more)
+    merged = "instead: the merged bases the change adds or edits"
+    parser.add_argument("--merged-bases", action="store_true", help=merged)
     args = parser.parse_args()
+    if args.merged_bases:
+        print(
+            "".join(f"{found}\n" for found in merged_bases(args.root, args.base, args.head)), end=""
+        )
+        return 0
     found = set(changed_revisions(args.root, args.base, args.head))
     if args.promoted:
         found.update(promoted_revisions(args.root, args.base, args.head))

@@ -31,6 +31,7 @@ gate_verify() {
     local listed trust
     local -a revisions
     local -a out=()
+    verify_merged_bases
     listed=$(python3 scripts/changed-revisions.py "$base" "$head" --promoted)
     if [ -z "$listed" ]; then
         note "verify: the pull request adds, edits or promotes no adapter revision."
@@ -50,6 +51,23 @@ cannot verify ${revisions[*]}. See docs/workflows.md."
     fi
     report "Artifact signatures (verify)" adapterctl verify "${revisions[@]}" --trust "$trust" \
         "${out[@]}"
+}
+
+# A merged base the pull request adds is signed like any artifact (docs/bases.md).
+verify_merged_bases() {
+    local listed trust
+    local -a bases
+    listed=$(python3 scripts/changed-revisions.py "$base" "$head" --merged-bases)
+    if [ -z "$listed" ]; then
+        return 0
+    fi
+    mapfile -t bases <<<"$listed"
+    if ! trust=$(trust_file); then
+        note "verify: ADAPTERCTL_TRUST_BUNDLE is not set; cannot verify ${bases[*]}."
+        return 1
+    fi
+    report "Merged base signatures (verify --base)" adapterctl verify --base "${bases[@]}" \
+        --trust "$trust"
 }
 
 gate_policy() {

@@ -281,6 +281,22 @@ def test_changed_revisions_lists_manifests_and_bundles(repo: Path) -> None:
     ]
 
 
+def test_changed_revisions_lists_the_merged_bases_a_change_adds(repo: Path) -> None:
+    base = _commit(repo, {"bases/llama/r1.yaml": "name: llama\n"})
+    _git(repo, "checkout", "-q", "-b", "pr")
+    _commit(
+        repo,
+        {
+            "bases/llama/r2.yaml": "name: llama\n",  # a refresh: no merge record
+            "bases/bot-merged/r1.yaml": "name: bot-merged\nmerge: {trigger: latency}\n",
+            "bases/old-merged/r1.sigstore.json": "{}\n",  # a bundle without its manifest
+            "adapters/bot/1.0.0.yaml": "v: 1\n",
+        },
+    )
+    assert _run("changed-revisions.py", repo, base, "HEAD", "--merged-bases") == "bot-merged@r1\n"
+    assert _run("changed-revisions.py", repo, base, "HEAD") == "bot@1.0.0\n"
+
+
 def test_changed_revisions_with_the_revisions_a_change_promotes(repo: Path) -> None:
     env = "environments/prod/environment.yaml"
     routes = "routes:\n  bot:\n    - {version: 1.0.0, weight: 100}\n  sql:\n    - {version: 2.0.0, weight: 100}\n"
