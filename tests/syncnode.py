@@ -26,8 +26,8 @@ from tests.forwarding import Forwarding, serving
 BASE = "tiny-llama"
 
 
-def base_path() -> Path:
-    base = Registry.load(REPO, workers=1).base(BASE, "r1")
+def base_path(revision: str = "r1") -> Path:
+    base = Registry.load(REPO, workers=1).base(BASE, revision)
     assert base is not None
     assert base.weights_artifact is not None
     digest = str(base.weights_artifact)
@@ -46,8 +46,9 @@ class RuntimeNode:
 
 
 @contextlib.contextmanager
-def runtime_node(max_loras: int = 8) -> Iterator[RuntimeNode]:
-    engine = Engine(base_path(), served_model_name=BASE, max_loras=max_loras)
+def runtime_node(max_loras: int = 8, revision: str = "r1") -> Iterator[RuntimeNode]:
+    """A reference node on tiny-llama@``revision`` (its weights in the example store)."""
+    engine = Engine(base_path(revision), served_model_name=BASE, max_loras=max_loras)
     app = create_app(engine, allow_runtime_lora_updating=True)
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
