@@ -147,9 +147,9 @@ def base_body(moved: BasePromotion) -> str:
         f"vLLM cannot change its base at run time. Before merging, start a node pool on "
         f"`{moved.new}`; after merging, `adapterctl render --target vllm-args --env {moved.env}` "
         f"gives its command line, `sync` loads the new revisions there (a node still on "
-        f"`{moved.old}` is refused: `base-mismatch`), and the gateway sends each alias only to "
-        f"nodes that report its new revision loaded, so the `{moved.old}` pool drains as the "
-        "new one takes the traffic (blue-green by node pool).",
+        f"`{moved.old}` is refused and keeps what it serves), and the gateway sends each alias "
+        f"only to nodes that report its new revision loaded, so the `{moved.old}` pool drains "
+        "as the new one takes the traffic (blue-green by node pool).",
         "",
         "### Rollback",
         "",
