@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from adapterctl.registry import Registry
 from adapterctl.serve.api import create_app
@@ -56,10 +57,17 @@ def serving(revisions: tuple[str, ...] = EXAMPLE_REVISIONS) -> Iterator[str]:
         revision = registry.revision(name, version)
         assert revision is not None
         engine.load_lora(label, str(stored(revision.artifact.digest)))
+    with serving_app(create_app(engine)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving_app(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a thread on 127.0.0.1; yields the root URL."""
     listener = socket.create_server(("127.0.0.1", 0))  # connections queue until uvicorn runs
     listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # asyncio won't set it here
     port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(engine), log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:

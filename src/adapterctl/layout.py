@@ -25,7 +25,7 @@ from adapterctl.model.pressure import KEYWORDS
 
 ROOTS = ("adapters", "bases", "environments", "hardware")
 SIGNATURE_SUFFIX = ".sigstore.json"
-_SEMVER_FILE = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?\.yaml$")
+_SEMVER_FILE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]*)?\.yaml$")
 
 EXPECTED_PLACES = (
     "adapters/<name>/adapter.yaml, adapters/<name>/<version>.yaml, "

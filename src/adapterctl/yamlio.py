@@ -120,11 +120,18 @@ def decode(data: bytes) -> str:
 
 def compose(text: str) -> yaml.Node:
     """The single document's node tree; a parse error carries its line and column."""
-    loader = yaml.CSafeLoader(text)
+    try:
+        loader = yaml.CSafeLoader(text)
+    except UnicodeEncodeError as exc:  # a lone surrogate: no file decodes to one
+        raise _not_allowed(ord(text[exc.start]), text[: exc.start]) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         raise _parse_error(exc, text) from None
+    except yaml.reader.ReaderError as exc:  # libyaml's place is a byte offset into UTF-8
+        before = text.encode()[: exc.position].decode(errors="replace")
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise _not_allowed(code, before) from None
     finally:
         loader.dispose()
     if node is None:
@@ -132,18 +139,41 @@ def compose(text: str) -> yaml.Node:
     return node
 
 
+def _not_allowed(code: int, before: str) -> YamlError:
+    """A character YAML does not allow (control characters), ``before`` the text before it."""
+    lines = (before + "x").splitlines()  # YAML's line breaks are Python's here
+    line, column = len(lines), len(lines[-1])
+    return YamlError(
+        "yaml/character",
+        f"character U+{code:04X} at line {line}, column {column} is not allowed in YAML",
+        line,
+        column=column,
+        hint=f'remove it, or write it as "\\u{code:04x}" inside a double-quoted string',
+    )
+
+
 def _parse_error(exc: yaml.MarkedYAMLError, text: str) -> YamlError:
     mark = exc.problem_mark or exc.context_mark
-    line = mark.line + 1 if mark else None
-    column = mark.column + 1 if mark else None
+    line, column = _place(mark, text)
     if exc.context == "expected a single document in the stream":
         message = f"expected a single YAML document, found another at line {line}"
         return YamlError("yaml/syntax", message, line, column=column)
     message = exc.problem or "invalid YAML"
     if exc.context and exc.context_mark is not None:
-        message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+        message += f" ({exc.context} at line {_place(exc.context_mark, text)[0]})"
     hint = "indent with spaces: YAML does not allow tabs" if _char_at(text, mark) == "\t" else None
     return YamlError("yaml/syntax", message, line, column=column, hint=hint)
+
+
+def _place(mark: yaml.Mark | None, text: str) -> tuple[int | None, int | None]:
+    """1-based line and column of ``mark``; the end of the stream (libyaml puts it on the line
+    after a missing or final newline) is the end of the file's last line."""
+    if mark is None:
+        return None, None
+    lines = text.splitlines() or [""]
+    if mark.line < len(lines):
+        return mark.line + 1, mark.column + 1
+    return len(lines), len(lines[-1]) + 1
 
 
 def _char_at(text: str, mark: yaml.Mark | None) -> str:

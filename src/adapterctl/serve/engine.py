@@ -16,6 +16,7 @@ disk on their next request.
 from __future__ import annotations
 
 import inspect
+import math
 import threading
 import warnings
 from collections.abc import Iterator
@@ -45,14 +46,24 @@ from adapterctl.serve.loras import (
     worker_failed,
 )
 
-__all__ = ["Chunk", "Engine", "LoraError", "SamplingParams"]
+__all__ = ["Chunk", "Engine", "LoraError", "SamplingError", "SamplingParams"]
 
 _UNKNOWN = "\0unknown"  # the adapter selection must be set before the next step
 
 
+class SamplingError(ValueError):
+    """vLLM's ``VLLMValidationError`` for a sampling parameter: the message, then the
+    parameter and the value given (``(parameter=temperature, value=-0.5)``)."""
+
+    def __init__(self, message: str, parameter: str, value: object) -> None:
+        super().__init__(f"{message} (parameter={parameter}, value={value})")
+        self.parameter = parameter
+
+
 @dataclass(frozen=True)
 class SamplingParams:
-    """How to pick tokens: greedy when ``temperature`` is 0, else seeded nucleus sampling."""
+    """How to pick tokens: greedy when ``temperature`` is 0, else seeded nucleus sampling.
+    The ranges and messages are vLLM's (``sampling_params.py``, ``_verify_args``)."""
 
     max_tokens: int = 16
     temperature: float = 1.0
@@ -61,12 +72,25 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.max_tokens < 1:
-            raise ValueError(f"max_tokens must be at least 1, got {self.max_tokens}.")
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be non-negative, got {self.temperature}.")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}.")
+        temperature, top_p, max_tokens = self.temperature, self.top_p, self.max_tokens
+        if not math.isfinite(temperature):
+            message = f"temperature must be a finite number, got {temperature}."
+            raise SamplingError(message, "temperature", temperature)
+        if temperature < 0:
+            message = f"temperature must be non-negative, got {temperature}."
+            raise SamplingError(message, "temperature", temperature)
+        if temperature > MAX_TEMPERATURE:
+            message = f"temperature must be in [0, 2], got {temperature}."
+            raise SamplingError(message, "temperature", temperature)
+        if not 0 < top_p <= 1:
+            raise SamplingError(f"top_p must be in (0, 1], got {top_p}.", "top_p", top_p)
+        if max_tokens < 1:
+            message = f"max_tokens must be at least 1, got {max_tokens}."
+            raise SamplingError(message, "max_tokens", max_tokens)
+
+
+MAX_TEMPERATURE = 2.0
+"""vLLM refuses a higher temperature (``sampling_params.py``)."""
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,8 @@ def check_allowed(path: str, allowed: Path | None) -> None:
     if allowed is None:
         return
     root = allowed.expanduser().resolve()
+    if "\0" in path:  # no file name holds one; resolve() would raise ValueError
+        raise outside_allowed_dir(path.replace("\0", "\\0"), root)
     if not Path(path).expanduser().resolve().is_relative_to(root):
         raise outside_allowed_dir(path, root)
 

@@ -15,7 +15,7 @@ import anyio.to_thread
 from fastapi.responses import Response, StreamingResponse
 from jinja2 import TemplateError
 
-from adapterctl.serve.engine import Engine, LoraError, SamplingParams
+from adapterctl.serve.engine import Engine, LoraError, SamplingError, SamplingParams
 from adapterctl.serve.errors import ApiError, engine_error
 from adapterctl.serve.metrics import NodeMetrics
 from adapterctl.serve.protocol import (
@@ -63,22 +63,39 @@ class Node:
         options = request.stream_options
         usage = bool(request.stream and options is not None and options.include_usage)
         prefix = "cmpl" if kind == "completion" else "chatcmpl"
-        return Job(kind, model, lora, ids, _sampling(request, kind, room), bool(request.stream),
+        params = _sampling(request, kind, room, self.engine.max_model_len)
+        return Job(kind, model, lora, ids, params, bool(request.stream),
                    usage, constraint_for(request), f"{prefix}-{uuid.uuid4().hex}",
                    int(time.time()))  # fmt: skip
 
 
-def _sampling(request: GenerationRequest, kind: str, room: int) -> SamplingParams:
-    """vLLM's defaults: 16 tokens for completions, the rest of the context for chat."""
-    chosen = request.max_completion_tokens if isinstance(request, ChatRequest) else None
-    requested = chosen or request.max_tokens or (16 if kind == "completion" else room)
+def _sampling(request: GenerationRequest, kind: str, room: int, length: int) -> SamplingParams:
+    """vLLM's defaults (16 tokens for completions, the rest of the context for chat), its
+    refusal of more output tokens than the model's length, and its clamp to the room left."""
+    param, requested = _max_tokens(request)
+    if requested is not None and requested > length:
+        raise ApiError(
+            f"{param}={requested} cannot be greater than max_model_len={length}. Please "
+            f"request fewer output tokens. (parameter={param}, value={requested})",
+            param=param,
+        )
+    if requested is None:
+        requested = 16 if kind == "completion" else room
     stop = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
     temperature = 1.0 if request.temperature is None else request.temperature
     top_p = 1.0 if request.top_p is None else request.top_p
     try:  # SamplingParams checks its ranges with vLLM's messages
         return SamplingParams(min(requested, room), temperature, top_p, request.seed, stop)
-    except ValueError as exc:
-        raise ApiError(str(exc)) from None
+    except SamplingError as exc:
+        raise ApiError(str(exc), param=exc.parameter) from None
+
+
+def _max_tokens(request: GenerationRequest) -> tuple[str, int | None]:
+    """The output-token limit a request names, and the field it came from (a chat's
+    ``max_completion_tokens`` wins over its ``max_tokens``, as in vLLM)."""
+    if isinstance(request, ChatRequest) and request.max_completion_tokens is not None:
+        return "max_completion_tokens", request.max_completion_tokens
+    return "max_tokens", request.max_tokens
 
 
 async def serve(node: Node, build: Callable[[], Job], requested: str | None) -> Response:

@@ -54,7 +54,8 @@ class GenerationRequest(_Open):
     max_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
+    """vLLM's bounds: a 64-bit signed integer."""
     stop: str | list[str] | None = None
     n: int = 1
     stream: bool | None = False
