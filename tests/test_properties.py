@@ -31,7 +31,15 @@ from adapterctl.gitops.routes import Routed, parse_routes
 from adapterctl.inspect.safetensors import Header, SafetensorsError, read_header
 from adapterctl.layout import Placement, classify
 from adapterctl.model import Environment
-from adapterctl.model.common import Digest, Duration, FileName, Name, Revision, SemVer
+from adapterctl.model.common import (
+    BaseName,
+    Digest,
+    Duration,
+    FileName,
+    Name,
+    Revision,
+    SemVer,
+)
 from adapterctl.model.environment import Routes
 from adapterctl.model.kinds import Kind
 from adapterctl.model.node import NodeConfig
@@ -392,6 +400,11 @@ def _name_rule(value: str) -> bool:
     )
 
 
+def _base_name_rule(value: str) -> bool:
+    """A DNS-1123 subdomain: dot-separated DNS labels, at most 253 characters in all."""
+    return 0 < len(value) <= 253 and all(_name_rule(part) for part in value.split("."))
+
+
 def _numeric(part: str) -> bool:
     return part != "" and set(part) <= set(string.digits) and (part == "0" or part[0] != "0")
 
@@ -470,6 +483,17 @@ UNICODE_DIGITS = "\u0661\u0662\u0663\u00b9\uff11"  # Arabic-Indic, superscript, 
 @example("a" * 64)
 def test_names_are_accepted_exactly_by_the_documented_rule(value: str) -> None:
     assert _accepts(Name)(value) == _name_rule(value)
+
+
+@PROPERTY
+@given(st.one_of(NAME_TEXTS, st.lists(s.names(), min_size=1, max_size=6).map(".".join),
+                 st.text(max_size=70)))  # fmt: skip
+@example("llama-3.1-8b-instruct")
+@example("llama..8b")
+@example(".".join(["a" * 63] * 4))
+@example("a\n")
+def test_base_names_are_accepted_exactly_as_dns_1123_subdomains(value: str) -> None:
+    assert _accepts(BaseName)(value) == _base_name_rule(value)
 
 
 @PROPERTY

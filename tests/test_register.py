@@ -464,24 +464,37 @@ def test_register_base_can_store_the_weights(
     assert (stored / "model.safetensors").read_bytes() == (model / "model.safetensors").read_bytes()
 
 
-NAME_RULE = "use lower-case letters, digits and '-' (at most 63, starting and ending with a letter or digit)"
+BASE_RULE = (
+    "use lower-case letters, digits, '-' and '.' (a DNS-1123 subdomain: at most 253 "
+    "characters, each dot-separated part starting and ending with a letter or digit), e.g. "
+    "llama-3.1-8b-instruct"
+)
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["register-base", "../base", "--name", "llama-3.1-8b", "--revision", "r1"],
-         f"--name: 'llama-3.1-8b' is not a valid name: {NAME_RULE}"),
+        (["register-base", "../base", "--name", "Llama_3.1", "--revision", "r1"],
+         f"--name: 'Llama_3.1' is not a valid base name: {BASE_RULE}"),
+        (["register-base", "../base", "--name", "llama..8b", "--revision", "r1"],
+         f"--name: 'llama..8b' is not a valid base name: {BASE_RULE}"),
+        (["register-base", "../base", "--name", "llama-3.1-", "--revision", "r1"],
+         f"--name: 'llama-3.1-' is not a valid base name: {BASE_RULE}"),
+        (["register-base", "../base", "--name", "a" * 64, "--revision", "r1"],
+         f"--name: '{'a' * 64}' is not a valid base name: {BASE_RULE}"),
+        (["register-base", "../base", "--name", ".".join(["a" * 63] * 4), "--revision", "r1"],
+         f"--name: '{'.'.join(['a' * 63] * 4)}' is not a valid base name: {BASE_RULE}"),
         (["register-base", "../base", "--name", "llama-x", "--revision", "r 1"],
          "--revision: 'r 1' is not a valid revision: use letters, digits, '.', '_' and '-'"),
         (["register", "../adapter", "--name", "bar-adapter", "--version", "0.1", "--base",
           "tiny-llama@r1", "--description", "x", "--training", "../training.yaml"],
          "--version: '0.1' is not a semantic version: expected MAJOR.MINOR.PATCH, e.g. 1.2.0"),
         (["register", "../adapter", "--name", "bar-adapter", "--version", "0.1.0", "--base",
-          "llama-3.1-8b@r1", "--description", "x", "--training", "../training.yaml"],
-         f"--base: 'llama-3.1-8b' is not a valid name: {NAME_RULE}"),
+          "Llama-3.1@r1", "--description", "x", "--training", "../training.yaml"],
+         f"--base: 'Llama-3.1' is not a valid base name: {BASE_RULE}"),
     ],
-    ids=["base-name", "base-revision", "adapter-version", "base-ref"],
+    ids=["base-name", "base-name-dots", "base-name-end", "base-name-label", "base-name-254",
+         "base-revision", "adapter-version", "base-ref"],
 )  # fmt: skip
 def test_a_bad_name_or_version_is_a_usage_error_and_nothing_is_written(
     workspace: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
@@ -494,3 +507,16 @@ def test_a_bad_name_or_version_is_a_usage_error_and_nothing_is_written(
     assert _store_listing(workspace) == stored
     assert not (workspace / "bases/llama-x").exists()
     assert not (workspace / "adapters/bar-adapter").exists()
+
+
+def test_a_base_name_as_people_write_it_is_accepted(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Kubernetes DNS-1123 subdomain rules: ``llama-3.1-8b-instruct``, dots included."""
+    make_base(workspace.parent / "base", R1)
+    args = ["register-base", "../base", "--name", "llama-3.1-8b-instruct", "--revision", "r1"]
+    assert main(args) == 0
+    assert capsys.readouterr().out == "wrote bases/llama-3.1-8b-instruct/r1.yaml\n"
+    manifest = Registry.load(workspace).base("llama-3.1-8b-instruct", "r1")
+    assert manifest is not None
+    assert main(["validate", "bases/llama-3.1-8b-instruct/r1.yaml"]) == 0

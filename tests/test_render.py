@@ -271,6 +271,20 @@ def test_aibrix_warns_that_a_file_store_is_local(
     assert yaml.safe_load_all(out)
 
 
+def test_aibrix_refuses_a_served_base_name_too_long_for_a_pod_label(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A base name may be a 253-character DNS-1123 subdomain; a label value takes 63."""
+    long = "llama-3.1-8b-instruct." + "x" * 50
+    code, out, err = render(capsys, repo, "aibrix", "--base-name", long)
+    assert (code, out) == (1, "")
+    assert err == (
+        "adapterctl: error: --target aibrix puts the base's served name in the pod label "
+        f"model.aibrix.ai/name, which takes at most 63 characters; '{long}' has 72\n"
+        "  → pass --base-name NAME (the name the pods serve the base under)\n"
+    )
+
+
 # --- kserve ------------------------------------------------------------------------------
 
 KSERVE_LORA = {

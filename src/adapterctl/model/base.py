@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 from pydantic import Field, Strict
 
 from adapterctl.model.common import (
+    BaseName,
     Digest,
     Frozen,
-    Name,
     PositiveInt,
     Revision,
     Str,
@@ -74,7 +74,7 @@ class Merge(Frozen):
 class BaseManifest(Frozen):
     """Identity, fingerprints and shape table of one base model revision."""
 
-    name: Name
+    name: BaseName
     revision: Revision
     """Upstream commit, digest or label; the manifest's file name."""
     created: Timestamp | None = None

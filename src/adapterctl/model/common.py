@@ -88,6 +88,18 @@ Name = pattern_type(
     "(at most 63, starting and ending with a letter or digit)",
     max_length=63,
 )
+BASE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
+BaseName = pattern_type(
+    "base-name",
+    BASE_NAME_PATTERN,
+    "A base model's name as people write it (llama-3.1-8b-instruct): a Kubernetes DNS-1123 "
+    "subdomain, lower-case letters, digits, '-' and '.', at most 253 characters, each "
+    "dot-separated part at most 63 and starting and ending with a letter or digit.",
+    "'{value}' is not a valid base name: use lower-case letters, digits, '-' and '.' (a "
+    "DNS-1123 subdomain: at most 253 characters, each dot-separated part starting and ending "
+    "with a letter or digit), e.g. llama-3.1-8b-instruct",
+    max_length=253,
+)
 SemVer = pattern_type(
     "semver",
     SEMVER_PATTERN,

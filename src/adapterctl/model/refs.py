@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from adapterctl.model.common import Frozen, Name, Revision, SemVer
+from adapterctl.model.common import BaseName, Frozen, Name, Revision, SemVer
 
 
 class BaseRef(Frozen):
     """Names a base model manifest, ``bases/<name>/<revision>.yaml``."""
 
-    name: Name
+    name: BaseName
     """The base model's name (its folder under bases/)."""
     revision: Revision
     """The base model revision (its file name under bases/<name>/)."""

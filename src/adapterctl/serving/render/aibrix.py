@@ -8,6 +8,7 @@ are not an AIBrix concept: the canary split belongs to the gateway (see ``litell
 
 from __future__ import annotations
 
+from adapterctl.errors import InputError
 from adapterctl.serving.desired import DesiredRevision, DesiredState
 from adapterctl.serving.render import _kube
 from adapterctl.serving.render.base import (
@@ -23,6 +24,7 @@ from adapterctl.serving.render.base import (
 
 API_VERSION = "model.aibrix.ai/v1alpha1"
 BASE_LABEL = "model.aibrix.ai/name"
+LABEL_VALUE_MAX = 63
 
 
 class AIBrix:
@@ -32,12 +34,25 @@ class AIBrix:
 
     def render(self, state: DesiredState, options: RenderOptions) -> Text:
         base = _kube.artifacts(options, Target.AIBRIX.value)
+        _label_value(options.served_base(state))
         revisions = ordered(state)
         _kube.unique({r.served_name: _kube.dns_name(r.served_name) for r in revisions})
         resources = [_adapter(r, state, options, base) for r in revisions]
         warnings = _kube.local_store_warning(base, "AIBrix")
         lines = header(state, Target.AIBRIX) + [f"warning: {w}" for w in warnings]
         return Text(comment(lines) + yaml_documents(resources), warnings)
+
+
+def _label_value(served_base: str) -> None:
+    """The base's served name is a pod label value here: at most 63 characters (a base
+    name may be a DNS-1123 subdomain of up to 253)."""
+    if len(served_base) > LABEL_VALUE_MAX:
+        raise InputError(
+            f"--target aibrix puts the base's served name in the pod label {BASE_LABEL}, "
+            f"which takes at most {LABEL_VALUE_MAX} characters; '{served_base}' has "
+            f"{len(served_base)}",
+            hint="pass --base-name NAME (the name the pods serve the base under)",
+        )
 
 
 def _adapter(
