@@ -318,9 +318,10 @@ def test_merge_refuses_an_existing_base_revision(
         (
             "--name",
             "Support_Bot",
-            "adapterctl: error: --name: 'Support_Bot' is not a valid name: "
-            "use lower-case letters, digits and '-' (at most 63, starting and ending with a letter "
-            "or digit)\n",
+            "adapterctl: error: --name: 'Support_Bot' is not a valid base name: use lower-case "
+            "letters, digits, '-' and '.' (a DNS-1123 subdomain: at most 253 characters, each "
+            "dot-separated part starting and ending with a letter or digit), e.g. "
+            "llama-3.1-8b-instruct\n",
         ),
         (
             "--dtype",
