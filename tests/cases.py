@@ -7,13 +7,16 @@ A case folder holds:
 
   - ``remove`` (paths), ``directories`` (paths made into folders), ``symlinks``
     (path → target), ``large_files`` (path → size in bytes);
+  - ``copy`` (path → a file or folder of this repository, copied there first: a model
+    directory from ``examples/store`` to register);
   - ``files`` (path → text written verbatim, UTF-8) and ``binary_files`` (path → hex of
     the bytes: non-UTF-8, byte order marks, corrupt safetensors); a path is relative to
     the registry and may leave it (``../inputs/trust.yaml``) for inputs a command must
     not read from the repository it checks;
   - ``store = true``: the example store is copied in (``examples/store``, named by
     ``pyproject.toml``); ``git = true``: the registry is committed in git (init, add,
-    commit) after the case is applied;
+    commit) after the case is applied, and ``dirty_files`` (path → text) are written
+    after that commit;
   - ``command``: the arguments after ``adapterctl`` (default ``["validate"]``),
     ``args``: extra arguments appended to it; ``exit``: the expected exit code
     (default 1);
@@ -32,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import copy_registry
+from tests.conftest import REPO, copy_registry
 
 DATA = Path(__file__).parent / "data"
 
@@ -92,6 +95,8 @@ class Case:
         overlay = self.folder / "overlay"
         if overlay.is_dir():
             shutil.copytree(overlay, root, dirs_exist_ok=True)
+        for path, source in spec.get("copy", {}).items():
+            _copy(REPO / source, root / path)
         for path in spec.get("remove", []):
             _remove(root / path)
         for path in spec.get("directories", []):
@@ -109,6 +114,8 @@ class Case:
             _write(root / path, bytes.fromhex("".join(str(hexa).split())))
         if self.git:
             commit_all(root)
+        for path, text in spec.get("dirty_files", {}).items():
+            _write(root / path, str(text).encode("utf-8"))
         return root
 
     def _spec(self) -> dict[str, Any]:
@@ -124,6 +131,15 @@ def commit_all(root: Path) -> None:
         ["git", "commit", "-q", "-m", "registry"],
     ):
         subprocess.run(argv, cwd=root, env=env, check=True, capture_output=True)
+
+
+def _copy(source: Path, target: Path) -> None:
+    _remove(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, target)
+    else:
+        shutil.copyfile(source, target)
 
 
 def _write(path: Path, content: bytes) -> None:
