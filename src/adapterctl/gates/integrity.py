@@ -60,8 +60,8 @@ def _entry_problem(entry: os.DirEntry[str]) -> tuple[str, str, str | None] | Non
         return "pickle", "pickle files are refused", hint
     if entry.name not in ALLOWED:
         allowed = ", ".join(ALLOWED)
-        hint = TRAINING_HINT if entry.name == "training.yaml" else None
-        return "unexpected-file", f"not part of a PEFT LoRA adapter (allowed: {allowed})", hint
+        message = f"not part of a PEFT LoRA adapter (allowed: {allowed})"
+        return "unexpected-file", message, TRAINING_HINT if entry.name == "training.yaml" else None
     if entry.stat().st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH):
         return "executable", "executable files are refused in an artifact", "chmod -x it"
     return None
