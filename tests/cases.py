@@ -22,7 +22,8 @@ A case folder holds:
     (default 1);
 - ``expected.txt`` (invalid cases): the exact standard output of the command, and
   ``expected-stderr.txt`` (optional) its exact standard error (else it must be empty).
-  In both, the registry's absolute path is written ``$ROOT`` and its parent ``$TMP``.
+  In both, the registry's absolute path is written ``$ROOT``, its parent ``$TMP``, and
+  (``git = true``) its commit ``$HEAD``.
 """
 
 from __future__ import annotations

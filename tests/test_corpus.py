@@ -54,8 +54,19 @@ def git_status(root: Path) -> str:
     return result.stdout
 
 
-def normalized(text: str, root: Path) -> str:
-    """``text`` with the registry's absolute path as ``$ROOT``, its parent as ``$TMP``."""
+def head(root: Path) -> str:
+    """The commit the registry's git repository is at."""
+    result = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
+def normalized(text: str, root: Path, commit: str | None = None) -> str:
+    """``text`` with the registry's absolute path as ``$ROOT``, its parent as ``$TMP``,
+    and its ``commit`` (in full or its first 12 digits) as ``$HEAD``."""
+    if commit is not None:
+        text = text.replace(commit, "$HEAD").replace(commit[:12], "$HEAD")
     for path in {root, root.resolve()}:
         text = text.replace(str(path), "$ROOT")
     for path in {root.parent, root.parent.resolve()}:
@@ -72,10 +83,11 @@ def test_invalid_case_fails_with_its_message_and_changes_nothing(
     root = case.build(tmp_path / "registry")
     before = snapshot(root)
     status = git_status(root) if case.git else ""
+    commit = head(root) if case.git else None
     monkeypatch.chdir(root)
     code = main(case.command)
     captured = capsys.readouterr()
-    out, err = normalized(captured.out, root), normalized(captured.err, root)
+    out, err = normalized(captured.out, root, commit), normalized(captured.err, root, commit)
     for text in (out, err):
         assert "internal error" not in text
         assert "Traceback" not in text
