@@ -99,5 +99,5 @@ def test_invalid_case_fails_with_its_message_and_changes_nothing(
         assert git_status(root) == status
 
 
-def test_there_are_at_least_thirty_invalid_cases() -> None:
-    assert len(INVALID) >= 30
+def test_there_are_at_least_150_invalid_cases() -> None:
+    assert len(INVALID) >= 150
