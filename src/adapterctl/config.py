@@ -6,7 +6,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from adapterctl.errors import UsageError
+from adapterctl.errors import InputError, UsageError
 from adapterctl.layout import ROOTS
 
 STORE_ENV = "ADAPTERCTL_STORE"
@@ -14,12 +14,26 @@ STORE_ENV = "ADAPTERCTL_STORE"
 
 def settings(root: Path) -> dict[str, object]:
     """The ``[tool.adapterctl]`` table of ``root/pyproject.toml`` (empty when absent)."""
+    pyproject = root / "pyproject.toml"
     try:
-        with (root / "pyproject.toml").open("rb") as handle:
+        with pyproject.open("rb") as handle:
             table = tomllib.load(handle).get("tool", {}).get("adapterctl")
-    except (OSError, tomllib.TOMLDecodeError):
+    except OSError:
         return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{_shown(pyproject)}: not valid TOML: {exc}",
+            hint="fix the file: its [tool.adapterctl] table configures this registry",
+        ) from None
     return table if isinstance(table, dict) else {}
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current directory when it is inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _declares_registry(pyproject: Path) -> bool:
@@ -33,6 +47,11 @@ def _declares_registry(pyproject: Path) -> bool:
 def store_uri(root: Path, flag: str | None) -> str:
     """The artifact store: ``--store``, else $ADAPTERCTL_STORE, else pyproject's ``store``."""
     uri = flag or os.environ.get(STORE_ENV) or settings(root).get("store")
+    if uri is not None and not isinstance(uri, str):
+        raise InputError(
+            f"{_shown(root / 'pyproject.toml')}: [tool.adapterctl] store: expected a store "
+            f"URI string (file://… or s3://…), got {uri!r}"
+        )
     if not isinstance(uri, str) or not uri:
         raise UsageError(
             "no artifact store configured",

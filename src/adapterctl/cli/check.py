@@ -14,6 +14,7 @@ from adapterctl.cli.options import (
     OutputOption,
     RootOption,
     StoreOption,
+    check_ref,
     emit,
 )
 from adapterctl.cli.stores import store_for
@@ -28,6 +29,7 @@ def _parse(target: str) -> tuple[str, str]:
     name, sep, version = target.partition("@")
     if not sep or not name or not version:
         raise UsageError(f"{target}: expected NAME@VERSION, e.g. support-bot@1.2.0")
+    check_ref(target, name, version)
     return name, version
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from adapterctl import layout
 from adapterctl.errors import ExitCode, UsageError
@@ -15,6 +16,7 @@ from adapterctl.findings import Report
 from adapterctl.fsutil import write_atomic
 from adapterctl.model import HardwareClass
 from adapterctl.model.kinds import Kind
+from adapterctl.model.refs import AdapterRef
 from adapterctl.registry import Registry
 from adapterctl.report import Format, render
 
@@ -128,11 +130,25 @@ def hardware_class(registry: Registry, given: list[str] | None) -> str | None:
 
 
 def parse_target(text: str) -> tuple[str, str]:
-    """``NAME@VERSION`` from the command line, as (name, version)."""
+    """``NAME@VERSION`` from the command line, as (name, version): a valid name and a
+    semantic version, so that neither can name a path outside adapters/NAME/."""
     name, sep, version = text.partition("@")
     if not sep or not name or not version:
         raise UsageError(f"{text}: expected NAME@VERSION, e.g. support-bot@1.2.0")
+    check_ref(text, name, version)
     return name, version
+
+
+def check_ref(shown: str, name: str, version: str | None = None) -> None:
+    """An adapter name (and version) from the command line, checked: a usage error that
+    starts with ``shown`` (the argument or option as given) and states the rule."""
+    try:
+        if version is None:
+            AdapterRef.model_validate({"name": name, "version": "0.0.0"})
+        else:
+            AdapterRef.model_validate({"name": name, "version": version})
+    except ValidationError as exc:
+        raise UsageError(f"{shown}: {exc.errors()[0]['msg']}") from None
 
 
 PrometheusOption = Annotated[

@@ -20,6 +20,7 @@ from adapterctl.cli.options import (
     RootOption,
     ScrapeOption,
     StoreOption,
+    check_ref,
     parse_target,
     write_report,
 )
@@ -217,6 +218,9 @@ def rollback_command(
 ) -> int:
     """Revert the last change to NAME's routes in ENV (or route --to VERSION) on a branch."""
     check_env_name(env)
+    check_ref(alias, alias)
+    if to is not None:
+        check_ref(f"--to {to}", alias, to)
     registry_root = resolve_root(root)
     if push:
         require_remote(registry_root, remote)

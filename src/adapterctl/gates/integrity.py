@@ -29,10 +29,16 @@ def _error(rule: str, location: Location, message: str, hint: str | None = None)
     return Finding(f"integrity/{rule}", Severity.ERROR, location, message, hint)
 
 
+TRAINING_HINT = (
+    "the training hand-over record is not part of the artifact: keep it beside the "
+    "adapter folder and pass --training FILE"
+)
+
+
 def check_directory(path: Path, locate: Locate) -> list[Finding]:
     """Layout of an adapter directory before it is registered."""
     findings = [
-        _error("missing-file", locate(("artifact", "files")), f"{name} is missing")
+        _error("missing-file", locate(("artifact", "files", name)), f"{name} is missing")
         for name in REQUIRED
         if not (path / name).is_file() or (path / name).is_symlink()
     ]
@@ -54,7 +60,8 @@ def _entry_problem(entry: os.DirEntry[str]) -> tuple[str, str, str | None] | Non
         return "pickle", "pickle files are refused", hint
     if entry.name not in ALLOWED:
         allowed = ", ".join(ALLOWED)
-        return "unexpected-file", f"not part of a PEFT LoRA adapter (allowed: {allowed})", None
+        message = f"not part of a PEFT LoRA adapter (allowed: {allowed})"
+        return "unexpected-file", message, TRAINING_HINT if entry.name == "training.yaml" else None
     if entry.stat().st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH):
         return "executable", "executable files are refused in an artifact", "chmod -x it"
     return None

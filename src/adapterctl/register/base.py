@@ -8,6 +8,8 @@ from pathlib import Path
 
 from adapterctl import layout
 from adapterctl.inspect.base import read_base
+from adapterctl.inspect.chat_template import PROBES, find_chat_template
+from adapterctl.inspect.chat_template import render as render_template
 from adapterctl.model import BaseManifest
 from adapterctl.model.kinds import Kind
 from adapterctl.register.writer import ensure_new, now, render, write_new
@@ -48,6 +50,7 @@ def register_base(
     path = layout.base_path(name, revision)
     ensure_new(root, path)
     info = read_base(model_dir)
+    _check_chat_template(model_dir)
     manifest = BaseManifest.model_validate(
         {
             "name": name,
@@ -69,3 +72,15 @@ def register_base(
     )
     write_new(root, path, render(path, Kind.BASE, manifest))
     return path
+
+
+def _check_chat_template(model_dir: Path) -> None:
+    """The base's chat template, if any, renders a conversation (ChatTemplateError names
+    its file, field and line otherwise): one that is not Jinja, or raises, cannot serve."""
+    found = find_chat_template(model_dir)
+    if found is None:
+        return
+    template, file = found
+    source = f"{model_dir / file}" + (" $.chat_template" if file.endswith(".json") else "")
+    _, conversation = PROBES[-1]
+    render_template(template, bos_token="", eos_token="", source=source, messages=conversation)

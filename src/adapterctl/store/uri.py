@@ -22,6 +22,11 @@ def open_store(uri: str, *, endpoint_url: str | None = None, base: Path | None =
     """The store ``uri`` names; StoreError for a URI no backend understands."""
     match = SCHEME.match(uri)
     if match is None:
+        if uri.lower().startswith(("file:", "s3:")):
+            raise StoreError(
+                f"store URI '{uri}' lacks '//' after its scheme: use file:///abs/path, "
+                "file://rel/path or s3://bucket[/prefix]"
+            )
         return _file_store(uri, uri, base)
     scheme, rest = match.group(1).lower(), match.group(2)
     if scheme == "file":
