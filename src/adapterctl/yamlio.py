@@ -22,6 +22,7 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_ALIAS_USES = 100
 MAX_DEPTH = 64
 STR_TAG = "tag:yaml.org,2002:str"
+BOOL_TAG = "tag:yaml.org,2002:bool"
 COLLECTION_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
 _CONSTRUCTOR = yaml.SafeLoader("")
 
@@ -267,6 +268,8 @@ def _short_tag(tag: str) -> str:
 
 
 def _scalar(node: yaml.ScalarNode) -> object:
+    if node.tag == BOOL_TAG and node.value.lower() not in ("true", "false"):
+        raise _yaml11_boolean(node)
     construct = _CONSTRUCTOR.yaml_constructors.get(node.tag)
     if construct is None or node.tag.endswith((":binary", ":set", ":omap", ":pairs")):
         raise _unsupported_tag(node)
@@ -274,6 +277,19 @@ def _scalar(node: yaml.ScalarNode) -> object:
         return construct(_CONSTRUCTOR, node)
     except (ValueError, yaml.constructor.ConstructorError) as exc:
         raise _at(node, "yaml/syntax", f"cannot read value {node.value!r}: {exc}") from None
+
+
+def _yaml11_boolean(node: yaml.ScalarNode) -> YamlError:
+    """``yes``/``no``/``on``/``off``: a boolean to YAML 1.1 (PyYAML), a string to YAML 1.2
+    (Go's yaml.v3, JavaScript's yaml): which one a file means must not depend on the reader."""
+    meaning = "true" if node.value.lower() in ("yes", "on") else "false"
+    return _at(
+        node,
+        "yaml/boolean",
+        f"{node.value!r} is {meaning} to YAML 1.1 readers and the string {node.value!r} to "
+        "YAML 1.2 readers",
+        hint=f"write {meaning} for the boolean, or quote it (\"{node.value}\") for the text",
+    )
 
 
 def _unsupported_tag(node: yaml.Node) -> YamlError:
