@@ -288,7 +288,7 @@ def _yaml11_boolean(node: yaml.ScalarNode) -> YamlError:
         "yaml/boolean",
         f"{node.value!r} is {meaning} to YAML 1.1 readers and the string {node.value!r} to "
         "YAML 1.2 readers",
-        hint=f"write {meaning} for the boolean, or quote it (\"{node.value}\") for the text",
+        hint=f'write {meaning} for the boolean, or quote it ("{node.value}") for the text',
     )
 
 
