@@ -79,7 +79,7 @@ def errors(result: analysis.Result) -> list[str]:
 def test_a_healthy_canary_is_successful(served: tuple[Gateway, Regression], reg: Registry) -> None:
     gateway, _ = served
     result = scraped(gateway, reg, 120)
-    assert result.target.pair == Pair("support-bot@1.1.0", "support-bot@1.0.0")
+    assert result.target.pair == Pair("support-bot@1.1.0", "support-bot@1.0.0", "support-bot")
     assert (result.phase, errors(result)) == (Phase.SUCCESSFUL, []), result.findings
     measured = result.measurements[0]
     assert measured.canary.total + measured.stable.total == 120

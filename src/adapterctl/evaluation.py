@@ -30,11 +30,10 @@ def auto_baseline(registry: Registry, env_name: str, name: str, candidate: str) 
         raise UsageError(
             f"no environment {env_name}: {layout.environment_path(env_name)} is missing or invalid"
         )
-    routes = [r for r in env.routes.get(name, ()) if r.version != candidate]
+    routes = [r for r in env.routes.get(name, ()) if r.key != candidate]
     if not routes:
         return None
-    best: str = max(routes, key=lambda route: route.weight).version
-    return best
+    return max(routes, key=lambda route: route.weight).key
 
 
 def line_and_suites(registry: Registry, name: str) -> tuple[AdapterLine, tuple[GoldenSuite, ...]]:

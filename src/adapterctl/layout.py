@@ -175,13 +175,22 @@ def _environment_references(env: Environment) -> tuple[Reference, ...]:
         refs.append((("promotion", "from"), environment_path(env.promotion.from_)))
     for alias, routes in env.routes.items():
         refs.append((("routes", alias), line_path(alias)))
-        refs += [
-            (("routes", alias, i, "version"), revision_path(alias, route.version))
-            for i, route in enumerate(routes)
-        ]
+        for i, route in enumerate(routes):
+            if route.version is not None:
+                refs.append((("routes", alias, i, "version"), revision_path(alias, route.version)))
+            else:
+                name, _, revision = route.key.partition("@")
+                refs.append((("routes", alias, i, "base"), base_path(name, revision)))
     return tuple(refs)
 
 
 def served_name(name: str, version: str) -> str:
-    """The immutable name a revision is loaded under on every node (DESIGN §2)."""
-    return f"{name}@{version}"
+    """The immutable name a revision is loaded under on every node (DESIGN §2); ``version``
+    is a route's key, and a base routed as a model of its own is served as its
+    ``NAME@REVISION``."""
+    return version if "@" in version else f"{name}@{version}"
+
+
+def route_key(alias: str, served: str) -> str:
+    """The route key behind a served name of ``alias``: the inverse of :func:`served_name`."""
+    return served.removeprefix(f"{alias}@")

@@ -5,6 +5,14 @@ from __future__ import annotations
 SemverKey = tuple[int, int, int, int, tuple[tuple[int, int, str], ...], str]
 
 
+def route_key_order(key: str) -> tuple[int, SemverKey]:
+    """Sort key of a route's key: adapter versions by precedence, then bases served as models
+    of their own (``NAME@REVISION``, merged from the line: newer than its revisions)."""
+    if "@" in key:
+        return 1, (0, 0, 0, 0, (), key)
+    return 0, semver_key(key)
+
+
 def semver_key(version: str) -> SemverKey:
     """Sort key of a semantic version by precedence (a pre-release before its release)."""
     core, _, pre = version.partition("+")[0].partition("-")

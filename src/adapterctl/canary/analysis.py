@@ -25,7 +25,7 @@ from adapterctl.findings import Finding, Location
 from adapterctl.model import Environment
 from adapterctl.model.analysis import Analysis
 from adapterctl.registry import Registry
-from adapterctl.semver import semver_key
+from adapterctl.semver import route_key_order
 
 
 @dataclass(frozen=True)
@@ -66,16 +66,16 @@ def _pair(environment: Environment, env: str, alias: str, canary: str | None) ->
     if routes is None:
         raise UsageError(f"{alias} is not routed in {env}")
     routed = sorted((r for r in routes if r.weight > 0 or r.tenants),
-                    key=lambda r: semver_key(str(r.version)))  # fmt: skip
+                    key=lambda r: route_key_order(r.key))  # fmt: skip
     stable = max(routed, key=lambda r: r.weight)  # the oldest of equal weights
     others = [r for r in routed if r is not stable]
     if canary is None:
         if not others:
-            raise UsageError(f"{alias} has no canary in {env}: {stable.version} serves 100 %")
-        canary = str(others[-1].version)
-    elif canary not in {str(r.version) for r in others}:
+            raise UsageError(f"{alias} has no canary in {env}: {stable.key} serves 100 %")
+        canary = others[-1].key
+    elif canary not in {r.key for r in others}:
         raise UsageError(f"{alias}@{canary} is not a canary in {env}")
-    return Pair(layout.served_name(alias, canary), layout.served_name(alias, str(stable.version)))
+    return Pair(layout.served_name(alias, canary), layout.served_name(alias, stable.key), alias)
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def from_scrape(
 
 
 def _measure(subject: Target, window: Window, versions: Versions) -> Measurement:
-    canary = traffic(versions.get(subject.pair.canary.partition("@")[2], {}))
-    stable = traffic(versions.get(subject.pair.stable.partition("@")[2], {}))
+    canary = traffic(versions.get(subject.pair.versions[1], {}))
+    stable = traffic(versions.get(subject.pair.versions[0], {}))
     found = judge(subject.pair, canary, stable, subject.analysis, subject.where)
     return Measurement(window, canary, stable, in_window(found, window.label))

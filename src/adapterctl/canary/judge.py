@@ -28,6 +28,7 @@ from adapterctl.latency import (
     fisher_greater,
     mann_whitney_binned,
 )
+from adapterctl.layout import route_key
 from adapterctl.model.analysis import Analysis, LatencyLimit
 
 MORE = "more traffic to the canary (a higher weight, a tenant) or a longer analysis.interval"
@@ -51,15 +52,19 @@ def phase(findings: tuple[Finding, ...]) -> Phase:
 
 @dataclass(frozen=True)
 class Pair:
-    """The two revisions compared: served names ``alias@version``."""
+    """The two revisions compared: served names, ``alias@version`` (or ``NAME@REVISION`` of
+    a base routed as a model of its own)."""
 
     canary: str
     stable: str
+    alias: str = ""
+    """The alias both serve (default: the part of the stable's name before '@')."""
 
     @property
     def versions(self) -> tuple[str, str]:
-        """(the stable version, the canary's)."""
-        return self.stable.partition("@")[2], self.canary.partition("@")[2]
+        """(the stable's route key, the canary's): the gateway's ``version`` labels."""
+        alias = self.alias or self.stable.partition("@")[0]
+        return route_key(alias, self.stable), route_key(alias, self.canary)
 
 
 def judge(

@@ -29,7 +29,7 @@ from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, InputError, UsageError
 from adapterctl.gitops import prbody
 from adapterctl.gitops.changes import Step
-from adapterctl.gitops.promote import GatesFailed, Request, analysis_due, promote
+from adapterctl.gitops.promote import GatesFailed, Request, analysis_due, merged_target, promote
 from adapterctl.gitops.rollback import rollback
 from adapterctl.layout import check_env_name
 from adapterctl.model.common import NAME_PATTERN
@@ -62,7 +62,14 @@ RemoteOption = Annotated[
 
 
 def promote_command(
-    target: Annotated[str, typer.Argument(metavar="NAME@VERSION", help="The revision to promote.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME@VERSION",
+            help="The revision to promote, or a merged base (NAME@REVISION) to route for the "
+            "alias it was merged from.",
+        ),
+    ],
     env: EnvOption,
     weight: Annotated[
         int | None,
@@ -93,14 +100,14 @@ def promote_command(
     """Promote a revision in ENV on a new branch promote/ENV/NAME-VERSION, with its PR body.
     Where ENV analyses canaries, a step that grows one needs its analysis to be Successful;
     a Failed one writes the rollback instead."""
-    name, version = parse_target(target)
+    registry_root = resolve_root(root)
+    name, version = merged_target(registry_root, target) or parse_target(target)
     check_env_name(env)
     if finish and weight is not None:
         raise UsageError("--weight and --finish exclude each other: a canary step or 100 %")
     if weight is not None and not 1 <= weight <= 99:
         raise UsageError(f"--weight {weight}: a canary weight is 1–99 (use --finish for 100 %)")
     tenants = _tenants(tenant, finish)
-    registry_root = resolve_root(root)
     if push:
         require_remote(registry_root, remote)
     request = Request(name, version, env, weight, finish, sign, tenants)
@@ -172,7 +179,7 @@ def _judge(root: Path, request: Request, sources: tuple[str | None, list[str] | 
                          f"{result.reason}", hint="more traffic to the canary, then promote "
                          "again (analysis.interval, analysis.min_requests)")  # fmt: skip
     trailer = f"{result.reason} ({result.source})"
-    stable = subject.pair.stable.partition("@")[2]
+    stable = subject.pair.versions[0]
     return _Judged(result.phase is Phase.SUCCESSFUL, trailer, present.markdown(result), stable)
 
 

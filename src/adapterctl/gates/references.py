@@ -61,11 +61,15 @@ def _hint(registry: Registry, placement: layout.Placement | None) -> str:
 
 
 def _route_bases(registry: Registry, env_entry: Entry) -> Iterator[Finding]:
-    """An environment must route only revisions whose base is the environment's base."""
+    """An environment must route only revisions whose base is the environment's base, and
+    bases (served as models of their own) only for the line they were merged from."""
     refs = dict(env_entry.references)
     env_base = refs[("base",)]
     for json_path, target in env_entry.references:
         revision = registry.entries.get(target)
+        if revision is not None and json_path[0] == "routes" and json_path[-1] == "base":
+            yield from _routed_base(registry, env_entry, json_path, target)
+            continue
         if revision is None or revision.placement.kind is not Kind.ADAPTER_REVISION:
             continue
         revision_base = dict(revision.references)[("base",)]
@@ -77,6 +81,27 @@ def _route_bases(registry: Registry, env_entry: Entry) -> Iterator[Finding]:
                 f"{target} was trained on {revision_base}, but this environment serves {env_base}",
                 "route a revision trained on the environment's base, or retrain it",
             )
+
+
+def _routed_base(
+    registry: Registry, env_entry: Entry, json_path: tuple[str | int, ...], target: str
+) -> Iterator[Finding]:
+    """A base routed for an alias must be merged from that alias's line."""
+    base = registry.model(target, BaseManifest)
+    if base is None:
+        return  # its own schema findings say why
+    alias = str(json_path[1])
+    source = None if base.merge is None else base.merge.source.adapter
+    if source is not None and str(source.name) == alias:
+        return
+    what = "has no merge record" if source is None else f"was merged from {source}"
+    yield Finding(
+        "references/route-base-not-merged",
+        Severity.ERROR,
+        registry.locate(env_entry.path, json_path),
+        f"{target} {what}: a route of {alias} may name a base only if it was merged from {alias}",
+        f"route a base merged from {alias} (adapterctl merge {alias}@VERSION ...), or a version",
+    )
 
 
 def _merge_sources(registry: Registry, entry: Entry) -> Iterator[Finding]:

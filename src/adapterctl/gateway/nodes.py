@@ -131,7 +131,7 @@ class NodePool:
             if answer.status != 200:
                 raise ValueError(f"/v1/models answered HTTP {answer.status}")
             cards = json.loads(body)["data"]
-            loaded = frozenset(str(c["id"]) for c in cards if c.get("parent") is not None)
+            loaded = frozenset(str(c["id"]) for c in cards)  # adapters, and a base served alone
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError) as exc:
             self.down(node, str(exc) or type(exc).__name__)
             return

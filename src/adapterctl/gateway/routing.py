@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from adapterctl import layout
-from adapterctl.semver import semver_key
+from adapterctl.semver import route_key_order
 from adapterctl.serving.desired import DesiredState
 
 SCALE = 1 << 64
@@ -34,6 +34,8 @@ class Target:
 
     alias: str
     version: str
+    """The route's key: a semantic version, or ``NAME@REVISION`` of a base served on its own
+    (the metrics' ``version`` label either way)."""
     weight: int
     tenants: tuple[str, ...]
 
@@ -66,9 +68,9 @@ def route_table(desired: DesiredState) -> RouteTable:
     """The table of ``desired`` (already validated: weights sum to 100 per alias)."""
     aliases: dict[str, tuple[Target, ...]] = {}
     for alias, routes in desired.environment.routes.items():
-        targets = (Target(alias, str(r.version), r.weight, tuple(r.tenants)) for r in routes)
+        targets = (Target(alias, r.key, r.weight, tuple(r.tenants)) for r in routes)
         aliases[str(alias)] = tuple(
-            sorted(targets, key=lambda t: semver_key(t.version), reverse=True)
+            sorted(targets, key=lambda t: route_key_order(t.version), reverse=True)
         )
     named = {t.served_name: t for targets in aliases.values() for t in targets}
     return RouteTable(desired.env, desired.commit, aliases, named)

@@ -55,7 +55,7 @@ def gate_environment(registry: Registry, env: str) -> Environment:
 
 def env_routes(env: Environment, alias: str) -> steps.Routes:
     return tuple(
-        steps.Route(str(r.version), r.weight, tuple(str(t) for t in r.tenants))
+        steps.Route(r.key, r.weight, tuple(str(t) for t in r.tenants))
         for r in env.routes.get(alias, ())
     )
 

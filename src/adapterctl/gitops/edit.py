@@ -96,7 +96,8 @@ def _sequence(routes: Routes) -> CommentedSeq:
     seq = CommentedSeq()
     canary = len([r for r in routes if r.weight > 0 or r.tenants]) > 1
     for index, route in enumerate(routes):
-        entry = CommentedMap([("version", route.version), ("weight", route.weight)])
+        field = "base" if "@" in route.version else "version"  # a base served on its own
+        entry = CommentedMap([(field, route.version), ("weight", route.weight)])
         if route.tenants:
             tenants = CommentedSeq(route.tenants)
             tenants.fa.set_flow_style()

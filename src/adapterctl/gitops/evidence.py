@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapterctl import layout
 from adapterctl.fsutil import TooLarge, read_capped
 
 MAX_EVIDENCE_BYTES = 64 * 1024 * 1024
@@ -35,7 +36,7 @@ def find_evidence(root: Path, name: str, version: str) -> tuple[Evidence, ...]:
 
 
 def _read(root: Path, kind: str, name: str, version: str) -> Evidence:
-    rel = f"reports/{kind}/{name}@{version}.json"
+    rel = f"reports/{kind}/{layout.served_name(name, version)}.json"
     file = root / rel
     if not file.is_file():
         return Evidence(kind, rel, problem="no evidence")

@@ -10,6 +10,8 @@ from adapterctl.gitops.evidence import Evidence
 from adapterctl.gitops.promote import Promotion, SoakCheck
 from adapterctl.gitops.rollback import Rollback
 from adapterctl.gitops.steps import Route
+from adapterctl.layout import served_name
+from adapterctl.model.base import Merge
 
 
 def title(step: Step) -> str:
@@ -25,6 +27,7 @@ def promotion_body(promotion: Promotion) -> str:
         f"{' (signed)' if step.signed else ''}.",
         "",
         *_routes_table(step),
+        *_merge_lines(step.version, promotion.merge),
         "",
         "### Gates",
         "",
@@ -43,6 +46,26 @@ def promotion_body(promotion: Promotion) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _merge_lines(key: str, merge: Merge | None) -> list[str]:
+    """Why a merged base takes traffic, from its merge record: the decision under review."""
+    if merge is None:
+        return []
+    source = merge.source
+    return [
+        "",
+        "### Merged base",
+        "",
+        f"`{key}` is `{source.adapter}` merged into `{source.base}` "
+        f"({merge.method}, {merge.dtype}, PEFT {merge.peft_version}) by {merge.merged_by}.",
+        "",
+        f"- **Trigger:** {merge.trigger} — {merge.reason}",
+        f"- **Equivalence:** max |Δlogit| held to {merge.tolerance:g} against base + adapter "
+        f"(`adapterctl check --base {key}` in the merge's pull request and in CI).",
+        "- **Compared with:** the adapter it came from, in the same alias's traffic; "
+        "rolling back is one revert.",
+    ]
 
 
 def _analysis_lines(markdown: str | None) -> list[str]:
@@ -78,7 +101,7 @@ def _routes_table(step: Step) -> list[str]:
     before = {route.version: route for route in step.before}
     after = {route.version: route for route in step.after}
     rows = [
-        f"| `{step.alias}@{version}` | {_weight(before.get(version))} | "
+        f"| `{served_name(step.alias, version)}` | {_weight(before.get(version))} | "
         f"{_weight(after.get(version))} |"
         for version in dict.fromkeys([*before, *after])
     ]

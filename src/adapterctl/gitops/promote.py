@@ -6,20 +6,27 @@ worktree, so the user's checkout is never touched and a refusal leaves no trace.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from adapterctl import layout
 from adapterctl.checks import check_revisions
 from adapterctl.durations import format_duration, parse_duration
 from adapterctl.errors import InputError, UsageError
 from adapterctl.findings import Report, Severity
+from adapterctl.gates import references
 from adapterctl.gitops import branches, steps
 from adapterctl.gitops.changes import Step, env_routes, gate_environment, write_step
 from adapterctl.gitops.evidence import Evidence, find_evidence
 from adapterctl.gitops.soak import Soak, soak
-from adapterctl.model import Environment
+from adapterctl.model import BaseManifest, Environment
+from adapterctl.model.base import Merge
+from adapterctl.model.common import SEMVER_PATTERN
+from adapterctl.model.refs import BaseRef
 from adapterctl.registry import Registry
 from adapterctl.store.base import Store
 from adapterctl.store.digests import DigestCache
@@ -51,6 +58,8 @@ class Promotion:
     evidence: tuple[Evidence, ...]
     analysis: str | None = None
     """The canary analysis this step passed, as markdown for the pull request."""
+    merge: Merge | None = None
+    """When the step routes a merged base: its merge record (sources, trigger, reason)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class Request:
 
     name: str
     version: str
+    """The route's key: a semantic version, or ``NAME@REVISION`` of a merged base."""
     env: str
     weight: int | None
     finish: bool
@@ -78,7 +88,7 @@ def promote(root: Path, store: Store, request: Request, now: datetime) -> Promot
     after = _routes(request, env, before)
     report = _gates(registry, store, request)
     if report.failed:
-        label = f"{request.name}@{request.version}"
+        label = layout.served_name(request.name, request.version)
         raise GatesFailed(f"not promoted: {label} fails the gates for {request.env}", report)
     soaked = check_soak(root, env, request, now)
     step = Step(
@@ -94,7 +104,44 @@ def promote(root: Path, store: Store, request: Request, now: datetime) -> Promot
     committed = write_step(root, checkout, step, sign=request.sign)
     evidence = find_evidence(root, request.name, request.version)
     analysis = None if request.analysis is None else request.analysis[1]
-    return Promotion(committed, report, soaked, evidence, analysis)
+    merged = _merged_base(registry, request.version) if "@" in request.version else None
+    merge = None if merged is None else merged.merge
+    return Promotion(committed, report, soaked, evidence, analysis, merge)
+
+
+def merged_target(root: Path, text: str) -> tuple[str, str] | None:
+    """``NAME@REVISION`` of a merged base, from the command line, as (the alias it was merged
+    from, the route key); None when ``text`` names no base manifest (then it is read as an
+    adapter revision, ``NAME@VERSION``)."""
+    name, _, revision = text.partition("@")
+    try:
+        BaseRef.model_validate({"name": name, "revision": revision})
+    except ValidationError:
+        return None
+    if (
+        re.fullmatch(SEMVER_PATTERN, revision)
+        or not (root / layout.base_path(name, revision)).is_file()
+    ):
+        return None
+    merge = _merged_base(Registry.load(root), text).merge
+    assert merge is not None  # _merged_base refuses a base without one
+    return str(merge.source.adapter.name), text
+
+
+def _merged_base(registry: Registry, key: str) -> BaseManifest:
+    """The merged base ``key`` names; a usage error when it is no merged base."""
+    name, _, revision = key.partition("@")
+    path = layout.base_path(name, revision)
+    base = registry.base(name, revision)
+    if base is None:
+        what = "is invalid (adapterctl validate)" if registry.exists(path) else "does not exist"
+        raise UsageError(f"no base {key}: {path} {what}")
+    if base.merge is None:
+        raise UsageError(
+            f"{key} is not a merged base ({path} has no merge record): only a base merged from "
+            "an adapter line (adapterctl merge) is routed as a model of its own, for that line"
+        )
+    return base
 
 
 def analysis_due(root: Path, request: Request) -> bool:
@@ -104,7 +151,7 @@ def analysis_due(root: Path, request: Request) -> bool:
     env = Registry.load(root).environment(request.env)
     if env is None or env.analysis is None:
         return False
-    current = next((r for r in env.routes.get(request.name, ()) if r.version == request.version),
+    current = next((r for r in env.routes.get(request.name, ()) if r.key == request.version),
                    None)  # fmt: skip
     if current is None or current.weight == 100 or not (current.weight or current.tenants):
         return False
@@ -130,7 +177,11 @@ def _routes(request: Request, env: Environment, before: steps.Routes) -> steps.R
 
 
 def _gates(registry: Registry, store: Store, request: Request) -> Report:
-    """The schema findings of the files involved, then integrity and compat for ENV."""
+    """The schema findings of the files involved, then integrity and compat for ENV (for a
+    merged base: its schema and its chain of sources; its equivalence gate is the merge's
+    pull request's, ``adapterctl check --base``)."""
+    if "@" in request.version:
+        return _merged_base_gates(registry, request)
     revision = registry.revision(request.name, request.version)
     path = layout.revision_path(request.name, request.version)
     if revision is None and not registry.exists(path):
@@ -145,11 +196,19 @@ def _gates(registry: Registry, store: Store, request: Request) -> Report:
     return Report.build("promote", checked.checked, [*schema, *checked.findings])
 
 
+def _merged_base_gates(registry: Registry, request: Request) -> Report:
+    _merged_base(registry, request.version)
+    name, _, revision = request.version.partition("@")
+    files = {layout.base_path(name, revision), layout.environment_path(request.env)}
+    found = [*registry.findings, *references.check(registry)]
+    return Report.build("promote", sorted(files), [f for f in found if f.location.file in files])
+
+
 def check_soak(root: Path, env: Environment, request: Request, now: datetime) -> SoakCheck | None:
     upstream = env.promotion.from_
     if upstream is None:
         return None
-    label = f"{request.name}@{request.version}"
+    label = layout.served_name(request.name, request.version)
     served = soak(root, upstream, request.name, request.version)
     served_for = served.served_for(now)
     if served_for is None:
@@ -172,6 +231,8 @@ def check_soak(root: Path, env: Environment, request: Request, now: datetime) ->
 
 def _message(request: Request, before: steps.Routes, after: steps.Routes) -> str:
     label = f"{request.name} {request.version}"
+    if "@" in request.version:
+        label = f"merged base {request.version} for {request.name}"
     weight = steps.weight_of(after, request.version)
     tenants = next(route.tenants for route in after if route.version == request.version)
     serving = [route.version for route in steps.active(before)]
@@ -192,7 +253,7 @@ def _message(request: Request, before: steps.Routes, after: steps.Routes) -> str
         f"{subject}\n\n"
         f"Routes of {request.name} in {request.env}: {steps.describe(before)} -> "
         f"{steps.describe(after)}.\n\n"
-        f"Adapter: {request.name}@{request.version}\n"
+        f"Adapter: {layout.served_name(request.name, request.version)}\n"
         f"Environment: {request.env}\n"
         f"Weight: {weight}\n"
         + ("" if request.analysis is None else f"Canary-Analysis: {request.analysis[0]}\n")

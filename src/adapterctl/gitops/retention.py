@@ -87,7 +87,7 @@ def environments_now(registry: Registry) -> dict[str, RouteTable]:
                 hint=f"fix it first (adapterctl validate {path})",
             )
         tables[placement.name] = {
-            alias: {route.version: Routed(route.weight, tuple(route.tenants)) for route in routes}
+            alias: {route.key: Routed(route.weight, tuple(route.tenants)) for route in routes}
             for alias, routes in env.routes.items()
         }
     return tables

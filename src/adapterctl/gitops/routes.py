@@ -8,6 +8,7 @@ from typing import Literal, NamedTuple
 from pydantic import ValidationError
 
 from adapterctl.errors import AdapterctlError
+from adapterctl.layout import served_name
 from adapterctl.model.common import first_error
 from adapterctl.model.environment import Environment
 from adapterctl.yamlio import decode, load
@@ -43,7 +44,7 @@ class Change:
     tenants_after: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        target = f"{self.alias}@{self.version}"
+        target = served_name(self.alias, self.version)
         if self.action == "load":
             return f"load {target} (weight {self.after}{_tenants(self.tenants_after)})"
         if self.action == "unload":
@@ -81,7 +82,7 @@ def parse_routes(data: bytes) -> RouteTable:
     except (AdapterctlError, ValidationError) as exc:
         raise UnparseableError(_first_line(exc)) from None
     return {
-        alias: {route.version: Routed(route.weight, tuple(route.tenants)) for route in routes}
+        alias: {route.key: Routed(route.weight, tuple(route.tenants)) for route in routes}
         for alias, routes in env.routes.items()
     }
 

@@ -119,6 +119,16 @@ Revision = pattern_type(
     "A base model revision: an upstream commit, a digest prefix or a label such as r1.",
     "'{value}' is not a valid revision: use letters, digits, '.', '_' and '-'",
 )
+# A base revision named in one string, as routes and the command line write it.
+BASE_TARGET_PATTERN = f"^{BASE_NAME_PATTERN[1:-1]}@{REVISION_PATTERN[1:]}"
+BaseTarget = pattern_type(
+    "base-target",
+    BASE_TARGET_PATTERN,
+    "A base revision, NAME@REVISION (bases/NAME/REVISION.yaml), e.g. support-bot-merged@r1.",
+    "'{value}' is not a base revision: expected NAME@REVISION (bases/NAME/REVISION.yaml), "
+    "e.g. support-bot-merged@r1",
+    max_length=382,
+)
 Owner = pattern_type(
     "owner",
     OWNER_PATTERN,

@@ -9,6 +9,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from adapterctl.model.analysis import Analysis
 from adapterctl.model.common import (
+    BaseTarget,
     Bool,
     Duration,
     Frozen,
@@ -48,14 +49,34 @@ class Serving(Frozen):
 
 
 class Route(Frozen):
-    """One revision behind an alias and the share of traffic it receives."""
+    """One revision behind an alias and the share of traffic it receives: an adapter
+    revision of the alias's line (``version``), or a base served as a model of its own
+    (``base``: a base merged from this line, canaried against the adapter it came from)."""
 
-    version: SemVer
+    version: SemVer | None = None
+    """The adapter revision, ``adapters/<alias>/<version>.yaml``."""
+    base: BaseTarget | None = None
+    """Or a base revision, ``NAME@REVISION``, served by nodes of its own (docs/bases.md)."""
     weight: Percent
     """Percent of the alias's traffic (the weights of an alias sum to 100)."""
     tenants: tuple[Name, ...] = ()
     """Canary tenants: the gateway sends every request of these tenants to this revision,
     whatever its weight (weight 0 with tenants is a tenant-only canary)."""
+
+    @model_validator(mode="after")
+    def _version_or_base(self) -> Route:
+        if (self.version is None) == (self.base is None):
+            raise ValueError(
+                "a route names either a version (an adapter revision, e.g. 1.1.0) or a base "
+                "(a merged base served on its own, e.g. support-bot-merged@r1)"
+            )
+        return self
+
+    @property
+    def key(self) -> str:
+        """What the route points at: the version, or ``NAME@REVISION`` of the base (a
+        semantic version never holds '@', so the two never meet)."""
+        return self.version if self.version is not None else str(self.base)
 
     @property
     def retained(self) -> bool:
@@ -64,10 +85,11 @@ class Route(Frozen):
 
 
 def _check_routes(routes: tuple[Route, ...]) -> tuple[Route, ...]:
-    versions = [route.version for route in routes]
-    duplicates = sorted({v for v in versions if versions.count(v) > 1})
+    keys = [route.key for route in routes]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
-        raise ValueError(f"version {duplicates[0]} is listed twice")
+        what = "base" if "@" in duplicates[0] else "version"
+        raise ValueError(f"{what} {duplicates[0]} is listed twice")
     tenants = [tenant for route in routes for tenant in route.tenants]
     twice = sorted({t for t in tenants if tenants.count(t) > 1})
     if twice:
@@ -115,7 +137,7 @@ class Environment(Frozen):
     @model_validator(mode="after")
     def _retained_within_retain(self) -> Environment:
         for alias, routes in self.routes.items():
-            kept = [route.version for route in routes if route.retained]
+            kept = [route.key for route in routes if route.retained]
             if len(kept) > self.retain:
                 message = (
                     f"{len(kept)} revisions are retained at weight 0 ({', '.join(kept)}), "

@@ -269,15 +269,15 @@ def _promoted(after: Environment | None, before: Environment | None) -> set[tupl
     if after is None:
         return set()
     old = {
-        (alias, route.version): route.weight
+        (alias, route.key): route.weight
         for alias, routes in (before.routes.items() if before else ())
         for route in routes
     }
     return {
-        (alias, route.version)
+        (alias, route.key)
         for alias, routes in after.routes.items()
         for route in routes
-        if route.weight > old.get((alias, route.version), 0)
+        if route.weight > old.get((alias, route.key), 0)
     }
 
 

@@ -185,7 +185,7 @@ def _targets(
             continue
         routes = env.routes.get(entry.target, ())
         if routes:
-            serving = max(routes, key=lambda route: route.weight).version
+            serving = max(routes, key=lambda route: route.weight).key
             targets[entry.target] = served_name(entry.target, serving)
             continue
         message = f"mix target {entry.target} is not routed in environment {env.name}"

@@ -53,6 +53,20 @@ class DesiredRevision:
 
 
 @dataclass(frozen=True, slots=True)
+class DesiredBase:
+    """A base an environment routes an alias to, served as a model of its own by nodes of
+    its own (a merged base canaried against the adapter it came from): nothing a sync of
+    the environment's adapter nodes loads."""
+
+    alias: str
+    served_name: str
+    """``NAME@REVISION``: the route's key, and the model id its nodes serve it under."""
+    weight: int
+    manifest: BaseManifest
+    tenants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredState:
     """What ``environments/<env>/environment.yaml`` asks for at ``commit``."""
 
@@ -61,6 +75,8 @@ class DesiredState:
     environment: Environment
     base: BaseManifest
     revisions: tuple[DesiredRevision, ...]
+    bases: tuple[DesiredBase, ...] = ()
+    """The routes to bases served as models of their own."""
 
     @property
     def base_name(self) -> str:
@@ -84,18 +100,20 @@ def desired_state(root: Path, env: str, ref: str = "HEAD") -> DesiredState:
     environment = _model(registry, commit, path, Environment, missing=_unknown_env(env, ref))
     base_path = layout.base_path(environment.base.name, environment.base.revision)
     base = _model(registry, commit, base_path, BaseManifest)
-    revisions = tuple(
-        DesiredRevision(
-            alias,
-            route.version,
-            route.weight,
-            _model(registry, commit, layout.revision_path(alias, route.version), AdapterRevision),
-            tuple(route.tenants),
-        )
-        for alias, routes in environment.routes.items()
-        for route in routes
-    )
-    return DesiredState(env, commit, environment, base, revisions)
+    revisions: list[DesiredRevision] = []
+    bases: list[DesiredBase] = []
+    for alias, routes in environment.routes.items():
+        for route in routes:
+            tenants = tuple(route.tenants)
+            if route.version is None:
+                name, _, revision = route.key.partition("@")
+                merged = _model(registry, commit, layout.base_path(name, revision), BaseManifest)
+                bases.append(DesiredBase(alias, route.key, route.weight, merged, tenants))
+                continue
+            path = layout.revision_path(alias, route.version)
+            manifest = _model(registry, commit, path, AdapterRevision)
+            revisions.append(DesiredRevision(alias, route.version, route.weight, manifest, tenants))
+    return DesiredState(env, commit, environment, base, tuple(revisions), tuple(bases))
 
 
 def _unknown_env(env: str, ref: str) -> UsageError:
