@@ -68,7 +68,8 @@ def _merge_support_bot(
     checkout.git("add", "-A")
     checkout.git("commit", "-q", "-m", "Merge support-bot@1.1.0 into support-bot-merged@r1")
     manifest = yaml.safe_load((checkout.root / "bases/support-bot-merged/r1.yaml").read_text())
-    return checkout.store / "sha256" / manifest["weights_artifact"].removeprefix("sha256:")
+    digest = str(manifest["weights_artifact"])
+    return checkout.store / "sha256" / digest.removeprefix("sha256:")
 
 
 def _merge_branch(checkout: Checkout[RuntimeNode], branch: str) -> str:
