@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 
-from adapterctl.cli.options import EndpointOption, RootOption, StoreOption, write_report
+from adapterctl.cli.options import (
+    EndpointOption,
+    EnvOption,
+    RootOption,
+    StoreOption,
+    write_report,
+)
 from adapterctl.cli.stores import store_for
 from adapterctl.config import resolve_root, store_uri
 from adapterctl.errors import ExitCode, UsageError
@@ -40,70 +46,77 @@ APPLIES = {
 }
 
 
+TargetOption = Annotated[Target, typer.Option("--target", help="What to render for.")]
+RefOption = Annotated[
+    str,
+    typer.Option("--ref", metavar="REF", help="The commit to read ENV at (never the work tree)."),
+]
+RenderOutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", metavar="PATH", help="Write here (a folder for resolver-dir)."),
+]
+ArgsFormatOption = Annotated[
+    ArgsFormat | None,
+    typer.Option("--format", "-f", help="vllm-args: a shell-quoted line or a JSON list."),
+]
+AdapterDirOption = Annotated[
+    str | None,
+    typer.Option(
+        "--adapter-dir",
+        metavar="DIR",
+        help=f"The nodes' adapter cache, artifacts under DIR/sha256/<hex> "
+        f"(the node config's cache_dir; default {DEFAULT_ADAPTER_DIR}).",
+    ),
+]
+CopyOption = Annotated[
+    bool, typer.Option("--copy", help="resolver-dir: copy verified artifacts from the store.")
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="resolver-dir: replace a folder render did not write.")
+]
+NamespaceOption = Annotated[
+    str | None,
+    typer.Option("--namespace", metavar="NS", help="aibrix, kserve: metadata.namespace."),
+]
+BaseNameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base-name",
+        metavar="NAME",
+        help="The base's served name (vLLM --served-model-name; default: its manifest name).",
+    ),
+]
+BaseUriOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base-uri",
+        metavar="URI",
+        help="kserve: the base model's URI (default: its weights_artifact in the store).",
+    ),
+]
+ApiBaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-base",
+        metavar="URL",
+        help=f"litellm: the vLLM endpoint (default {DEFAULT_API_BASE}, read at startup).",
+    ),
+]
+
+
 def command(
-    env: Annotated[
-        str, typer.Option("--env", metavar="ENV", help="The environment (environments/ENV/).")
-    ],
-    target: Annotated[Target, typer.Option("--target", help="What to render for.")],
-    ref: Annotated[
-        str,
-        typer.Option(
-            "--ref", metavar="REF", help="The commit to read ENV at (never the work tree)."
-        ),
-    ] = "HEAD",
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output", "-o", metavar="PATH", help="Write here (a folder for resolver-dir)."
-        ),
-    ] = None,
-    fmt: Annotated[
-        ArgsFormat | None,
-        typer.Option("--format", "-f", help="vllm-args: a shell-quoted line or a JSON list."),
-    ] = None,
-    adapter_dir: Annotated[
-        str | None,
-        typer.Option(
-            "--adapter-dir",
-            metavar="DIR",
-            help=f"The nodes' adapter cache, artifacts under DIR/sha256/<hex> "
-            f"(the node config's cache_dir; default {DEFAULT_ADAPTER_DIR}).",
-        ),
-    ] = None,
-    copy: Annotated[
-        bool, typer.Option("--copy", help="resolver-dir: copy verified artifacts from the store.")
-    ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="resolver-dir: replace a folder render did not write.")
-    ] = False,
-    namespace: Annotated[
-        str | None,
-        typer.Option("--namespace", metavar="NS", help="aibrix, kserve: metadata.namespace."),
-    ] = None,
-    base_name: Annotated[
-        str | None,
-        typer.Option(
-            "--base-name",
-            metavar="NAME",
-            help="The base's served name (vLLM --served-model-name; default: its manifest name).",
-        ),
-    ] = None,
-    base_uri: Annotated[
-        str | None,
-        typer.Option(
-            "--base-uri",
-            metavar="URI",
-            help="kserve: the base model's URI (default: its weights_artifact in the store).",
-        ),
-    ] = None,
-    api_base: Annotated[
-        str | None,
-        typer.Option(
-            "--api-base",
-            metavar="URL",
-            help=f"litellm: the vLLM endpoint (default {DEFAULT_API_BASE}, read at startup).",
-        ),
-    ] = None,
+    env: EnvOption,
+    target: TargetOption,
+    ref: RefOption = "HEAD",
+    output: RenderOutputOption = None,
+    fmt: ArgsFormatOption = None,
+    adapter_dir: AdapterDirOption = None,
+    copy: CopyOption = False,
+    force: ForceOption = False,
+    namespace: NamespaceOption = None,
+    base_name: BaseNameOption = None,
+    base_uri: BaseUriOption = None,
+    api_base: ApiBaseOption = None,
     store: StoreOption = None,
     endpoint_url: EndpointOption = None,
     root: RootOption = None,
