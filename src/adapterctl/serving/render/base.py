@@ -7,7 +7,9 @@ never touch a node, the network or the work tree; writing is the caller's job.
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -154,6 +156,21 @@ def header(state: DesiredState, target: Target) -> list[str]:
 
 def comment(lines: list[str]) -> str:
     return "".join(f"# {line}\n" if line else "#\n" for line in lines)
+
+
+def args_text(
+    state: DesiredState,
+    target: Target,
+    args: list[str],
+    fmt: ArgsFormat,
+    notes: tuple[str, ...] = (),
+) -> Text:
+    """Server arguments: one shell-quoted line after the header (and ``notes``), or a
+    JSON list for a container's ``args:`` (JSON has no comments, so no header)."""
+    if fmt is ArgsFormat.JSON:
+        return Text(json.dumps(args, indent=2, ensure_ascii=False) + "\n")
+    line = " ".join(shlex.quote(arg) for arg in args)
+    return Text(comment(header(state, target) + list(notes)) + line + "\n")
 
 
 def yaml_documents(documents: list[dict[str, object]]) -> str:

@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 
 from adapterctl.errors import InputError, UsageError
+from adapterctl.serving.render._folder import MARKER
 from adapterctl.serving.render.base import Tree, TreeEntry
-from adapterctl.serving.render.resolver_dir import MARKER
 from adapterctl.store.base import Store
 from adapterctl.store.digests import digest_directory
 
