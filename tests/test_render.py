@@ -38,9 +38,12 @@ CRDS = Path(
 DNS_1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+RELEASE = ("Rita Release", "rita@example.com")
+
+
 @pytest.fixture(autouse=True)
 def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_git(monkeypatch, ("Rita Release", "rita@example.com"))
+    isolate_git(monkeypatch, RELEASE)
     monkeypatch.delenv("ADAPTERCTL_STORE", raising=False)
 
 
@@ -63,6 +66,11 @@ def commit(root: Path, message: str) -> str:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path)
+
+
+def make_repo(tmp_path: Path) -> Path:
+    """The example registry and its store, committed on main (git isolated by the caller)."""
     root = copy_registry(tmp_path / "r", with_store=True)
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
@@ -519,7 +527,7 @@ def test_unknown_target(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (code, out) == (2, "")
     assert err.endswith(
         "Error: Invalid value for '--target': Value error, 'helm' is not one of 'vllm-args', "
-        "'resolver-dir', 'aibrix', 'kserve', 'litellm'.\n"
+        "'resolver-dir', 'aibrix', 'kserve', 'litellm', 'tgi'.\n"
     )
 
 

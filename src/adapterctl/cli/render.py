@@ -36,12 +36,13 @@ from adapterctl.serving.render import (
 
 ALL = frozenset(Target)
 APPLIES = {
-    "--format": frozenset({Target.VLLM_ARGS}),
-    "--adapter-dir": frozenset({Target.VLLM_ARGS, Target.RESOLVER_DIR}),
+    "--format": frozenset({Target.VLLM_ARGS, Target.TGI}),
+    "--adapter-dir": frozenset({Target.VLLM_ARGS, Target.RESOLVER_DIR, Target.TGI}),
     "--copy": frozenset({Target.RESOLVER_DIR}),
     "--force": frozenset({Target.RESOLVER_DIR}),
     "--namespace": frozenset({Target.AIBRIX, Target.KSERVE}),
-    "--base-uri": frozenset({Target.KSERVE}),
+    "--base-name": ALL - {Target.TGI},
+    "--base-uri": frozenset({Target.KSERVE, Target.TGI}),
     "--api-base": frozenset({Target.LITELLM}),
 }
 
@@ -57,7 +58,7 @@ RenderOutputOption = Annotated[
 ]
 ArgsFormatOption = Annotated[
     ArgsFormat | None,
-    typer.Option("--format", "-f", help="vllm-args: a shell-quoted line or a JSON list."),
+    typer.Option("--format", "-f", help="vllm-args, tgi: a shell-quoted line or a JSON list."),
 ]
 AdapterDirOption = Annotated[
     str | None,
@@ -91,7 +92,8 @@ BaseUriOption = Annotated[
     typer.Option(
         "--base-uri",
         metavar="URI",
-        help="kserve: the base model's URI (default: its weights_artifact in the store).",
+        help="kserve: the base model's URI (default: its weights_artifact in the store); "
+        "tgi: --model-id, the base's folder on the nodes or a Hub id (required).",
     ),
 ]
 ApiBaseOption = Annotated[
@@ -121,12 +123,12 @@ def command(
     endpoint_url: EndpointOption = None,
     root: RootOption = None,
 ) -> int:
-    """Render ENV as committed for vLLM, its filesystem resolver, AIBrix, KServe or LiteLLM."""
+    """Render ENV as committed for vLLM, its filesystem resolver, AIBrix, KServe, LiteLLM or TGI."""
     registry = resolve_root(root)
     check_env_name(env)
     given = {"--format": fmt, "--adapter-dir": adapter_dir, "--copy": copy or None}
-    given |= {"--force": force or None, "--namespace": namespace, "--base-uri": base_uri}
-    _check_applicable(target, given | {"--api-base": api_base})
+    given |= {"--force": force or None, "--namespace": namespace, "--base-name": base_name}
+    _check_applicable(target, given | {"--base-uri": base_uri, "--api-base": api_base})
     _check_output(target, output, copy and adapter_dir is not None)
     state = desired_state(registry, env, ref)
     options = RenderOptions(

@@ -34,10 +34,11 @@ class Target(StrEnum):
     AIBRIX = "aibrix"
     KSERVE = "kserve"
     LITELLM = "litellm"
+    TGI = "tgi"
 
 
 class ArgsFormat(StrEnum):
-    """How ``vllm-args`` prints the server arguments."""
+    """How ``vllm-args`` and ``tgi`` print the server arguments."""
 
     SHELL = "shell"
     JSON = "json"
