@@ -2,8 +2,8 @@
 
 TGI (launcher/src/main.rs, server/text_generation_server/utils/adapter.py, docs
 conceptual/lora.md) takes comma-separated entries ``id``, ``id@revision`` (a Hub adapter)
-or ``id=path`` (a local folder); its parser is mirrored below, so every rendered entry is
-checked to come back as (id, path, no revision).
+or ``id=path`` (a local folder); :func:`parse_lora_adapters` reads entries by that grammar,
+so every rendered entry is checked to come back as (id, path, no revision).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from tests.test_render import CANARY, HEX, RELEASE, commit, edit, header, make_r
 
 BASE = "/models/tiny-llama-r1"
 CACHE = "/var/lib/adapterctl/cache"
-TGI_ENTRY = re.compile(r"^([^=@]+)(?:=([^@]+))?(?:@(.+))?$")
-"""TGI's ``parse_lora_adapters`` pattern: id, then ``=path``, then ``@revision``."""
 
 
 @pytest.fixture
@@ -32,14 +30,16 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def parse_lora_adapters(value: str) -> list[tuple[str, str | None, str | None]]:
-    """TGI's parser: entries split on ',', stripped, at most one '=' and one '@' each."""
+    """TGI's grammar: comma-separated entries, stripped, each ``id``, then ``=path``, then
+    ``@revision``, with at most one ``=`` and one ``@``; an id holds neither."""
     parsed = []
     for entry in (part.strip() for part in value.split(",")):
         assert entry.count("=") <= 1, entry
         assert entry.count("@") <= 1, entry
-        match = TGI_ENTRY.match(entry)
-        assert match is not None, entry
-        parsed.append((match.group(1), match.group(2), match.group(3)))
+        head, _, revision = entry.partition("@")
+        adapter, _, path = head.partition("=")
+        assert adapter, entry
+        parsed.append((adapter, path or None, revision or None))
     return parsed
 
 
