@@ -38,9 +38,12 @@ CRDS = Path(
 DNS_1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+RELEASE = ("Rita Release", "rita@example.com")
+
+
 @pytest.fixture(autouse=True)
 def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_git(monkeypatch, ("Rita Release", "rita@example.com"))
+    isolate_git(monkeypatch, RELEASE)
     monkeypatch.delenv("ADAPTERCTL_STORE", raising=False)
 
 
@@ -63,6 +66,11 @@ def commit(root: Path, message: str) -> str:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path)
+
+
+def make_repo(tmp_path: Path) -> Path:
+    """The example registry and its store, committed on main (git isolated by the caller)."""
     root = copy_registry(tmp_path / "r", with_store=True)
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
@@ -411,13 +419,18 @@ def test_resolver_dir_copies_verified_artifacts(
             assert (folder / name / file.name).read_bytes() == file.read_bytes()
 
 
-def test_resolver_dir_copy_refuses_a_tampered_artifact(
-    repo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def tamper(repo: Path) -> None:
+    """Change support-bot 1.1.0's adapter_config.json in the store (r 8 → 4)."""
     stored = repo / "examples/store/sha256" / HEX["support-bot@1.1.0"] / "adapter_config.json"
     stored.parent.chmod(0o755)
     stored.chmod(stat.S_IWUSR | stat.S_IRUSR)
     stored.write_text(stored.read_text().replace('"r": 8', '"r": 4'))
+
+
+def test_resolver_dir_copy_refuses_a_tampered_artifact(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tamper(repo)
     folder = repo.parent / "loras"
     code, out, err = render(capsys, repo, "resolver-dir", "-o", folder, "--copy")
     assert (code, out) == (1, "")
@@ -519,7 +532,7 @@ def test_unknown_target(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (code, out) == (2, "")
     assert err.endswith(
         "Error: Invalid value for '--target': Value error, 'helm' is not one of 'vllm-args', "
-        "'resolver-dir', 'aibrix', 'kserve', 'litellm'.\n"
+        "'resolver-dir', 'aibrix', 'kserve', 'litellm', 'tgi', 'nim'.\n"
     )
 
 

@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 
-from adapterctl.cli.options import EndpointOption, RootOption, StoreOption, write_report
+from adapterctl.cli.options import (
+    EndpointOption,
+    EnvOption,
+    RootOption,
+    StoreOption,
+    write_report,
+)
 from adapterctl.cli.stores import store_for
 from adapterctl.config import resolve_root, store_uri
 from adapterctl.errors import ExitCode, UsageError
@@ -18,8 +24,10 @@ from adapterctl.serving.desired import DesiredState, desired_state
 from adapterctl.serving.render import (
     DEFAULT_ADAPTER_DIR,
     DEFAULT_API_BASE,
+    DEFAULT_REFRESH_INTERVAL,
     RENDERERS,
     ArgsFormat,
+    Rendered,
     RenderOptions,
     Target,
     Text,
@@ -27,93 +35,134 @@ from adapterctl.serving.render import (
     render,
     write_tree,
 )
+from adapterctl.store.base import Store
 
 ALL = frozenset(Target)
+FOLDERS = frozenset({Target.RESOLVER_DIR, Target.NIM})
+"""The targets that write a folder (--output DIR)."""
 APPLIES = {
-    "--format": frozenset({Target.VLLM_ARGS}),
-    "--adapter-dir": frozenset({Target.VLLM_ARGS, Target.RESOLVER_DIR}),
-    "--copy": frozenset({Target.RESOLVER_DIR}),
-    "--force": frozenset({Target.RESOLVER_DIR}),
+    "--format": frozenset({Target.VLLM_ARGS, Target.TGI}),
+    "--adapter-dir": FOLDERS | {Target.VLLM_ARGS, Target.TGI},
+    "--copy": FOLDERS,
+    "--force": FOLDERS,
     "--namespace": frozenset({Target.AIBRIX, Target.KSERVE}),
-    "--base-uri": frozenset({Target.KSERVE}),
+    "--base-name": ALL - {Target.TGI, Target.NIM},
+    "--base-uri": frozenset({Target.KSERVE, Target.TGI}),
     "--api-base": frozenset({Target.LITELLM}),
+    "--peft-source": frozenset({Target.NIM}),
+    "--refresh-interval": frozenset({Target.NIM}),
 }
 
 
+TargetOption = Annotated[Target, typer.Option("--target", help="What to render for.")]
+RefOption = Annotated[
+    str,
+    typer.Option("--ref", metavar="REF", help="The commit to read ENV at (never the work tree)."),
+]
+RenderOutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", metavar="PATH", help="Write here (a folder for resolver-dir and nim)."
+    ),
+]
+ArgsFormatOption = Annotated[
+    ArgsFormat | None,
+    typer.Option("--format", "-f", help="vllm-args, tgi: a shell-quoted line or a JSON list."),
+]
+AdapterDirOption = Annotated[
+    str | None,
+    typer.Option(
+        "--adapter-dir",
+        metavar="DIR",
+        help=f"The nodes' adapter cache, artifacts under DIR/sha256/<hex> "
+        f"(the node config's cache_dir; default {DEFAULT_ADAPTER_DIR}).",
+    ),
+]
+CopyOption = Annotated[
+    bool,
+    typer.Option("--copy", help="resolver-dir, nim: copy verified artifacts from the store."),
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option("--force", help="resolver-dir, nim: replace a folder render did not write."),
+]
+NamespaceOption = Annotated[
+    str | None,
+    typer.Option("--namespace", metavar="NS", help="aibrix, kserve: metadata.namespace."),
+]
+BaseNameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base-name",
+        metavar="NAME",
+        help="The base's served name (vLLM --served-model-name; default: its manifest name).",
+    ),
+]
+BaseUriOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base-uri",
+        metavar="URI",
+        help="kserve: the base model's URI (default: its weights_artifact in the store); "
+        "tgi: --model-id, the base's folder on the nodes or a Hub id (required).",
+    ),
+]
+ApiBaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-base",
+        metavar="URL",
+        help=f"litellm: the vLLM endpoint (default {DEFAULT_API_BASE}, read at startup).",
+    ),
+]
+
+PeftSourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--peft-source",
+        metavar="DIR",
+        help="nim: NIM_PEFT_SOURCE, the folder's path inside the NIM container "
+        "(default: --output).",
+    ),
+]
+RefreshIntervalOption = Annotated[
+    int | None,
+    typer.Option(
+        "--refresh-interval",
+        metavar="SECONDS",
+        min=1,
+        help="nim: NIM_PEFT_REFRESH_INTERVAL, seconds between NIM's rescans of the folder "
+        f"(default {DEFAULT_REFRESH_INTERVAL}).",
+    ),
+]
+
+
 def command(
-    env: Annotated[
-        str, typer.Option("--env", metavar="ENV", help="The environment (environments/ENV/).")
-    ],
-    target: Annotated[Target, typer.Option("--target", help="What to render for.")],
-    ref: Annotated[
-        str,
-        typer.Option(
-            "--ref", metavar="REF", help="The commit to read ENV at (never the work tree)."
-        ),
-    ] = "HEAD",
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output", "-o", metavar="PATH", help="Write here (a folder for resolver-dir)."
-        ),
-    ] = None,
-    fmt: Annotated[
-        ArgsFormat | None,
-        typer.Option("--format", "-f", help="vllm-args: a shell-quoted line or a JSON list."),
-    ] = None,
-    adapter_dir: Annotated[
-        str | None,
-        typer.Option(
-            "--adapter-dir",
-            metavar="DIR",
-            help=f"The nodes' adapter cache, artifacts under DIR/sha256/<hex> "
-            f"(the node config's cache_dir; default {DEFAULT_ADAPTER_DIR}).",
-        ),
-    ] = None,
-    copy: Annotated[
-        bool, typer.Option("--copy", help="resolver-dir: copy verified artifacts from the store.")
-    ] = False,
-    force: Annotated[
-        bool, typer.Option("--force", help="resolver-dir: replace a folder render did not write.")
-    ] = False,
-    namespace: Annotated[
-        str | None,
-        typer.Option("--namespace", metavar="NS", help="aibrix, kserve: metadata.namespace."),
-    ] = None,
-    base_name: Annotated[
-        str | None,
-        typer.Option(
-            "--base-name",
-            metavar="NAME",
-            help="The base's served name (vLLM --served-model-name; default: its manifest name).",
-        ),
-    ] = None,
-    base_uri: Annotated[
-        str | None,
-        typer.Option(
-            "--base-uri",
-            metavar="URI",
-            help="kserve: the base model's URI (default: its weights_artifact in the store).",
-        ),
-    ] = None,
-    api_base: Annotated[
-        str | None,
-        typer.Option(
-            "--api-base",
-            metavar="URL",
-            help=f"litellm: the vLLM endpoint (default {DEFAULT_API_BASE}, read at startup).",
-        ),
-    ] = None,
+    env: EnvOption,
+    target: TargetOption,
+    ref: RefOption = "HEAD",
+    output: RenderOutputOption = None,
+    fmt: ArgsFormatOption = None,
+    adapter_dir: AdapterDirOption = None,
+    copy: CopyOption = False,
+    force: ForceOption = False,
+    namespace: NamespaceOption = None,
+    base_name: BaseNameOption = None,
+    base_uri: BaseUriOption = None,
+    api_base: ApiBaseOption = None,
+    peft_source: PeftSourceOption = None,
+    refresh_interval: RefreshIntervalOption = None,
     store: StoreOption = None,
     endpoint_url: EndpointOption = None,
     root: RootOption = None,
 ) -> int:
-    """Render ENV as committed for vLLM, its filesystem resolver, AIBrix, KServe or LiteLLM."""
+    """Render ENV as committed for vLLM, its resolver, AIBrix, KServe, LiteLLM, TGI or NIM."""
     registry = resolve_root(root)
     check_env_name(env)
     given = {"--format": fmt, "--adapter-dir": adapter_dir, "--copy": copy or None}
-    given |= {"--force": force or None, "--namespace": namespace, "--base-uri": base_uri}
-    _check_applicable(target, given | {"--api-base": api_base})
+    given |= {"--force": force or None, "--namespace": namespace, "--base-name": base_name}
+    given |= {"--base-uri": base_uri, "--api-base": api_base, "--peft-source": peft_source}
+    _check_applicable(target, given | {"--refresh-interval": refresh_interval})
     _check_output(target, output, copy and adapter_dir is not None)
     state = desired_state(registry, env, ref)
     options = RenderOptions(
@@ -127,15 +176,13 @@ def command(
         else None,
         args_format=fmt or ArgsFormat.SHELL,
         copy=copy,
+        peft_source=peft_source or (str(output.absolute()) if output else None),
+        refresh_interval=refresh_interval or DEFAULT_REFRESH_INTERVAL,
     )
     rendered = render(state, target, options)
     for warning in rendered.warnings:
         sys.stderr.write(f"adapterctl: warning: {warning}\n")
-    if isinstance(rendered, Text):
-        _write_text(rendered.text, output)
-    elif output is not None:  # _check_output: resolver-dir always has one
-        source = store_for(registry, store, endpoint_url) if copy else None
-        write_tree(rendered, output, store=source, force=force)
+    _write(rendered, output, store_for(registry, store, endpoint_url) if copy else None, force)
     if output is not None:
         sys.stderr.write(f"wrote {output}: {_summary(state)}\n")
     return ExitCode.OK
@@ -148,10 +195,20 @@ def _check_applicable(target: Target, given: Mapping[str, object]) -> None:
 
 
 def _check_output(target: Target, output: Path | None, copy_with_dir: bool) -> None:
-    if target is Target.RESOLVER_DIR and output is None:
-        raise UsageError("--target resolver-dir writes a folder: pass --output DIR")
+    if target in FOLDERS and output is None:
+        raise UsageError(f"--target {target.value} writes a folder: pass --output DIR")
     if copy_with_dir:
         raise UsageError("--adapter-dir does not apply with --copy (the copies live in --output)")
+
+
+def _write(rendered: Rendered, output: Path | None, source: Store | None, force: bool) -> None:
+    """A text to stdout or ``output``; a folder to ``output`` (links, or copies from
+    ``source``), then its environment file, if any, to stdout."""
+    if isinstance(rendered, Text):
+        _write_text(rendered.text, output)
+    elif output is not None:  # _check_output: a folder target always has one
+        write_tree(rendered, output, store=source, force=force)
+        sys.stdout.write(rendered.env)
 
 
 def _write_text(text: str, output: Path | None) -> None:

@@ -1,9 +1,10 @@
 """Render targets: the same desired state, for engines and gateways that already exist.
 
 One module per target behind one Protocol (:class:`~.base.Renderer`), like the store
-backends: ``vllm-args``, ``resolver-dir``, ``aibrix``, ``kserve`` and ``litellm``. Each
-renders an environment as committed (a :class:`DesiredState`), deterministically, so that
-Argo CD or Flux apply it and a GitOps diff shows only what changed.
+backends: ``vllm-args``, ``resolver-dir``, ``aibrix``, ``kserve``, ``litellm``, ``tgi`` and
+``nim``. Each renders an environment as committed (a :class:`DesiredState`),
+deterministically, so that Argo CD or Flux apply it and a GitOps diff shows only what
+changed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from adapterctl.serving.render.aibrix import AIBrix
 from adapterctl.serving.render.base import (
     DEFAULT_ADAPTER_DIR,
     DEFAULT_API_BASE,
+    DEFAULT_REFRESH_INTERVAL,
     ArgsFormat,
     ArtifactBase,
     Rendered,
@@ -25,7 +27,9 @@ from adapterctl.serving.render.base import (
 )
 from adapterctl.serving.render.kserve import KServe
 from adapterctl.serving.render.litellm import LiteLLM
+from adapterctl.serving.render.nim import Nim
 from adapterctl.serving.render.resolver_dir import ResolverDir
+from adapterctl.serving.render.tgi import Tgi
 from adapterctl.serving.render.tree import write_tree
 from adapterctl.serving.render.vllm_args import VllmArgs
 
@@ -35,6 +39,8 @@ RENDERERS: dict[Target, Renderer] = {
     Target.AIBRIX: AIBrix(),
     Target.KSERVE: KServe(),
     Target.LITELLM: LiteLLM(),
+    Target.TGI: Tgi(),
+    Target.NIM: Nim(),
 }
 
 
@@ -46,6 +52,7 @@ def render(state: DesiredState, target: Target, options: RenderOptions) -> Rende
 __all__ = [
     "DEFAULT_ADAPTER_DIR",
     "DEFAULT_API_BASE",
+    "DEFAULT_REFRESH_INTERVAL",
     "RENDERERS",
     "ArgsFormat",
     "ArtifactBase",

@@ -9,20 +9,9 @@ file name): a symlink to the artifact in the node's cache, or a verified copy.
 
 from __future__ import annotations
 
-import json
-
 from adapterctl.serving.desired import DesiredState
-from adapterctl.serving.render.base import (
-    GENERATED,
-    RenderOptions,
-    Target,
-    Tree,
-    TreeEntry,
-    ordered,
-)
-
-MARKER = ".adapterctl-render.json"
-"""The file that marks a folder as rendered (so a re-render may replace it)."""
+from adapterctl.serving.render import _folder
+from adapterctl.serving.render.base import RenderOptions, Target, Tree
 
 
 class ResolverDir:
@@ -31,22 +20,6 @@ class ResolverDir:
     uses_store = False
 
     def render(self, state: DesiredState, options: RenderOptions) -> Tree:
-        entries = tuple(TreeEntry(r.served_name, options.node_path(r), r) for r in ordered(state))
-        return Tree(entries, _marker(state, entries, options))
-
-
-def _marker(state: DesiredState, entries: tuple[TreeEntry, ...], options: RenderOptions) -> str:
-    document = {
-        "generated": GENERATED,
-        "environment": state.env,
-        "commit": state.commit,
-        "target": Target.RESOLVER_DIR.value,
-        "mode": "copy" if options.copy else "symlink",
-        "base_model_name": options.served_base(state),
-        "entries": {
-            entry.name: {"digest": entry.revision.digest, "weight": entry.revision.weight}
-            | ({} if options.copy else {"link": entry.link})
-            for entry in entries
-        },
-    }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        entries = _folder.entries(state, options)
+        extra: dict[str, object] = {"base_model_name": options.served_base(state)}
+        return Tree(entries, _folder.marker(state, Target.RESOLVER_DIR, entries, options, extra))

@@ -2,8 +2,10 @@
 
 The tree is built in a temporary sibling folder, then renamed into place; a folder that
 a previous render wrote (it holds the marker file) is swapped out and removed. A folder
-adapterctl did not write is never replaced without ``force``. Copies are fetched from the
-store and verified against the manifest (every file's digest and the subject digest).
+adapterctl did not write is never replaced without ``force``. An entry is a link to the
+artifact's folder in the node's cache, a folder of links to its files, or a copy fetched
+from the store and verified against the manifest (every file's digest and the subject
+digest).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 from adapterctl.errors import InputError, UsageError
+from adapterctl.serving.render._folder import MARKER
 from adapterctl.serving.render.base import Tree, TreeEntry
-from adapterctl.serving.render.resolver_dir import MARKER
 from adapterctl.store.base import Store
 from adapterctl.store.digests import digest_directory
 
@@ -53,11 +55,21 @@ def _check_replaceable(output: Path, force: bool) -> None:
 
 def _fill(tree: Tree, folder: Path, store: Store | None) -> None:
     for entry in tree.entries:
-        if store is None:
-            (folder / entry.name).symlink_to(entry.link)
-        else:
+        if store is not None:
             _copy(store, entry, folder / entry.name)
+        elif tree.link_files:
+            _link_files(entry, folder / entry.name)
+        else:
+            (folder / entry.name).symlink_to(entry.link)
     (folder / MARKER).write_text(tree.marker, encoding="utf-8")
+
+
+def _link_files(entry: TreeEntry, target: Path) -> None:
+    """A folder with one link per artifact file, into the artifact's folder in the cache."""
+    for name in sorted(entry.revision.manifest.artifact.files):
+        link = target / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(f"{entry.link}/{name}")
 
 
 def _swap(temp: Path, output: Path) -> None:

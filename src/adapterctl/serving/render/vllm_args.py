@@ -8,18 +8,9 @@ immutable served name from the node's adapter cache, retained (weight 0) revisio
 from __future__ import annotations
 
 import json
-import shlex
 
 from adapterctl.serving.desired import DesiredRevision, DesiredState
-from adapterctl.serving.render.base import (
-    ArgsFormat,
-    RenderOptions,
-    Target,
-    Text,
-    comment,
-    header,
-    ordered,
-)
+from adapterctl.serving.render.base import RenderOptions, Target, Text, args_text, ordered
 
 
 class VllmArgs:
@@ -28,11 +19,7 @@ class VllmArgs:
     uses_store = False
 
     def render(self, state: DesiredState, options: RenderOptions) -> Text:
-        args = arguments(state, options)
-        if options.args_format is ArgsFormat.JSON:
-            return Text(json.dumps(args, indent=2, ensure_ascii=False) + "\n")
-        line = " ".join(shlex.quote(arg) for arg in args)
-        return Text(comment(header(state, Target.VLLM_ARGS)) + line + "\n")
+        return args_text(state, Target.VLLM_ARGS, arguments(state, options), options.args_format)
 
 
 def arguments(state: DesiredState, options: RenderOptions) -> list[str]:
