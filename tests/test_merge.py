@@ -10,6 +10,7 @@ import io
 import json
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from safetensors.numpy import load_file
 
 from adapterctl.cli.app import main
-from tests.conftest import REPO, copy_registry
+from tests.conftest import REPO, copy_registry, isolate_git
 from tests.test_signing_attacks import write_trust
 from tests.test_signing_pki import IDENTITY
 
@@ -405,3 +406,78 @@ def test_the_gate_catches_changed_fingerprints_and_weights(
         "  the stored merged weights hash to sha256:"
     )
     assert out.endswith(f", not to the manifest's {digest}\n\n✗ check: 1 error in 1 file\n")
+
+
+# --- routing an alias to the merged base ------------------------------------------------
+
+CANARY = """routes:
+  support-bot:
+    - {version: 1.1.0, weight: 75}
+    - {base: support-bot-merged@r1, weight: 25}
+"""
+
+
+def _route_merged(world: World) -> None:
+    """staging sends a quarter of support-bot to the merged base, committed in git."""
+    path = world.root / "environments/staging/environment.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("routes:\n  support-bot:\n    - {version: 1.1.0, weight: 100}\n",
+                                 CANARY))  # fmt: skip
+    assert CANARY in path.read_text()
+    for args in (("init", "-q", "-b", "main"), ("add", "-A"), ("commit", "-q", "-m", "Registry")):
+        subprocess.run(["git", *args], cwd=world.root, check=True, capture_output=True)
+
+
+def test_litellm_renders_a_merged_base_as_a_deployment_of_the_alias_on_its_pool(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    isolate_git(monkeypatch, MERGER)
+    _route_merged(world)
+    code, out, err = cli(capsys, "render", "--env", "staging", "--target", "litellm",
+                         "--pool-api-base", "support-bot-merged@r1=http://merged-pool:8000/v1",
+                         "--root", world.root)  # fmt: skip
+    assert code == 0, err
+    models = yaml.safe_load(out)["model_list"]
+    support = [m["litellm_params"] for m in models if m["model_name"] == "support-bot"]
+    assert support == [
+        {"model": "hosted_vllm/support-bot@1.1.0", "api_base": "os.environ/VLLM_API_BASE",
+         "weight": 75},
+        {"model": "hosted_vllm/support-bot-merged@r1", "api_base": "http://merged-pool:8000/v1",
+         "weight": 25},
+    ]  # fmt: skip
+    pinned = [m for m in models if m["model_name"] == "support-bot-merged@r1"]
+    assert [m["litellm_params"]["api_base"] for m in pinned] == ["http://merged-pool:8000/v1"]
+
+
+def test_adapter_targets_name_the_merged_base_they_leave_to_its_own_nodes(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    isolate_git(monkeypatch, MERGER)
+    _route_merged(world)
+    code, out, err = cli(capsys, "render", "--env", "staging", "--target", "vllm-args",
+                         "--root", world.root)  # fmt: skip
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[4:8] == [
+        "#",
+        "# bases routed as models of their own, served by nodes of their own (not these):",
+        "# start each with its weights and --served-model-name NAME@REVISION",
+        "#   support-bot-merged@r1 for support-bot (25 %)",
+    ]
+    assert lines[-1].startswith("--enable-lora ")
+    assert "support-bot-merged" not in lines[-1]  # no LoRA module for it
+
+
+def test_a_pool_api_base_must_name_a_routed_base(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    isolate_git(monkeypatch, MERGER)
+    _route_merged(world)
+    code, out, err = cli(capsys, "render", "--env", "staging", "--target", "litellm",
+                         "--pool-api-base", "tiny-llama@r2=http://x:8000/v1",
+                         "--root", world.root)  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == (
+        "adapterctl: error: --pool-api-base tiny-llama@r2=http://x:8000/v1: staging routes no "
+        "base tiny-llama@r2 (its routed bases: support-bot-merged@r1)\n"
+    )

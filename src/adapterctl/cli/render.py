@@ -49,6 +49,7 @@ APPLIES = {
     "--base-name": ALL - {Target.TGI, Target.NIM},
     "--base-uri": frozenset({Target.KSERVE, Target.TGI}),
     "--api-base": frozenset({Target.LITELLM}),
+    "--pool-api-base": frozenset({Target.LITELLM}),
     "--peft-source": frozenset({Target.NIM}),
     "--refresh-interval": frozenset({Target.NIM}),
 }
@@ -115,7 +116,15 @@ ApiBaseOption = Annotated[
         help=f"litellm: the vLLM endpoint (default {DEFAULT_API_BASE}, read at startup).",
     ),
 ]
-
+PoolApiBaseOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--pool-api-base",
+        metavar="NAME@REVISION=URL",
+        help="litellm: the endpoint of the nodes serving a base the environment routes as a "
+        "model of its own (repeatable; default --api-base).",
+    ),
+]
 PeftSourceOption = Annotated[
     str | None,
     typer.Option(
@@ -150,6 +159,7 @@ def command(
     base_name: BaseNameOption = None,
     base_uri: BaseUriOption = None,
     api_base: ApiBaseOption = None,
+    pool_api_base: PoolApiBaseOption = None,
     peft_source: PeftSourceOption = None,
     refresh_interval: RefreshIntervalOption = None,
     store: StoreOption = None,
@@ -159,12 +169,15 @@ def command(
     """Render ENV as committed for vLLM, its resolver, AIBrix, KServe, LiteLLM, TGI or NIM."""
     registry = resolve_root(root)
     check_env_name(env)
-    given = {"--format": fmt, "--adapter-dir": adapter_dir, "--copy": copy or None}
+    given: dict[str, object] = {"--format": fmt, "--adapter-dir": adapter_dir}
+    given |= {"--copy": copy or None}
     given |= {"--force": force or None, "--namespace": namespace, "--base-name": base_name}
     given |= {"--base-uri": base_uri, "--api-base": api_base, "--peft-source": peft_source}
-    _check_applicable(target, given | {"--refresh-interval": refresh_interval})
+    given |= {"--refresh-interval": refresh_interval, "--pool-api-base": pool_api_base or None}
+    _check_applicable(target, given)
     _check_output(target, output, copy and adapter_dir is not None)
     state = desired_state(registry, env, ref)
+    pools = _pools(state, pool_api_base or [])
     options = RenderOptions(
         adapter_dir=adapter_dir or DEFAULT_ADAPTER_DIR,
         api_base=api_base or DEFAULT_API_BASE,
@@ -178,6 +191,7 @@ def command(
         copy=copy,
         peft_source=peft_source or (str(output.absolute()) if output else None),
         refresh_interval=refresh_interval or DEFAULT_REFRESH_INTERVAL,
+        pool_api_bases=pools,
     )
     rendered = render(state, target, options)
     for warning in rendered.warnings:
@@ -192,6 +206,22 @@ def _check_applicable(target: Target, given: Mapping[str, object]) -> None:
     for option, value in given.items():
         if value is not None and target not in APPLIES.get(option, ALL):
             raise UsageError(f"{option} does not apply to --target {target.value}")
+
+
+def _pools(state: DesiredState, given: list[str]) -> tuple[tuple[str, str], ...]:
+    """``--pool-api-base NAME@REVISION=URL`` values, each naming a base ENV routes."""
+    routed = sorted(b.served_name for b in state.bases)
+    pools = []
+    for text in given:
+        name, sep, url = text.partition("=")
+        if not sep or not url:
+            raise UsageError(f"--pool-api-base {text}: expected NAME@REVISION=URL")
+        if name not in routed:
+            known = ", ".join(routed) or "none"
+            raise UsageError(f"--pool-api-base {text}: {state.env} routes no base {name} "
+                             f"(its routed bases: {known})")  # fmt: skip
+        pools.append((name, url))
+    return tuple(pools)
 
 
 def _check_output(target: Target, output: Path | None, copy_with_dir: bool) -> None:

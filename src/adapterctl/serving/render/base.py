@@ -84,6 +84,12 @@ class RenderOptions:
     peft_source: str | None = None
     """nim: NIM_PEFT_SOURCE, the rendered folder as the NIM container sees it."""
     refresh_interval: int = DEFAULT_REFRESH_INTERVAL
+    pool_api_bases: tuple[tuple[str, str], ...] = ()
+    """litellm: (NAME@REVISION, URL) of each routed base's own nodes (default: api_base)."""
+
+    def api_base_of(self, served_name: str) -> str:
+        """litellm: the endpoint a deployment is reached at."""
+        return dict(self.pool_api_bases).get(served_name, self.api_base)
 
     def served_base(self, state: DesiredState) -> str:
         """The id nodes serve the base under (vLLM --served-model-name)."""
@@ -157,12 +163,32 @@ def _version_key(version: str) -> tuple[int, int, int, str]:
 
 def header(state: DesiredState, target: Target) -> list[str]:
     """The comment lines every text output starts with (without the comment sign)."""
-    return [
+    lines = [
         GENERATED,
         f"environment: {state.env}",
         f"commit: {state.commit}",
         f"target: {target.value}",
     ]
+    return lines + (base_route_notes(state) if target is not Target.LITELLM else [])
+
+
+def base_route_notes(state: DesiredState) -> list[str]:
+    """What a target that loads adapters leaves to other nodes: the bases the environment
+    routes as models of their own (merged bases), each served by a pool of its own."""
+    if not state.bases:
+        return []
+    return [
+        "",
+        "bases routed as models of their own, served by nodes of their own (not these):",
+        "start each with its weights and --served-model-name NAME@REVISION",
+        *(f"  {b.served_name} for {b.alias} ({_share(b.weight, b.tenants)})" for b in state.bases),
+    ]
+
+
+def _share(weight: int, tenants: tuple[str, ...]) -> str:
+    share = f"{weight} %" if weight or not tenants else ""
+    who = f"tenant{'s' * (len(tenants) > 1)} {', '.join(tenants)}" if tenants else ""
+    return " + ".join(part for part in (share, who) if part)
 
 
 def comment(lines: list[str]) -> str:

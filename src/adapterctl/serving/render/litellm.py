@@ -16,7 +16,7 @@ the revision's served name.
 
 from __future__ import annotations
 
-from adapterctl.serving.desired import DesiredRevision, DesiredState
+from adapterctl.serving.desired import DesiredBase, DesiredRevision, DesiredState
 from adapterctl.serving.render.base import (
     RenderOptions,
     Target,
@@ -37,10 +37,11 @@ class LiteLLM:
 
     def render(self, state: DesiredState, options: RenderOptions) -> Text:
         revisions = ordered(state)
-        tagged = any(r.tenants for r in revisions)
-        routed = [r for r in revisions if r.routed]
+        served: list[Served] = [*revisions, *state.bases]
+        tagged = any(r.tenants for r in served)
+        routed = sorted((r for r in served if r.weight or r.tenants), key=lambda r: r.alias)
         models = [_deployment(r.alias, r, options, weight=True, tags=tagged) for r in routed]
-        models += [_deployment(r.served_name, r, options, weight=False) for r in revisions]
+        models += [_deployment(r.served_name, r, options, weight=False) for r in served]
         router: dict[str, object] = {"routing_strategy": "simple-shuffle"}
         if tagged:
             router["enable_tag_filtering"] = True
@@ -53,9 +54,14 @@ class LiteLLM:
         return Text(comment(lines) + yaml_documents([config]))
 
 
+Served = DesiredRevision | DesiredBase
+"""A deployment: an adapter revision on the environment's nodes, or a base routed as a model
+of its own on nodes of its own (``--pool-api-base``)."""
+
+
 def _deployment(
     model_name: str,
-    revision: DesiredRevision,
+    revision: Served,
     options: RenderOptions,
     *,
     weight: bool,
@@ -63,7 +69,7 @@ def _deployment(
 ) -> dict[str, object]:
     params: dict[str, object] = {
         "model": f"{PROVIDER}/{revision.served_name}",
-        "api_base": options.api_base,
+        "api_base": options.api_base_of(revision.served_name),
     }
     if weight:
         # a tenant-only revision (weight 0) gets 1: LiteLLM's weighted pick needs a
