@@ -17,7 +17,7 @@ LAYERS = (
     ("gitops",),
     ("validation", "checks", "evaluation", "register", "canary", "configfile"),
     ("gates", "pressure", "policy"),
-    ("registry", "config", "signing", "changes", "documents"),
+    ("registry", "config", "signing", "changes", "documents", "mergedbases"),
     ("report", "inspect", "layout", "evals", "schemagen", "codeowners", "gitrepo", "merging"),
     ("model", "store", "yamlio", "fsutil", "nodeclient"),
     ("serve", "errors", "findings", "semver", "durations", "latency", "__init__"),

@@ -1,6 +1,7 @@
-"""``adapterctl merge``, the merged-base gate (``check --base``) and the merge chain in
-``validate``: the example kit's support-bot@1.1.0 merged into tiny-llama@r1 with PEFT, for
-real, on the CPU."""
+"""``adapterctl merge``, the merged-base gate (``check --base``), the merge chain in
+``validate``, the renders of a route to the merged base, and the source line's golden suites
+on the merged base served alone (reference node and real vLLM): the example kit's
+support-bot@1.1.0 merged into tiny-llama@r1 with PEFT, for real, on the CPU."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +26,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from safetensors.numpy import load_file
 
 from adapterctl.cli.app import main
+from adapterctl.serve.api import create_app
+from adapterctl.serve.engine import Engine
 from tests.conftest import REPO, copy_registry, isolate_git
+from tests.refnode import serving_app
 from tests.test_signing_attacks import write_trust
 from tests.test_signing_pki import IDENTITY
+from tests.vllmnode import API_KEY, VllmServer, require_vllm
 
 EXAMPLE_KEY = REPO / "examples/keys/train-pipeline.pem"
 EXAMPLE_PUB = REPO / "examples/keys/train-pipeline.pub"
@@ -481,3 +487,51 @@ def test_a_pool_api_base_must_name_a_routed_base(
         "adapterctl: error: --pool-api-base tiny-llama@r2=http://x:8000/v1: staging routes no "
         "base tiny-llama@r2 (its routed bases: support-bot-merged@r1)\n"
     )
+
+
+# --- the source line's golden suites on the merged base served alone -------------------------
+# (``eval NAME@REVISION``: on the reference node and on real vLLM; the evidence lands where
+# ``promote`` of the merged base looks for it)
+
+MERGED_NAME = "support-bot-merged@r1"
+
+
+@pytest.fixture(params=["reference", "vllm"])
+def merged_endpoint(
+    request: pytest.FixtureRequest,
+    merged: World,
+    tmp_path: Path,
+) -> Iterator[str]:
+    """A node serving the merged weights alone as ``support-bot-merged@r1``: its /v1 URL."""
+    manifest = merged.manifest()
+    weights = merged.stored(str(manifest["weights_artifact"]))
+    if request.param == "reference":
+        with serving_app(create_app(Engine(weights, served_model_name=MERGED_NAME))) as url:
+            yield f"{url}/v1"
+        return
+    require_vllm()
+    server = VllmServer(weights, MERGED_NAME, tmp_path / "vllm")
+    server.start()
+    try:
+        yield f"{server.url}/v1"
+    finally:
+        server.stop()
+
+
+def test_the_source_lines_golden_suites_pass_on_the_merged_base_served_alone(
+    merged: World,
+    merged_endpoint: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    evidence = merged.root / "reports/golden" / f"{MERGED_NAME}.json"
+    code = main(["eval", MERGED_NAME, "--env", "staging", "--endpoint", merged_endpoint,
+                 "--api-key", API_KEY, "--baseline", "none", "--root", str(merged.root),
+                 "--format", "json"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    report = json.loads(out)
+    summaries = [f["message"] for f in report["findings"] if f["rule"] == "golden/summary"]
+    assert summaries == [f"suite refunds: {MERGED_NAME} 100%"]
+    document = json.loads(evidence.read_text())
+    assert document["candidate"] == MERGED_NAME
+    assert document["baseline"] is None

@@ -8,19 +8,17 @@ and the rollback (one revert) takes the merged base out of traffic."""
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 import yaml
 
 from adapterctl.serve.api import create_app
 from adapterctl.serve.engine import Engine
 from tests.conftest import REPO, isolate_git
 from tests.gatewayproc import Gateway, ask, start
+from tests.refnode import serving_app
 from tests.synccheckout import STAGING, Checkout, cli
 from tests.syncnode import Faults, RuntimeNode, runtime_node
 from tests.test_signing_attacks import write_trust
@@ -41,17 +39,8 @@ def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
 def merged_node(weights: Path) -> Iterator[RuntimeNode]:
     """A reference node serving the merged weights alone, as ``support-bot-merged@r1``."""
     engine = Engine(weights, served_model_name=MERGED, max_loras=1)
-    app = create_app(engine)
-    listener = socket.create_server(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    try:
-        yield RuntimeNode(f"http://127.0.0.1:{listener.getsockname()[1]}", engine)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
+    with serving_app(create_app(engine)) as url:
+        yield RuntimeNode(url, engine)
 
 
 def _merge_support_bot(

@@ -26,6 +26,7 @@ from adapterctl.config import resolve_root
 from adapterctl.errors import UsageError
 from adapterctl.fsutil import write_atomic
 from adapterctl.layout import served_name
+from adapterctl.mergedbases import merged_target
 from adapterctl.registry import Registry
 from adapterctl.report import Format
 
@@ -74,7 +75,8 @@ def command(
     fmt: FormatOption = Format.TEXT,
     output: OutputOption = None,
 ) -> int:
-    """Run the line's golden suites against the candidate and the baseline, and judge."""
+    """Run the line's golden suites against the candidate and the baseline, and judge. A
+    merged base (NAME@REVISION), served alone, runs the suites of the line it came from."""
     # Imported here: the openai client costs 0.3 s, which no other command should pay.
     from adapterctl.evals import html  # noqa: PLC0415
     from adapterctl.evals.runner import EvalPlan, progress_reporter  # noqa: PLC0415
@@ -87,9 +89,10 @@ def command(
     )
 
     registry_root = resolve_root(root)
-    name, version = parse_target(target)
+    merged = merged_target(registry_root, target)  # a merged base runs its line's suites
+    name, version = merged or parse_target(target)
     registry = Registry.load(registry_root)
-    if registry.revision(name, version) is None:
+    if merged is None and registry.revision(name, version) is None:
         raise UsageError(f"no valid revision {target}: run adapterctl validate first")
     line, suites = line_and_suites(registry, name)
     node_class = hardware_class(registry, hardware)

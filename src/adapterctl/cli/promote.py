@@ -29,9 +29,10 @@ from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, InputError, UsageError
 from adapterctl.gitops import prbody
 from adapterctl.gitops.changes import Step
-from adapterctl.gitops.promote import GatesFailed, Request, analysis_due, merged_target, promote
+from adapterctl.gitops.promote import GatesFailed, Request, analysis_due, promote
 from adapterctl.gitops.rollback import rollback
 from adapterctl.layout import check_env_name
+from adapterctl.mergedbases import merged_target
 from adapterctl.model.common import NAME_PATTERN
 from adapterctl.report import Format, render
 from adapterctl.store.base import Store

@@ -6,12 +6,9 @@ worktree, so the user's checkout is never touched and a refusal leaves no trace.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-from pydantic import ValidationError
 
 from adapterctl import layout
 from adapterctl.checks import check_revisions
@@ -23,10 +20,9 @@ from adapterctl.gitops import branches, steps
 from adapterctl.gitops.changes import Step, env_routes, gate_environment, write_step
 from adapterctl.gitops.evidence import Evidence, find_evidence
 from adapterctl.gitops.soak import Soak, soak
-from adapterctl.model import BaseManifest, Environment
+from adapterctl.mergedbases import merged_base
+from adapterctl.model import Environment
 from adapterctl.model.base import Merge
-from adapterctl.model.common import SEMVER_PATTERN
-from adapterctl.model.refs import BaseRef
 from adapterctl.registry import Registry
 from adapterctl.store.base import Store
 from adapterctl.store.digests import DigestCache
@@ -104,44 +100,9 @@ def promote(root: Path, store: Store, request: Request, now: datetime) -> Promot
     committed = write_step(root, checkout, step, sign=request.sign)
     evidence = find_evidence(root, request.name, request.version)
     analysis = None if request.analysis is None else request.analysis[1]
-    merged = _merged_base(registry, request.version) if "@" in request.version else None
+    merged = merged_base(registry, request.version) if "@" in request.version else None
     merge = None if merged is None else merged.merge
     return Promotion(committed, report, soaked, evidence, analysis, merge)
-
-
-def merged_target(root: Path, text: str) -> tuple[str, str] | None:
-    """``NAME@REVISION`` of a merged base, from the command line, as (the alias it was merged
-    from, the route key); None when ``text`` names no base manifest (then it is read as an
-    adapter revision, ``NAME@VERSION``)."""
-    name, _, revision = text.partition("@")
-    try:
-        BaseRef.model_validate({"name": name, "revision": revision})
-    except ValidationError:
-        return None
-    if (
-        re.fullmatch(SEMVER_PATTERN, revision)
-        or not (root / layout.base_path(name, revision)).is_file()
-    ):
-        return None
-    merge = _merged_base(Registry.load(root), text).merge
-    assert merge is not None  # _merged_base refuses a base without one
-    return str(merge.source.adapter.name), text
-
-
-def _merged_base(registry: Registry, key: str) -> BaseManifest:
-    """The merged base ``key`` names; a usage error when it is no merged base."""
-    name, _, revision = key.partition("@")
-    path = layout.base_path(name, revision)
-    base = registry.base(name, revision)
-    if base is None:
-        what = "is invalid (adapterctl validate)" if registry.exists(path) else "does not exist"
-        raise UsageError(f"no base {key}: {path} {what}")
-    if base.merge is None:
-        raise UsageError(
-            f"{key} is not a merged base ({path} has no merge record): only a base merged from "
-            "an adapter line (adapterctl merge) is routed as a model of its own, for that line"
-        )
-    return base
 
 
 def analysis_due(root: Path, request: Request) -> bool:
@@ -197,7 +158,7 @@ def _gates(registry: Registry, store: Store, request: Request) -> Report:
 
 
 def _merged_base_gates(registry: Registry, request: Request) -> Report:
-    _merged_base(registry, request.version)
+    merged_base(registry, request.version)
     name, _, revision = request.version.partition("@")
     files = {layout.base_path(name, revision), layout.environment_path(request.env)}
     found = [*registry.findings, *references.check(registry)]
