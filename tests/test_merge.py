@@ -519,13 +519,13 @@ def merged_endpoint(
 
 
 def test_the_source_lines_golden_suites_pass_on_the_merged_base_served_alone(
-    merged: World,
+    world: World,
     merged_endpoint: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    evidence = merged.root / "reports/golden" / f"{MERGED_NAME}.json"
+    evidence = world.root / "reports/golden" / f"{MERGED_NAME}.json"
     code = main(["eval", MERGED_NAME, "--env", "staging", "--endpoint", merged_endpoint,
-                 "--api-key", API_KEY, "--baseline", "none", "--root", str(merged.root),
+                 "--api-key", API_KEY, "--baseline", "none", "--root", str(world.root),
                  "--format", "json"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
