@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from adapterctl.canary import analysis
+from adapterctl.canary.judge import Pair
 from adapterctl.serve.api import create_app
 from adapterctl.serve.engine import Engine
 from tests.conftest import REPO, isolate_git
@@ -101,6 +103,11 @@ def _canary_and_rollback(
         routes = yaml.safe_load((checkout.root / STAGING).read_text())["routes"]["support-bot"]
         assert routes == [{"version": "1.1.0", "weight": 75}, {"base": MERGED, "weight": 25}]
         assert cli(capsys, "validate", "--root", checkout.root)[0] == 0
+        pair = analysis.target(checkout.root, "staging", "support-bot").pair
+        assert (pair, pair.versions) == (  # the judge compares the gateway's version labels
+            Pair(MERGED, "support-bot@1.1.0", "support-bot"),
+            ("1.1.0", MERGED),
+        )
 
         code, out, _ = cli(capsys, *sync)  # the adapter pool has nothing to load for it
         assert (code, out.splitlines()[1]) == (0, "  node-a  converged  no changes"), out
