@@ -23,6 +23,8 @@ from adapterctl.cli.options import (
     TargetArgument,
     emit,
     parse_target,
+    require_trust,
+    trust_option,
 )
 from adapterctl.cli.register import valid_base_ref
 from adapterctl.cli.stores import store_for
@@ -30,7 +32,6 @@ from adapterctl.config import resolve_root, store_uri
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.findings import Report, Severity
 from adapterctl.model.base import MergeTrigger
-from adapterctl.model.trust import TRUST_ENV
 from adapterctl.registry import Registry
 from adapterctl.report import Format
 from adapterctl.store.digests import DigestCache
@@ -42,39 +43,42 @@ class Dtype(StrEnum):
     BFLOAT16 = "bfloat16"
 
 
+NameOption = Annotated[str, typer.Option("--name", help="The merged base's name (bases/<name>/).")]
+RevisionOption = Annotated[str, typer.Option("--revision", help="The merged base's revision.")]
+TriggerOption = Annotated[
+    MergeTrigger,
+    typer.Option("--trigger", help="The business reason, recorded for the reviewers."),
+]
+ReasonOption = Annotated[
+    str, typer.Option("--reason", help="The decision in words: figures, budget, ticket.")
+]
+DtypeOption = Annotated[
+    Dtype | None,
+    typer.Option("--dtype", help="The merged weights' dtype (default: the base's)."),
+]
+ToleranceOption = Annotated[
+    float | None,
+    typer.Option(
+        "--tolerance",
+        help="Largest |Δlogit| from base + adapter (default per dtype: float32 1e-3, "
+        "float16 5e-2, bfloat16 0.25); recorded in the merge record.",
+    ),
+]
+TrustOption = Annotated[
+    Path | None,
+    trust_option("The verifier's trust file: the source revision's signature must verify."),
+]
+
+
 def command(
     target: TargetArgument,
-    name: Annotated[str, typer.Option("--name", help="The merged base's name (bases/<name>/).")],
-    revision: Annotated[str, typer.Option("--revision", help="The merged base's revision.")],
-    trigger: Annotated[
-        MergeTrigger,
-        typer.Option("--trigger", help="The business reason, recorded for the reviewers."),
-    ],
-    reason: Annotated[
-        str, typer.Option("--reason", help="The decision in words: figures, budget, ticket.")
-    ],
-    dtype: Annotated[
-        Dtype | None,
-        typer.Option("--dtype", help="The merged weights' dtype (default: the base's)."),
-    ] = None,
-    tolerance: Annotated[
-        float | None,
-        typer.Option(
-            "--tolerance",
-            help="Largest |Δlogit| from base + adapter (default per dtype: float32 1e-3, "
-            "float16 5e-2, bfloat16 0.25); recorded in the merge record.",
-        ),
-    ] = None,
-    trust: Annotated[
-        Path | None,
-        typer.Option(
-            "--trust",
-            envvar=TRUST_ENV,
-            metavar="FILE",
-            help="The verifier's trust file: the source revision's signature must verify.",
-            dir_okay=False,
-        ),
-    ] = None,
+    name: NameOption,
+    revision: RevisionOption,
+    trigger: TriggerOption,
+    reason: ReasonOption,
+    dtype: DtypeOption = None,
+    tolerance: ToleranceOption = None,
+    trust: TrustOption = None,
     root: RootOption = None,
     store: StoreOption = None,
     endpoint_url: EndpointOption = None,
@@ -96,10 +100,7 @@ def command(
         raise UsageError(f"--tolerance: must be above 0, got {tolerance:g}")
     if not reason.strip():
         raise UsageError("--reason: say why the adapter is served merged (figures, ticket)")
-    if trust is None:
-        raise UsageError(
-            f"merge verifies the source's signature: pass --trust FILE or set {TRUST_ENV}"
-        )
+    trust = require_trust(trust, "merge verifies the source's signature")
     require()
     registry_root = resolve_root(root)
     registry = Registry.load(registry_root)
@@ -129,11 +130,9 @@ def _verify(
     loaded, problems = gate.load_trust(trust, str(trust))
     if loaded is None:
         return Report.build("merge", [str(trust)], problems)
-    setup = gate.Setup(
-        trust_file=trust.absolute(), trust_display=str(trust), allowed=None, environment=None,
-        store_uri=store_uri(root, store), endpoint_url=endpoint_url, root=root,
-        cache=DigestCache.default().path, now=gate.now(),
-    )  # fmt: skip
+    setup = gate.Setup.of(
+        trust, root, (store_uri(root, store), endpoint_url), DigestCache.default().path
+    )
     targets = gate.targets_of(registry, [(adapter, version)])
     report, _ = gate.verify_targets(setup, loaded, targets, registry.locate, 1)
     if any(f.severity is Severity.ERROR for f in report.findings):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -17,6 +17,7 @@ from adapterctl.fsutil import write_atomic
 from adapterctl.model import HardwareClass
 from adapterctl.model.kinds import Kind
 from adapterctl.model.refs import AdapterRef
+from adapterctl.model.trust import TRUST_ENV
 from adapterctl.registry import Registry
 from adapterctl.report import Format, render
 
@@ -89,6 +90,32 @@ OutputOption = Annotated[
         "--output", "-o", help="Write the report to this file instead of stdout.", dir_okay=False
     ),
 ]
+
+
+def file_option(
+    flag: str,
+    help_text: str,
+    *,
+    metavar: str = "FILE",
+    exists: bool = True,
+    envvar: str | None = None,
+) -> Any:
+    """An option naming a file (not a folder); by default one that must exist."""
+    return typer.Option(
+        flag, metavar=metavar, help=help_text, exists=exists, dir_okay=False, envvar=envvar
+    )
+
+
+def trust_option(help_text: str) -> Any:
+    """``--trust FILE`` (or $ADAPTERCTL_TRUST): the verifier's trust file."""
+    return file_option("--trust", help_text, exists=False, envvar=TRUST_ENV)
+
+
+def require_trust(trust: Path | None, why: str) -> Path:
+    """The trust file a command cannot run without; a usage error saying ``why`` if none."""
+    if trust is None:
+        raise UsageError(f"{why}: pass --trust FILE or set {TRUST_ENV}")
+    return trust
 
 
 def emit(report: Report, fmt: Format, output: Path | None) -> int:

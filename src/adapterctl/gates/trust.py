@@ -69,6 +69,23 @@ class Setup:
     cache: Path | None
     now: datetime
 
+    @classmethod
+    def of(
+        cls,
+        trust: Path,
+        root: Path,
+        store: tuple[str, str | None],
+        cache: Path | None,
+        *,
+        allowed: tuple[str, ...] | None = None,
+        environment: str | None = None,
+    ) -> Setup:
+        """Verifying now against the trust file ``trust`` (named in findings as given), the
+        artifacts in ``store`` (its URI and S3 endpoint)."""
+        store_uri, endpoint_url = store
+        return cls(trust.absolute(), str(trust), allowed, environment, store_uri,
+                   endpoint_url, root, cache, now())  # fmt: skip
+
     def verifier(self, trust: Trust | None = None) -> Verifier:
         if trust is None:
             trust, _ = load_trust(self.trust_file, self.trust_display)
