@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from adapterctl.cli.options import FormatOption, OutputOption, RootOption, emit
+from adapterctl.cli.options import FormatOption, OutputOption, RootOption, emit, file_option
 from adapterctl.config import resolve_root
 from adapterctl.findings import Report
 from adapterctl.gates import policy as gate
@@ -17,23 +17,20 @@ from adapterctl.report import Format
 app = typer.Typer(no_args_is_help=True, help="Separation-of-duties policy on pull requests.")
 
 
-def _file(flag: str, help_text: str) -> Any:
-    return typer.Option(flag, metavar="FILE", help=help_text, exists=True, dir_okay=False)
-
-
-PrOption = Annotated[Path, _file("--pr", "GET repos/OWNER/REPO/pulls/N, as JSON.")]
+PrOption = Annotated[Path, file_option("--pr", "GET repos/OWNER/REPO/pulls/N, as JSON.")]
 ReviewsOption = Annotated[
-    Path, _file("--reviews", "GET repos/OWNER/REPO/pulls/N/reviews (gh api --paginate --slurp).")
+    Path,
+    file_option("--reviews", "GET repos/OWNER/REPO/pulls/N/reviews (gh api --paginate --slurp)."),
 ]
 FilesOption = Annotated[
     Path | None,
-    _file("--files", "GET repos/OWNER/REPO/pulls/N/files (default: git diff base...head)."),
+    file_option("--files", "GET repos/OWNER/REPO/pulls/N/files (default: git diff base...head)."),
 ]
 TeamsOption = Annotated[
-    Path | None, _file("--teams", "Teams and people file (default: the policy's teams.yaml).")
+    Path | None, file_option("--teams", "Teams and people file (default: the policy's teams.yaml).")
 ]
 SignersOption = Annotated[
-    Path | None, _file("--signers", "NAME@VERSION → identities that signed its artifact.")
+    Path | None, file_option("--signers", "NAME@VERSION → identities that signed its artifact.")
 ]
 BaseRefOption = Annotated[
     str | None,

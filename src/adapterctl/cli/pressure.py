@@ -25,52 +25,59 @@ from adapterctl.findings import Report
 from adapterctl.registry import Registry
 from adapterctl.report import Format
 
+CandidateArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="NAME@VERSION|ALIAS",
+        help="The candidate revision; or an alias, replayed through a gateway that splits "
+        "it (no baseline).",
+    ),
+]
+ProfileEnvOption = Annotated[
+    str, typer.Option("--env", help="Environment whose profile and routes are used.")
+]
+ProfileOption = Annotated[
+    str,
+    typer.Option(
+        "--profile",
+        metavar="NAME|FILE",
+        help="A profile name in environments/ENV/pressure/, or the path of its file.",
+    ),
+]
+BaseModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base-model",
+        metavar="NAME",
+        help="Served name of the base model (default: the environment's base name).",
+    ),
+]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout", min=0.001, help="Seconds per request (default: the profile's, else 60)."
+    ),
+]
+EvidenceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--evidence",
+        help="Where to write every sample (default: reports/pressure/NAME@VERSION.json).",
+    ),
+]
+
 
 def command(
-    target: Annotated[
-        str,
-        typer.Argument(
-            metavar="NAME@VERSION|ALIAS",
-            help="The candidate revision; or an alias, replayed through a gateway that splits "
-            "it (no baseline).",
-        ),
-    ],
-    env: Annotated[
-        str, typer.Option("--env", help="Environment whose profile and routes are used.")
-    ],
+    target: CandidateArgument,
+    env: ProfileEnvOption,
     endpoint: NodeURLOption,
-    profile: Annotated[
-        str,
-        typer.Option(
-            "--profile",
-            metavar="NAME|FILE",
-            help="A profile name in environments/ENV/pressure/, or the path of its file.",
-        ),
-    ],
+    profile: ProfileOption,
     baseline: BaselineOption = "auto",
-    base_model: Annotated[
-        str | None,
-        typer.Option(
-            "--base-model",
-            metavar="NAME",
-            help="Served name of the base model (default: the environment's base name).",
-        ),
-    ] = None,
+    base_model: BaseModelOption = None,
     api_key: ApiKeyOption = None,
     hardware: HardwareClassOption = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout", min=0.001, help="Seconds per request (default: the profile's, else 60)."
-        ),
-    ] = None,
-    evidence_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--evidence",
-            help="Where to write every sample (default: reports/pressure/NAME@VERSION.json).",
-        ),
-    ] = None,
+    timeout: TimeoutOption = None,
+    evidence_path: EvidenceOption = None,
     root: RootOption = None,
     fmt: FormatOption = Format.TEXT,
     output: OutputOption = None,
