@@ -8,16 +8,16 @@ import typer
 
 from adapterctl.changes import added_merged_bases, added_revisions
 from adapterctl.checks import check_revisions
+from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
-    EndpointOption,
+    DEFAULT_STORE,
     FormatOption,
     OutputOption,
     RootOption,
-    StoreOption,
+    StoreArgs,
     check_ref,
     emit,
 )
-from adapterctl.cli.stores import store_for
 from adapterctl.config import resolve_root
 from adapterctl.errors import UsageError
 from adapterctl.registry import Registry
@@ -40,6 +40,7 @@ def _parse_base(text: str) -> tuple[str, str]:
     return name, revision
 
 
+@option_groups
 def command(
     targets: Annotated[
         list[str] | None, typer.Argument(metavar="[NAME@VERSION]...", help="Revisions to check.")
@@ -68,8 +69,7 @@ def command(
         str | None, typer.Option("--against", metavar="REF", help="Git ref for --changed.")
     ] = None,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
+    where: StoreArgs = DEFAULT_STORE,
     fmt: FormatOption = Format.TEXT,
     output: OutputOption = None,
 ) -> int:
@@ -90,7 +90,7 @@ def command(
     registry = Registry.load(registry_root)
     report = check_revisions(
         registry,
-        store_for(registry_root, store, endpoint_url),
+        where.open(registry_root),
         sorted(set(wanted)),
         env or (),
         DigestCache.default(),

@@ -14,12 +14,13 @@ from typing import Annotated
 
 import typer
 
+from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
-    EndpointOption,
+    DEFAULT_STORE,
     FormatOption,
     OutputOption,
     RootOption,
-    StoreOption,
+    StoreArgs,
     TargetArgument,
     emit,
     parse_target,
@@ -27,8 +28,7 @@ from adapterctl.cli.options import (
     trust_option,
 )
 from adapterctl.cli.register import valid_base_ref
-from adapterctl.cli.stores import store_for
-from adapterctl.config import resolve_root, store_uri
+from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.findings import Report, Severity
 from adapterctl.model.base import MergeTrigger
@@ -70,6 +70,7 @@ TrustOption = Annotated[
 ]
 
 
+@option_groups
 def command(
     target: TargetArgument,
     name: NameOption,
@@ -80,8 +81,7 @@ def command(
     tolerance: ToleranceOption = None,
     trust: TrustOption = None,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
+    where: StoreArgs = DEFAULT_STORE,
     fmt: FormatOption = Format.TEXT,
     output: OutputOption = None,
 ) -> int:
@@ -104,11 +104,11 @@ def command(
     require()
     registry_root = resolve_root(root)
     registry = Registry.load(registry_root)
-    target_store = store_for(registry_root, store, endpoint_url)
+    target_store = where.open(registry_root)
     request = MergeRequest(adapter, version, name, revision, trigger, reason.strip(),
                            None if dtype is None else dtype.value, tolerance)  # fmt: skip
     preflight(registry, request)
-    verified = _verify(registry, registry_root, trust, store, endpoint_url, adapter, version)
+    verified = _verify(registry, registry_root, trust, where, adapter, version)
     if verified is not None:
         return emit(verified, fmt, output)
     result = merge_revision(registry, target_store, request, DigestCache.default())
@@ -121,7 +121,7 @@ def command(
 
 
 def _verify(
-    registry: Registry, root: Path, trust: Path, store: str | None, endpoint_url: str | None,
+    registry: Registry, root: Path, trust: Path, where: StoreArgs,
     adapter: str, version: str,
 ) -> Report | None:  # fmt: skip
     """The verify report when the source's signature does not verify, else None."""
@@ -130,9 +130,7 @@ def _verify(
     loaded, problems = gate.load_trust(trust, str(trust))
     if loaded is None:
         return Report.build("merge", [str(trust)], problems)
-    setup = gate.Setup.of(
-        trust, root, (store_uri(root, store), endpoint_url), DigestCache.default().path
-    )
+    setup = gate.Setup.of(trust, root, where.at(root), DigestCache.default().path)
     targets = gate.targets_of(registry, [(adapter, version)])
     report, _ = gate.verify_targets(setup, loaded, targets, registry.locate, 1)
     if any(f.severity is Severity.ERROR for f in report.findings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +12,9 @@ import typer
 from pydantic import ValidationError
 
 from adapterctl import layout
+from adapterctl.cli.groups import OptionGroup
+from adapterctl.cli.stores import store_for
+from adapterctl.config import store_uri
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.findings import Report
 from adapterctl.fsutil import write_atomic
@@ -20,6 +24,7 @@ from adapterctl.model.refs import AdapterRef
 from adapterctl.model.trust import TRUST_ENV
 from adapterctl.registry import Registry
 from adapterctl.report import Format, render
+from adapterctl.store.base import Store
 
 RootOption = Annotated[
     Path | None,
@@ -41,6 +46,26 @@ EndpointOption = Annotated[
     str | None,
     typer.Option("--endpoint-url", help="S3-compatible endpoint (MinIO, Ceph) for s3:// stores."),
 ]
+
+
+@dataclass(frozen=True)
+class StoreArgs(OptionGroup):
+    """``--store`` and ``--endpoint-url``: the artifact store a command reads or writes."""
+
+    store: StoreOption = None
+    endpoint_url: EndpointOption = None
+
+    def open(self, root: Path) -> Store:
+        """The store (``--store``, else the registry's); a bad URI is a usage error."""
+        return store_for(root, self.store, self.endpoint_url)
+
+    def at(self, root: Path) -> tuple[str, str | None]:
+        """The store's URI and its S3 endpoint, for what opens it later (a worker)."""
+        return store_uri(root, self.store), self.endpoint_url
+
+
+DEFAULT_STORE = StoreArgs()
+
 TargetArgument = Annotated[
     str, typer.Argument(metavar="NAME@VERSION", help="The candidate revision.")
 ]

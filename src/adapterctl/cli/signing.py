@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from adapterctl import layout
+from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
-    EndpointOption,
+    DEFAULT_STORE,
     FormatOption,
     OutputOption,
     RootOption,
-    StoreOption,
+    StoreArgs,
     TargetArgument,
     emit,
     file_option,
@@ -29,8 +30,7 @@ from adapterctl.cli.options import (
     require_trust,
     trust_option,
 )
-from adapterctl.cli.stores import store_for
-from adapterctl.config import resolve_root, store_uri
+from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, InputError, UsageError
 from adapterctl.findings import Finding, Location, Report, Severity
 from adapterctl.fsutil import write_atomic
@@ -122,6 +122,7 @@ OidcIssuerOption = Annotated[
 ForceFlag = Annotated[bool, typer.Option("--force", help="Replace an existing bundle.")]
 
 
+@option_groups
 def sign_command(
     target: TargetArgument,
     key: KeyOption = None,
@@ -137,8 +138,7 @@ def sign_command(
     force: ForceFlag = False,
     base: BaseFlag = False,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
+    where: StoreArgs = DEFAULT_STORE,
 ) -> int:
     """Sign a revision's artifact: writes adapters/<name>/<version>.sigstore.json (with
     --base, a base's stored weights: bases/<name>/<revision>.sigstore.json)."""
@@ -157,7 +157,7 @@ def sign_command(
     written, bundle = sign_subject(
         registry_root,
         subject,
-        store_for(registry_root, store, endpoint_url),
+        where.open(registry_root),
         signer,
         force=force,
         cache=DigestCache.default(),
@@ -268,14 +268,14 @@ SignersOutOption = Annotated[
 ]
 
 
+@option_groups
 def verify_command(
     targets: TargetsArgument = None,
     every: AllFlag = False,
     env: SignersEnvOption = None,
     trust: TrustOption = None,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
+    where: StoreArgs = DEFAULT_STORE,
     fmt: FormatOption = Format.TEXT,
     output: OutputOption = None,
     workers: WorkersOption = None,
@@ -298,11 +298,11 @@ def verify_command(
     if isinstance(allowed, Finding):
         return emit(Report.build("verify", [allowed.location.file], [allowed]), fmt, output)
     setup = gate.Setup.of(
-        trust, registry_root, (store_uri(registry_root, store), endpoint_url),
+        trust, registry_root, where.at(registry_root),
         None if no_cache else DigestCache.default().path,
         allowed=allowed, environment=None if env is None else f"environments/{env}",
     )  # fmt: skip
-    store_for(registry_root, store, endpoint_url)  # a bad store URI is a usage error, early
+    where.open(registry_root)  # a bad store URI is a usage error, early
     chosen = (gate.base_targets_of if base else gate.targets_of)(registry, wanted)
     report, signed = gate.verify_targets(setup, loaded, chosen, registry.locate, workers)
     if signers_out is not None:

@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
+from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
-    EndpointOption,
+    DEFAULT_STORE,
     EnvOption,
     RootOption,
-    StoreOption,
+    StoreArgs,
     TextOrJson,
     TextOrJsonOption,
 )
@@ -35,6 +36,7 @@ RefOption = Annotated[
 ]
 
 
+@option_groups
 def sync_command(
     env: EnvOption,
     node_config: NodesOption,
@@ -50,8 +52,7 @@ def sync_command(
         int, typer.Option("--parallel", min=1, metavar="N", help="Nodes synced at once.")
     ] = 32,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
+    where: StoreArgs = DEFAULT_STORE,
     fmt: TextOrJsonOption = TextOrJson.TEXT,
 ) -> int:
     """Reconcile ENV's desired state at REF onto its nodes, in parallel (push mode)."""
@@ -62,7 +63,7 @@ def sync_command(
     from adapterctl.serving.sync import SyncOptions, sync_nodes  # noqa: PLC0415
 
     nodes = load_nodes(node_config, env)
-    options = SyncOptions(ref, store, endpoint_url, dry_run, wait_lock, parallel)
+    options = SyncOptions(ref, where.store, where.endpoint_url, dry_run, wait_lock, parallel)
     desired, results = sync_nodes(registry, env, nodes, options)
     render = present.sync_json if fmt is TextOrJson.JSON else present.sync_text
     sys.stdout.write(render(desired, results, dry_run=dry_run))
@@ -91,6 +92,7 @@ def status_command(
     return ExitCode.FINDINGS if any(s.drift for s in statuses) else ExitCode.OK
 
 
+@option_groups
 def agent_command(
     node_config: Annotated[
         Path,
@@ -115,14 +117,13 @@ def agent_command(
     metrics_host: Annotated[
         str, typer.Option("--metrics-host", metavar="HOST", help="Address for --metrics-port.")
     ] = "127.0.0.1",
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
+    where: StoreArgs = DEFAULT_STORE,
 ) -> int:
     """Pull mode: fetch, verify, reconcile this node, sleep; exits cleanly on SIGTERM."""
     from adapterctl.serving.agent import Agent, AgentOptions  # noqa: PLC0415
 
     node = load_node(node_config)
     options = AgentOptions(
-        repo, branch, interval, once, metrics_port, metrics_host, store, endpoint_url
+        repo, branch, interval, once, metrics_port, metrics_host, where.store, where.endpoint_url
     )
     return Agent(node, options).run()
