@@ -10,18 +10,16 @@ from adapterctl.changes import added_merged_bases, added_revisions
 from adapterctl.checks import check_revisions
 from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
+    DEFAULT_REPORT,
     DEFAULT_STORE,
-    FormatOption,
-    OutputOption,
+    ReportArgs,
     RootOption,
     StoreArgs,
     check_ref,
-    emit,
 )
 from adapterctl.config import resolve_root
 from adapterctl.errors import UsageError
 from adapterctl.registry import Registry
-from adapterctl.report import Format
 from adapterctl.store.digests import DigestCache
 
 
@@ -70,8 +68,7 @@ def command(
     ] = None,
     root: RootOption = None,
     where: StoreArgs = DEFAULT_STORE,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    out: ReportArgs = DEFAULT_REPORT,
 ) -> int:
     """Check adapter revisions (integrity of the stored artifact, compat with the base) and
     merged bases (sources, fingerprints, numerical equivalence with base + adapter)."""
@@ -96,4 +93,4 @@ def command(
         DigestCache.default(),
         sorted(set(bases)),
     )
-    return emit(report, fmt, output)
+    return out.emit(report)

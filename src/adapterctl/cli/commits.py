@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from adapterctl.cli.options import FormatOption, OutputOption, emit, file_option
+from adapterctl.cli.groups import option_groups
+from adapterctl.cli.options import DEFAULT_REPORT, ReportArgs, file_option
 from adapterctl.errors import UsageError
 from adapterctl.findings import Report
-from adapterctl.report import Format
 from adapterctl.signing.commit_keys import FINGERPRINT_FORMS, normalize_fingerprint
 from adapterctl.signing.commits import DEFAULT_SKEW, CommitPolicy, verify_commits
 
@@ -76,6 +76,7 @@ RepoOption = Annotated[
 ]
 
 
+@option_groups
 def command(
     refs: RefsArgument,
     allowed_signers: AllowedSignersOption = None,
@@ -87,8 +88,7 @@ def command(
     first_parent: FirstParentFlag = False,
     clock_skew: ClockSkewOption = SKEW_S,
     repo: RepoOption = Path(),
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    out: ReportArgs = DEFAULT_REPORT,
 ) -> int:
     """Verify that commits are signed by allowed keys and not backdated."""
     if allowed_signers is None and not gpg_keys and github_web_flow is None:
@@ -108,7 +108,7 @@ def command(
     )
     result = verify_commits(repo, refs, policy)
     checked = [f"commit {sha[:12]}" for sha in result.commits]
-    return emit(Report.build("verify-commit", checked, result.findings, unit="commit"), fmt, output)
+    return out.emit(Report.build("verify-commit", checked, result.findings, unit="commit"))
 
 
 def _fingerprint(text: str) -> str:

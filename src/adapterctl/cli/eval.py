@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from adapterctl import layout
+from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
+    DEFAULT_REPORT,
     ApiKeyOption,
     BaselineOption,
-    FormatOption,
     HardwareClassOption,
     NodeURLOption,
-    OutputOption,
+    ReportArgs,
     RootOption,
     TargetArgument,
-    emit,
     hardware_class,
     parse_target,
 )
@@ -27,7 +27,6 @@ from adapterctl.errors import UsageError
 from adapterctl.fsutil import write_atomic
 from adapterctl.layout import served_name
 from adapterctl.registry import Registry
-from adapterctl.report import Format
 
 if TYPE_CHECKING:
     from adapterctl.evaluation import RunContext
@@ -68,6 +67,7 @@ HtmlOption = Annotated[
 ]
 
 
+@option_groups
 def command(
     target: TargetArgument,
     env: BaselineEnvOption,
@@ -82,8 +82,7 @@ def command(
     extra_body: ExtraBodyOption = None,
     html_path: HtmlOption = None,
     root: RootOption = None,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    out: ReportArgs = DEFAULT_REPORT,
 ) -> int:
     """Run the line's golden suites against the candidate and the baseline, and judge."""
     # Imported here: the openai client costs 0.3 s, which no other command should pay.
@@ -127,7 +126,7 @@ def command(
         registry_commit=head_commit(registry_root), hardware_class=node_class,
     )  # fmt: skip
     _write_evidence(evidence or default, page, comparison, report, run)
-    return emit(report, fmt, output)
+    return out.emit(report)
 
 
 def _write_evidence(

@@ -16,13 +16,12 @@ import typer
 
 from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
+    DEFAULT_REPORT,
     DEFAULT_STORE,
-    FormatOption,
-    OutputOption,
+    ReportArgs,
     RootOption,
     StoreArgs,
     TargetArgument,
-    emit,
     parse_target,
     require_trust,
     trust_option,
@@ -33,7 +32,6 @@ from adapterctl.errors import ExitCode, UsageError
 from adapterctl.findings import Report, Severity
 from adapterctl.model.base import MergeTrigger
 from adapterctl.registry import Registry
-from adapterctl.report import Format
 from adapterctl.store.digests import DigestCache
 
 
@@ -82,8 +80,7 @@ def command(
     trust: TrustOption = None,
     root: RootOption = None,
     where: StoreArgs = DEFAULT_STORE,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    out: ReportArgs = DEFAULT_REPORT,
 ) -> int:
     """Merge NAME@VERSION into its base with PEFT and register the result as a new base."""
     from adapterctl.gates.merged import describe  # noqa: PLC0415 - torch, heavy
@@ -110,7 +107,7 @@ def command(
     preflight(registry, request)
     verified = _verify(registry, registry_root, trust, where, adapter, version)
     if verified is not None:
-        return emit(verified, fmt, output)
+        return out.emit(verified)
     result = merge_revision(registry, target_store, request, DigestCache.default())
     sys.stdout.write(
         f"wrote {result.path} (weights {result.weights}, {result.dtype})\n"

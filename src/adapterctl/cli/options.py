@@ -95,6 +95,12 @@ HardwareClassOption = Annotated[
         "another class are reported, not enforced.",
     ),
 ]
+RepoURLOption = Annotated[
+    str, typer.Option("--repo", metavar="URL", help="The registry repository to follow.")
+]
+BranchOption = Annotated[
+    str, typer.Option("--branch", metavar="NAME", help="The branch to follow.")
+]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 EnvOption = Annotated[
     str, typer.Option("--env", metavar="ENV", help="The environment (environments/ENV/).")
@@ -115,6 +121,21 @@ OutputOption = Annotated[
         "--output", "-o", help="Write the report to this file instead of stdout.", dir_okay=False
     ),
 ]
+
+
+@dataclass(frozen=True)
+class ReportArgs(OptionGroup):
+    """``--format`` and ``--output``: how and where a command reports its findings."""
+
+    fmt: FormatOption = Format.TEXT
+    output: OutputOption = None
+
+    def emit(self, report: Report) -> int:
+        """:func:`emit` the report as asked."""
+        return emit(report, self.fmt, self.output)
+
+
+DEFAULT_REPORT = ReportArgs()
 
 
 def file_option(

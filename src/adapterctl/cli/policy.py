@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from adapterctl.cli.options import FormatOption, OutputOption, RootOption, emit, file_option
+from adapterctl.cli.groups import option_groups
+from adapterctl.cli.options import DEFAULT_REPORT, ReportArgs, RootOption, file_option
 from adapterctl.config import resolve_root
 from adapterctl.findings import Report
 from adapterctl.gates import policy as gate
 from adapterctl.policy.context import Request, prepare
-from adapterctl.report import Format
 
 app = typer.Typer(no_args_is_help=True, help="Separation-of-duties policy on pull requests.")
 
@@ -44,6 +44,7 @@ BaseRefOption = Annotated[
 
 
 @app.command("check")
+@option_groups
 def check_command(
     pr: PrOption,
     reviews: ReviewsOption,
@@ -52,11 +53,10 @@ def check_command(
     signers: SignersOption = None,
     base_ref: BaseRefOption = None,
     root: RootOption = None,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    out: ReportArgs = DEFAULT_REPORT,
 ) -> int:
     """Check a pull request's approvals: head commit, author, trainer, code owners, teams."""
     request = Request(resolve_root(root), pr, reviews, files, teams, signers, base_ref)
     prepared = prepare(request)
     findings = [*prepared.findings, *gate.check(prepared.policy)]
-    return emit(Report.build("policy check", prepared.checked, findings), fmt, output)
+    return out.emit(Report.build("policy check", prepared.checked, findings))

@@ -8,15 +8,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
+    DEFAULT_REPORT,
     ApiKeyOption,
     BaselineOption,
-    FormatOption,
     HardwareClassOption,
     NodeURLOption,
-    OutputOption,
+    ReportArgs,
     RootOption,
-    emit,
     hardware_class,
     parse_target,
 )
@@ -67,6 +67,7 @@ EvidenceOption = Annotated[
 ]
 
 
+@option_groups
 def command(
     target: CandidateArgument,
     env: ProfileEnvOption,
@@ -79,8 +80,7 @@ def command(
     timeout: TimeoutOption = None,
     evidence_path: EvidenceOption = None,
     root: RootOption = None,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    out: ReportArgs = DEFAULT_REPORT,
 ) -> int:
     """Replay a workload profile against the candidate and the baseline, and judge; or, given
     an alias, through a gateway as its callers would send it (each request a new caller)."""
@@ -107,7 +107,7 @@ def command(
             base_model=base_model,
         )
     except ProfileProblems as problems:
-        return emit(problems.report, fmt, output)
+        return out.emit(problems.report)
     plan = LoadPlan(
         base_url=endpoint,
         api_key=api_key,
@@ -122,6 +122,6 @@ def command(
     report = Report.build("pressure", [path], pressure.check(comparison, registry.locate))
     default = registry_root / "reports" / "pressure" / f"{target}.json"
     evidence.write(evidence_path or default, setup, rounds, report, endpoint, node_class)
-    if fmt is Format.TEXT:
+    if out.fmt is Format.TEXT:
         Console(stderr=True).print(side_by_side(comparison))
-    return emit(report, fmt, output)
+    return out.emit(report)

@@ -11,11 +11,7 @@ import typer
 
 from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import DEFAULT_STORE, EnvOption, RootOption, StoreArgs
-from adapterctl.cli.promote import (
-    DEFAULT_PUBLISH,
-    PublishArgs,
-    publish,
-)
+from adapterctl.cli.promote import DEFAULT_PUBLISH, PublishArgs, publish
 from adapterctl.cli.register import valid_base_ref
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, UsageError

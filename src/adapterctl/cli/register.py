@@ -10,14 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from adapterctl.cli.groups import option_groups
-from adapterctl.cli.options import (
-    DEFAULT_STORE,
-    FormatOption,
-    OutputOption,
-    RootOption,
-    StoreArgs,
-    emit,
-)
+from adapterctl.cli.options import DEFAULT_REPORT, DEFAULT_STORE, ReportArgs, RootOption, StoreArgs
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.findings import Report
@@ -27,7 +20,6 @@ from adapterctl.model.refs import AdapterRef
 from adapterctl.register.adapter import Candidate, register_adapter
 from adapterctl.register.base import register_base
 from adapterctl.registry import Registry
-from adapterctl.report import Format
 from adapterctl.store.digests import DigestCache
 
 DirArgument = Annotated[
@@ -110,8 +102,7 @@ def adapter_command(
     ] = None,
     root: RootOption = None,
     where: StoreArgs = DEFAULT_STORE,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    out: ReportArgs = DEFAULT_REPORT,
 ) -> int:
     """Check a PEFT LoRA directory, store it, and write adapters/<name>/<version>.yaml."""
     _valid(AdapterRef, {"name": name, "version": version}, {})
@@ -128,7 +119,7 @@ def adapter_command(
     target = where.open(registry_root)
     written, findings = register_adapter(registry, target, candidate, DigestCache.default())
     report = Report.build("register", [str(path)], findings)
-    code = emit(report, fmt, output)
+    code = out.emit(report)
     if written is not None:
         sys.stderr.write(f"wrote {written} (artifact {target.uri})\n")
     return code

@@ -18,13 +18,12 @@ import typer
 from adapterctl import layout
 from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
+    DEFAULT_REPORT,
     DEFAULT_STORE,
-    FormatOption,
-    OutputOption,
+    ReportArgs,
     RootOption,
     StoreArgs,
     TargetArgument,
-    emit,
     file_option,
     parse_target,
     require_trust,
@@ -36,7 +35,6 @@ from adapterctl.findings import Finding, Location, Report, Severity
 from adapterctl.fsutil import write_atomic
 from adapterctl.model.kinds import Kind
 from adapterctl.registry import Registry
-from adapterctl.report import Format
 from adapterctl.store.digests import DigestCache
 
 if TYPE_CHECKING:
@@ -276,8 +274,7 @@ def verify_command(
     trust: TrustOption = None,
     root: RootOption = None,
     where: StoreArgs = DEFAULT_STORE,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    out: ReportArgs = DEFAULT_REPORT,
     workers: WorkersOption = None,
     no_cache: NoCacheFlag = False,
     signers_out: SignersOutOption = None,
@@ -293,10 +290,10 @@ def verify_command(
     wanted = _wanted(registry, targets or (), every, base)
     loaded, problems = gate.load_trust(trust, str(trust))
     if loaded is None:
-        return emit(Report.build("verify", [str(trust)], problems), fmt, output)
+        return out.emit(Report.build("verify", [str(trust)], problems))
     allowed = gate.environment_signers(registry, env) if env is not None else None
     if isinstance(allowed, Finding):
-        return emit(Report.build("verify", [allowed.location.file], [allowed]), fmt, output)
+        return out.emit(Report.build("verify", [allowed.location.file], [allowed]))
     setup = gate.Setup.of(
         trust, registry_root, where.at(registry_root),
         None if no_cache else DigestCache.default().path,
@@ -307,7 +304,7 @@ def verify_command(
     report, signed = gate.verify_targets(setup, loaded, chosen, registry.locate, workers)
     if signers_out is not None:
         _write_signers(signers_out, signed)
-    return emit(_with_self_trust(report, trust, registry_root), fmt, output)
+    return out.emit(_with_self_trust(report, trust, registry_root))
 
 
 def _write_signers(path: Path, signed: dict[str, str]) -> None:

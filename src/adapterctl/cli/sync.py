@@ -11,7 +11,9 @@ import typer
 from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
     DEFAULT_STORE,
+    BranchOption,
     EnvOption,
+    RepoURLOption,
     RootOption,
     StoreArgs,
     TextOrJson,
@@ -100,15 +102,11 @@ def agent_command(
             "--node-config", metavar="FILE", help="This node's configuration.", dir_okay=False
         ),
     ],
-    repo: Annotated[
-        str, typer.Option("--repo", metavar="URL", help="The registry repository to follow.")
-    ],
+    repo: RepoURLOption,
     interval: Annotated[
         float, typer.Option("--interval", metavar="S", min=0.0, help="Seconds between cycles.")
     ] = 60.0,
-    branch: Annotated[
-        str, typer.Option("--branch", metavar="NAME", help="The branch to follow.")
-    ] = "main",
+    branch: BranchOption = "main",
     once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
     metrics_port: Annotated[
         int | None,
