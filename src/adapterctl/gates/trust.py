@@ -23,7 +23,6 @@ from adapterctl.gates.schema import validate
 from adapterctl.model.common import kind
 from adapterctl.model.trust import TrustPolicy
 from adapterctl.registry import Registry
-from adapterctl.signing.sign import base_bundle_path, bundle_path
 from adapterctl.signing.signers import Policy
 from adapterctl.signing.trust import Trust, build_trust
 from adapterctl.signing.verify import Target, Verifier
@@ -120,7 +119,7 @@ def targets_of(registry: Registry, revisions: Sequence[tuple[str, str]]) -> list
         if revision is None:
             hint = f"fix it first (adapterctl validate {path})" if registry.exists(path) else None
             raise UsageError(f"no valid revision {name}@{version} at {path}", hint=hint)
-        relative = bundle_path(name, version)
+        relative = layout.bundle_path(name, version)
         targets.append(
             Target(
                 label=f"{name}@{version}",
@@ -146,7 +145,7 @@ def base_targets_of(registry: Registry, bases: Sequence[tuple[str, str]]) -> lis
             raise UsageError(f"no valid base {name}@{revision} at {path}", hint=hint)
         if base.weights_artifact is None:
             raise UsageError(f"{name}@{revision} names no weights_artifact: nothing to verify")
-        relative = base_bundle_path(name, revision)
+        relative = layout.base_bundle_path(name, revision)
         targets.append(
             Target(
                 label=f"{name}@{revision}",
