@@ -43,8 +43,7 @@ def load_trust(path: Path, display: str | None = None) -> tuple[Trust | None, li
     except FileNotFoundError:
         raise UsageError(f"--trust {shown}: no such file") from None
     except YamlError as exc:
-        location = Location(shown, exc.line, exc.column)
-        return None, [Finding(exc.rule, Severity.ERROR, location, exc.message, exc.hint)]
+        return None, [exc.finding(shown)]
     if not isinstance(data, dict):
         message = f"expected a mapping with 'signers' at the top level, got {kind(data)}"
         return None, [Finding("trust/config", Severity.ERROR, source.locate(()), message)]
@@ -117,8 +116,7 @@ def targets_of(registry: Registry, revisions: Sequence[tuple[str, str]]) -> list
         path = layout.revision_path(name, version)
         revision = registry.revision(name, version)
         if revision is None:
-            hint = f"fix it first (adapterctl validate {path})" if registry.exists(path) else None
-            raise UsageError(f"no valid revision {name}@{version} at {path}", hint=hint)
+            raise _not_valid(registry, "revision", f"{name}@{version}", path)
         relative = layout.bundle_path(name, version)
         targets.append(
             Target(
@@ -141,8 +139,7 @@ def base_targets_of(registry: Registry, bases: Sequence[tuple[str, str]]) -> lis
         path = layout.base_path(name, revision)
         base = registry.base(name, revision)
         if base is None:
-            hint = f"fix it first (adapterctl validate {path})" if registry.exists(path) else None
-            raise UsageError(f"no valid base {name}@{revision} at {path}", hint=hint)
+            raise _not_valid(registry, "base", f"{name}@{revision}", path)
         if base.weights_artifact is None:
             raise UsageError(f"{name}@{revision} names no weights_artifact: nothing to verify")
         relative = layout.base_bundle_path(name, revision)
@@ -156,6 +153,12 @@ def base_targets_of(registry: Registry, bases: Sequence[tuple[str, str]]) -> lis
             )
         )
     return targets
+
+
+def _not_valid(registry: Registry, what: str, label: str, path: str) -> UsageError:
+    """A target that does not exist, or whose manifest is invalid (then: fix it first)."""
+    hint = f"fix it first (adapterctl validate {path})" if registry.exists(path) else None
+    return UsageError(f"no valid {what} {label} at {path}", hint=hint)
 
 
 def verify_targets(
