@@ -22,7 +22,7 @@ from adapterctl.cli.options import (
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode
 from adapterctl.layout import check_env_name
-from adapterctl.serving.nodeconfig import load_node, load_nodes
+from adapterctl.serving.nodeconfig import Node, load_node, load_nodes
 
 NodesOption = Annotated[
     list[Path],
@@ -36,6 +36,13 @@ NodesOption = Annotated[
 RefOption = Annotated[
     str, typer.Option("--ref", metavar="REF", help="The commit whose desired state to apply.")
 ]
+
+
+def _env_nodes(env: str, node_config: list[Path], root: Path | None) -> tuple[Path, list[Node]]:
+    """The registry root and ENV's nodes, from the command line (checked in this order)."""
+    check_env_name(env)
+    registry = resolve_root(root)
+    return registry, load_nodes(node_config, env)
 
 
 @option_groups
@@ -58,13 +65,11 @@ def sync_command(
     fmt: TextOrJsonOption = TextOrJson.TEXT,
 ) -> int:
     """Reconcile ENV's desired state at REF onto its nodes, in parallel (push mode)."""
-    check_env_name(env)
-    registry = resolve_root(root)
+    registry, nodes = _env_nodes(env, node_config, root)
     # The sync pipeline imports model-signing and sigstore: only when a sync runs.
     from adapterctl.serving import present  # noqa: PLC0415
     from adapterctl.serving.sync import SyncOptions, sync_nodes  # noqa: PLC0415
 
-    nodes = load_nodes(node_config, env)
     options = SyncOptions(ref, where.store, where.endpoint_url, dry_run, wait_lock, parallel)
     desired, results = sync_nodes(registry, env, nodes, options)
     render = present.sync_json if fmt is TextOrJson.JSON else present.sync_text
@@ -80,13 +85,11 @@ def status_command(
     fmt: TextOrJsonOption = TextOrJson.TEXT,
 ) -> int:
     """Desired vs actual on each node of ENV; exit 1 on drift."""
-    check_env_name(env)
-    registry = resolve_root(root)
+    registry, nodes = _env_nodes(env, node_config, root)
     from adapterctl.serving import present  # noqa: PLC0415
     from adapterctl.serving.desired import desired_state  # noqa: PLC0415
     from adapterctl.serving.status import node_statuses  # noqa: PLC0415
 
-    nodes = load_nodes(node_config, env)
     desired = desired_state(registry, env, ref)
     statuses = node_statuses(desired, nodes)
     render = present.status_json if fmt is TextOrJson.JSON else present.status_text

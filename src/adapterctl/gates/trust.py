@@ -111,48 +111,45 @@ def environment_signers(registry: Registry, name: str) -> tuple[str, ...] | Find
 
 def targets_of(registry: Registry, revisions: Sequence[tuple[str, str]]) -> list[Target]:
     """The targets of these revisions; UsageError for one that does not exist."""
-    targets = []
-    for name, version in revisions:
-        path = layout.revision_path(name, version)
-        revision = registry.revision(name, version)
-        if revision is None:
-            raise _not_valid(registry, "revision", f"{name}@{version}", path)
-        relative = layout.bundle_path(name, version)
-        targets.append(
-            Target(
-                label=f"{name}@{version}",
-                bundle=registry.root / relative,
-                bundle_file=relative,
-                digest=revision.artifact.digest,
-                digest_at=Location(path, path=DIGEST_FIELD),  # its line: only when reported
-                listed={name: item.digest for name, item in revision.artifact.files.items()},
-            )
-        )
-    return targets
+    return [_revision_target(registry, name, version) for name, version in revisions]
 
 
 def base_targets_of(registry: Registry, bases: Sequence[tuple[str, str]]) -> list[Target]:
     """The targets of these bases (their stored weights); UsageError for one that does not
     exist or names no stored weights."""
-    targets = []
-    for name, revision in bases:
-        path = layout.base_path(name, revision)
-        base = registry.base(name, revision)
-        if base is None:
-            raise _not_valid(registry, "base", f"{name}@{revision}", path)
-        if base.weights_artifact is None:
-            raise UsageError(f"{name}@{revision} names no weights_artifact: nothing to verify")
-        relative = layout.base_bundle_path(name, revision)
-        targets.append(
-            Target(
-                label=f"{name}@{revision}",
-                bundle=registry.root / relative,
-                bundle_file=relative,
-                digest=base.weights_artifact,
-                digest_at=Location(path, path=("weights_artifact",)),
-            )
-        )
-    return targets
+    return [_base_target(registry, name, revision) for name, revision in bases]
+
+
+def _revision_target(registry: Registry, name: str, version: str) -> Target:
+    path = layout.revision_path(name, version)
+    revision = registry.revision(name, version)
+    if revision is None:
+        raise _not_valid(registry, "revision", f"{name}@{version}", path)
+    listed = {file: item.digest for file, item in revision.artifact.files.items()}
+    where = Location(path, path=DIGEST_FIELD)  # its line: only when reported
+    return _target(registry, f"{name}@{version}", layout.bundle_path(name, version),
+                   revision.artifact.digest, where, listed)  # fmt: skip
+
+
+def _base_target(registry: Registry, name: str, revision: str) -> Target:
+    path = layout.base_path(name, revision)
+    base = registry.base(name, revision)
+    if base is None:
+        raise _not_valid(registry, "base", f"{name}@{revision}", path)
+    if base.weights_artifact is None:
+        raise UsageError(f"{name}@{revision} names no weights_artifact: nothing to verify")
+    where = Location(path, path=("weights_artifact",))
+    return _target(registry, f"{name}@{revision}", layout.base_bundle_path(name, revision),
+                   base.weights_artifact, where)  # fmt: skip
+
+
+def _target(
+    registry: Registry, label: str, bundle: str, digest: str, where: Location,
+    listed: dict[str, str] | None = None,
+) -> Target:  # fmt: skip
+    """The target whose bundle is ``bundle`` (repository-relative)."""
+    return Target(label=label, bundle=registry.root / bundle, bundle_file=bundle,
+                  digest=digest, digest_at=where, listed=listed)  # fmt: skip
 
 
 def _not_valid(registry: Registry, what: str, label: str, path: str) -> UsageError:
