@@ -11,24 +11,22 @@ from adapterctl.model.kinds import Kind
 
 def added_revisions(root: Path, against: str) -> list[tuple[str, str]]:
     """``(name, version)`` of every revision manifest added since ``against``."""
-    repo = RegistryRepo.open(root, "--against")
-    repo.check_ref(against, "--against")
-    added = []
-    for status, path in repo.changes(against, "adapters"):
-        placement = classify(path)
-        if status == "A" and placement and placement.kind is Kind.ADAPTER_REVISION:
-            added.append((placement.name, placement.item or ""))
-    return added
+    return _added(root, against, "adapters", Kind.ADAPTER_REVISION)
 
 
 def added_merged_bases(root: Path, against: str) -> list[tuple[str, str]]:
     """``(name, revision)`` of every base manifest added since ``against`` (the check
     pipeline gates those with a merge record, and says so for the others)."""
+    return _added(root, against, "bases", Kind.BASE)
+
+
+def _added(root: Path, against: str, folder: str, kind: Kind) -> list[tuple[str, str]]:
+    """``(name, item)`` of every file of ``kind`` under ``folder`` added since ``against``."""
     repo = RegistryRepo.open(root, "--against")
     repo.check_ref(against, "--against")
     added = []
-    for status, path in repo.changes(against, "bases"):
+    for status, path in repo.changes(against, folder):
         placement = classify(path)
-        if status == "A" and placement and placement.kind is Kind.BASE:
+        if status == "A" and placement and placement.kind is kind:
             added.append((placement.name, placement.item or ""))
     return added

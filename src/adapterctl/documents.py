@@ -43,9 +43,7 @@ def load_document(root: Path, path: str, placement: Placement) -> Loaded:
         text = decode(read_bytes(root / path))
         data, node = load(text)
     except YamlError as exc:
-        location = Location(path, exc.line, exc.column)
-        finding = Finding(exc.rule, Severity.ERROR, location, exc.message, exc.hint)
-        return Loaded(path, None, None, (finding,))
+        return Loaded(path, None, None, (exc.finding(path),))
     source = Source(path, node)
     findings = _modeline(path, text, placement.kind)
     if not isinstance(data, dict):

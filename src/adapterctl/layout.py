@@ -99,6 +99,16 @@ def base_path(name: str, revision: str) -> str:
     return f"bases/{name}/{revision}.yaml"
 
 
+def bundle_path(name: str, version: str) -> str:
+    """Where a revision's signature bundle lives, repository-relative."""
+    return f"adapters/{name}/{version}{SIGNATURE_SUFFIX}"
+
+
+def base_bundle_path(name: str, revision: str) -> str:
+    """Where a base's bundle lives (merged bases, and any base whose weights are stored)."""
+    return f"bases/{name}/{revision}{SIGNATURE_SUFFIX}"
+
+
 def check_env_name(env: str) -> None:
     """Refuse an ``--env`` value that cannot name a folder under environments/."""
     if not env or "/" in env or env.startswith("."):

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from adapterctl.errors import InputError
-from adapterctl.findings import JsonPath, Location
+from adapterctl.findings import Finding, JsonPath, Location, Severity
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_ALIAS_USES = 100
@@ -43,6 +43,11 @@ class YamlError(InputError):
         self.rule = rule
         self.line = line
         self.column = column
+
+    def finding(self, file: str) -> Finding:
+        """This error as an error finding in ``file`` (as shown), at its line and column."""
+        location = Location(file, self.line, self.column)
+        return Finding(self.rule, Severity.ERROR, location, self.message, self.hint)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,20 +8,18 @@ import typer
 
 from adapterctl.changes import added_merged_bases, added_revisions
 from adapterctl.checks import check_revisions
+from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
-    EndpointOption,
-    FormatOption,
-    OutputOption,
+    DEFAULT_REPORT,
+    DEFAULT_STORE,
+    ReportArgs,
     RootOption,
-    StoreOption,
+    StoreArgs,
     check_ref,
-    emit,
 )
-from adapterctl.cli.stores import store_for
 from adapterctl.config import resolve_root
 from adapterctl.errors import UsageError
 from adapterctl.registry import Registry
-from adapterctl.report import Format
 from adapterctl.store.digests import DigestCache
 
 
@@ -40,6 +38,7 @@ def _parse_base(text: str) -> tuple[str, str]:
     return name, revision
 
 
+@option_groups
 def command(
     targets: Annotated[
         list[str] | None, typer.Argument(metavar="[NAME@VERSION]...", help="Revisions to check.")
@@ -68,10 +67,8 @@ def command(
         str | None, typer.Option("--against", metavar="REF", help="Git ref for --changed.")
     ] = None,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    where: StoreArgs = DEFAULT_STORE,
+    out: ReportArgs = DEFAULT_REPORT,
 ) -> int:
     """Check adapter revisions (integrity of the stored artifact, compat with the base) and
     merged bases (sources, fingerprints, numerical equivalence with base + adapter)."""
@@ -90,10 +87,10 @@ def command(
     registry = Registry.load(registry_root)
     report = check_revisions(
         registry,
-        store_for(registry_root, store, endpoint_url),
+        where.open(registry_root),
         sorted(set(wanted)),
         env or (),
         DigestCache.default(),
         sorted(set(bases)),
     )
-    return emit(report, fmt, output)
+    return out.emit(report)

@@ -8,98 +8,87 @@ from typing import Annotated
 
 import typer
 
-from adapterctl.cli.options import FormatOption, OutputOption, emit
+from adapterctl.cli.groups import option_groups
+from adapterctl.cli.options import DEFAULT_REPORT, ReportArgs, file_option
 from adapterctl.errors import UsageError
 from adapterctl.findings import Report
-from adapterctl.report import Format
 from adapterctl.signing.commit_keys import FINGERPRINT_FORMS, normalize_fingerprint
 from adapterctl.signing.commits import DEFAULT_SKEW, CommitPolicy, verify_commits
 
+SKEW_S = int(DEFAULT_SKEW.total_seconds())
+RefsArgument = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="REF", help="Commits, or ranges A..B (every commit in A..B is verified)."
+    ),
+]
+AllowedSignersOption = Annotated[
+    Path | None,
+    file_option(
+        "--allowed-signers", "SSH allowed signers (git's gpg.ssh.allowedSignersFile format)."
+    ),
+]
+GpgKeysOption = Annotated[
+    list[Path] | None, file_option("--gpg-keys", "Allowed GPG public keys (repeatable).")
+]
+WebFlowOption = Annotated[
+    Path | None,
+    file_option("--github-web-flow", "GitHub's web-flow GPG key: allowed to sign merge commits."),
+]
+RevokedOption = Annotated[
+    Path | None,
+    file_option("--revoked", "Revoked keys: SSH keys or fingerprints, one a line."),
+]
+PrincipalOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--principal", metavar="PRINCIPAL", help="Only these principals may sign (repeatable)."
+    ),
+]
+FingerprintOption = Annotated[
+    list[str] | None,
+    typer.Option("--fingerprint", metavar="FP", help="Only these keys may sign (repeatable)."),
+]
+FirstParentFlag = Annotated[
+    bool,
+    typer.Option(
+        "--first-parent",
+        help="In a range, verify the first-parent chain and the heads its merges bring in.",
+    ),
+]
+ClockSkewOption = Annotated[
+    int,
+    typer.Option(
+        "--clock-skew",
+        metavar="SECONDS",
+        min=0,
+        help="Seconds a commit may be dated before its parent.",
+    ),
+]
+RepoOption = Annotated[
+    Path,
+    typer.Option(
+        "--repo",
+        metavar="DIR",
+        help="The git repository (default: the one around cwd).",
+        file_okay=False,
+    ),
+]
 
+
+@option_groups
 def command(
-    refs: Annotated[
-        list[str],
-        typer.Argument(
-            metavar="REF", help="Commits, or ranges A..B (every commit in A..B is verified)."
-        ),
-    ],
-    allowed_signers: Annotated[
-        Path | None,
-        typer.Option(
-            "--allowed-signers",
-            metavar="FILE",
-            help="SSH allowed signers (git's gpg.ssh.allowedSignersFile format).",
-            exists=True,
-            dir_okay=False,
-        ),
-    ] = None,
-    gpg_keys: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--gpg-keys",
-            metavar="FILE",
-            help="Allowed GPG public keys (repeatable).",
-            exists=True,
-            dir_okay=False,
-        ),
-    ] = None,
-    github_web_flow: Annotated[
-        Path | None,
-        typer.Option(
-            "--github-web-flow",
-            metavar="FILE",
-            help="GitHub's web-flow GPG key: allowed to sign merge commits.",
-            exists=True,
-            dir_okay=False,
-        ),
-    ] = None,
-    revoked: Annotated[
-        Path | None,
-        typer.Option(
-            "--revoked",
-            metavar="FILE",
-            help="Revoked keys: SSH keys or fingerprints, one a line.",
-            exists=True,
-            dir_okay=False,
-        ),
-    ] = None,
-    principals: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--principal", metavar="PRINCIPAL", help="Only these principals may sign (repeatable)."
-        ),
-    ] = None,
-    fingerprints: Annotated[
-        list[str] | None,
-        typer.Option("--fingerprint", metavar="FP", help="Only these keys may sign (repeatable)."),
-    ] = None,
-    first_parent: Annotated[
-        bool,
-        typer.Option(
-            "--first-parent",
-            help="In a range, verify the first-parent chain and the heads its merges bring in.",
-        ),
-    ] = False,
-    clock_skew: Annotated[
-        int,
-        typer.Option(
-            "--clock-skew",
-            metavar="SECONDS",
-            min=0,
-            help="Seconds a commit may be dated before its parent.",
-        ),
-    ] = int(DEFAULT_SKEW.total_seconds()),
-    repo: Annotated[
-        Path,
-        typer.Option(
-            "--repo",
-            metavar="DIR",
-            help="The git repository (default: the one around cwd).",
-            file_okay=False,
-        ),
-    ] = Path(),
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    refs: RefsArgument,
+    allowed_signers: AllowedSignersOption = None,
+    gpg_keys: GpgKeysOption = None,
+    github_web_flow: WebFlowOption = None,
+    revoked: RevokedOption = None,
+    principals: PrincipalOption = None,
+    fingerprints: FingerprintOption = None,
+    first_parent: FirstParentFlag = False,
+    clock_skew: ClockSkewOption = SKEW_S,
+    repo: RepoOption = Path(),
+    out: ReportArgs = DEFAULT_REPORT,
 ) -> int:
     """Verify that commits are signed by allowed keys and not backdated."""
     if allowed_signers is None and not gpg_keys and github_web_flow is None:
@@ -119,7 +108,7 @@ def command(
     )
     result = verify_commits(repo, refs, policy)
     checked = [f"commit {sha[:12]}" for sha in result.commits]
-    return emit(Report.build("verify-commit", checked, result.findings, unit="commit"), fmt, output)
+    return out.emit(Report.build("verify-commit", checked, result.findings, unit="commit"))
 
 
 def _fingerprint(text: str) -> str:

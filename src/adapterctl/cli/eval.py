@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from adapterctl import layout
+from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
+    DEFAULT_REPORT,
     ApiKeyOption,
     BaselineOption,
-    FormatOption,
     HardwareClassOption,
     NodeURLOption,
-    OutputOption,
+    ReportArgs,
     RootOption,
     TargetArgument,
-    emit,
     hardware_class,
     parse_target,
 )
@@ -28,64 +28,72 @@ from adapterctl.fsutil import write_atomic
 from adapterctl.layout import served_name
 from adapterctl.mergedbases import merged_target
 from adapterctl.registry import Registry
-from adapterctl.report import Format
+
+if TYPE_CHECKING:
+    from adapterctl.evaluation import RunContext
+    from adapterctl.findings import Report
+    from adapterctl.gates.golden import Comparison
+
+BaselineEnvOption = Annotated[
+    str, typer.Option("--env", help="Environment whose serving revision is the baseline.")
+]
+RepeatOption = Annotated[
+    int | None,
+    typer.Option("--repeat", min=1, help="Repeats (default: the line's gates.golden.repeats)."),
+]
+ConcurrencyOption = Annotated[int, typer.Option("--concurrency", min=1)]
+TimeoutOption = Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per request.")]
+EvidenceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--evidence",
+        help="Where to write the full results (default: reports/golden/NAME@VERSION.json).",
+    ),
+]
+ExtraBodyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--extra-body",
+        metavar="JSON",
+        help="Server-specific request fields, e.g. '{\"top_k\": 1}' for vLLM.",
+    ),
+]
+HtmlOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--html",
+        metavar="PATH",
+        help="Where to write the HTML report (default: reports/golden/NAME@VERSION.html).",
+    ),
+]
 
 
+@option_groups
 def command(
     target: TargetArgument,
-    env: Annotated[
-        str, typer.Option("--env", help="Environment whose serving revision is the baseline.")
-    ],
+    env: BaselineEnvOption,
     endpoint: NodeURLOption,
     baseline: BaselineOption = "auto",
-    repeat: Annotated[
-        int | None,
-        typer.Option("--repeat", min=1, help="Repeats (default: the line's gates.golden.repeats)."),
-    ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = 8,
+    repeat: RepeatOption = None,
+    concurrency: ConcurrencyOption = 8,
     api_key: ApiKeyOption = None,
     hardware: HardwareClassOption = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, help="Seconds per request.")
-    ] = 60.0,
-    evidence: Annotated[
-        Path | None,
-        typer.Option(
-            "--evidence",
-            help="Where to write the full results (default: reports/golden/NAME@VERSION.json).",
-        ),
-    ] = None,
-    extra_body: Annotated[
-        str | None,
-        typer.Option(
-            "--extra-body",
-            metavar="JSON",
-            help="Server-specific request fields, e.g. '{\"top_k\": 1}' for vLLM.",
-        ),
-    ] = None,
-    html_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--html",
-            metavar="PATH",
-            help="Where to write the HTML report (default: reports/golden/NAME@VERSION.html).",
-        ),
-    ] = None,
+    timeout: TimeoutOption = 60.0,
+    evidence: EvidenceOption = None,
+    extra_body: ExtraBodyOption = None,
+    html_path: HtmlOption = None,
     root: RootOption = None,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    out: ReportArgs = DEFAULT_REPORT,
 ) -> int:
     """Run the line's golden suites against the candidate and the baseline, and judge. A
     merged base (NAME@REVISION), served alone, runs the suites of the line it came from."""
     # Imported here: the openai client costs 0.3 s, which no other command should pay.
-    from adapterctl.evals import html  # noqa: PLC0415
     from adapterctl.evals.runner import EvalPlan, progress_reporter  # noqa: PLC0415
     from adapterctl.evaluation import (  # noqa: PLC0415
         RunContext,
         evaluate,
         head_commit,
         line_and_suites,
-        write_evidence,
     )
 
     registry_root = resolve_root(root)
@@ -96,10 +104,7 @@ def command(
         raise UsageError(f"no valid revision {target}: run adapterctl validate first")
     line, suites = line_and_suites(registry, name)
     node_class = hardware_class(registry, hardware)
-    if registry.environment(env) is None:
-        raise UsageError(
-            f"no environment {env}: {layout.environment_path(env)} is missing or invalid"
-        )
+    _require_environment(registry, env)
     base_version = _baseline(registry, env, name, version, baseline)
     revisions = (served_name(name, version),) + (
         (served_name(name, base_version),) if base_version else ()
@@ -118,18 +123,32 @@ def command(
     with progress_reporter(plan) as progress:
         report, comparison = evaluate(registry, plan, line, progress, node_class)
     default = registry_root / "reports" / "golden" / f"{target}.json"
-    run = RunContext(
-        environment=env,
-        endpoint=endpoint,
-        repeats=plan.repeats,
-        registry_commit=head_commit(registry_root),
-        hardware_class=node_class,
-    )
-    write_evidence(evidence or default, comparison, report, run)
     page = html_path or default.parent / f"{target}.html"
+    run = RunContext(
+        environment=env, endpoint=endpoint, repeats=plan.repeats,
+        registry_commit=head_commit(registry_root), hardware_class=node_class,
+    )  # fmt: skip
+    _write_evidence(evidence or default, page, comparison, report, run)
+    return out.emit(report)
+
+
+def _write_evidence(
+    path: Path, page: Path, comparison: Comparison, report: Report, run: RunContext
+) -> None:
+    """The run's evidence (JSON) and its HTML page."""
+    from adapterctl.evals import html  # noqa: PLC0415
+    from adapterctl.evaluation import write_evidence  # noqa: PLC0415
+
+    write_evidence(path, comparison, report, run)
     page.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(page, html.render(comparison, report))
-    return emit(report, fmt, output)
+
+
+def _require_environment(registry: Registry, env: str) -> None:
+    if registry.environment(env) is None:
+        raise UsageError(
+            f"no environment {env}: {layout.environment_path(env)} is missing or invalid"
+        )
 
 
 def _baseline(registry: Registry, env: str, name: str, version: str, asked: str) -> str | None:

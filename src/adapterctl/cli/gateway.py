@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from adapterctl.cli.options import BranchOption, RepoURLOption
 from adapterctl.errors import UsageError
 
 
@@ -17,12 +18,8 @@ def command(
             "--config", metavar="FILE", help="The gateway's configuration.", dir_okay=False
         ),
     ],
-    repo: Annotated[
-        str, typer.Option("--repo", metavar="URL", help="The registry repository to follow.")
-    ],
-    branch: Annotated[
-        str, typer.Option("--branch", metavar="NAME", help="The branch to follow.")
-    ] = "main",
+    repo: RepoURLOption,
+    branch: BranchOption = "main",
     interval: Annotated[
         float,
         typer.Option(

@@ -9,20 +9,21 @@ from typing import Annotated
 
 import typer
 
+from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
-    EndpointOption,
+    DEFAULT_STORE,
     RootOption,
-    StoreOption,
+    StoreArgs,
     TextOrJson,
     TextOrJsonOption,
 )
-from adapterctl.cli.stores import store_for
 from adapterctl.config import resolve_root
 from adapterctl.errors import UsageError
 from adapterctl.gitops import gc_render, gcplan
 from adapterctl.gitops.archive import archive_name, write_archive
 
 
+@option_groups
 def command(
     keep_states: Annotated[
         int,
@@ -33,8 +34,7 @@ def command(
             help="Keep every revision an environment referenced in its last K route states.",
         ),
     ],
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
+    where: StoreArgs = DEFAULT_STORE,
     archive: Annotated[
         Path | None,
         typer.Option(
@@ -58,7 +58,7 @@ def command(
     if apply and archive is not None and not archive.is_dir():
         raise UsageError(f"--archive {archive}: not a directory (create it first)")
     registry_root = resolve_root(root)
-    target = store_for(registry_root, store, endpoint_url)
+    target = where.open(registry_root)
     plan, registry = gcplan.plan(registry_root, target, keep_states)
     written: Path | None = None
     if apply and archive is not None and plan.delete:

@@ -14,25 +14,24 @@ from typing import Annotated
 
 import typer
 
+from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
-    EndpointOption,
-    FormatOption,
-    OutputOption,
+    DEFAULT_REPORT,
+    DEFAULT_STORE,
+    ReportArgs,
     RootOption,
-    StoreOption,
+    StoreArgs,
     TargetArgument,
-    emit,
     parse_target,
+    require_trust,
+    trust_option,
 )
 from adapterctl.cli.register import valid_base_ref
-from adapterctl.cli.stores import store_for
-from adapterctl.config import resolve_root, store_uri
+from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.findings import Report, Severity
 from adapterctl.model.base import MergeTrigger
-from adapterctl.model.trust import TRUST_ENV
 from adapterctl.registry import Registry
-from adapterctl.report import Format
 from adapterctl.store.digests import DigestCache
 
 
@@ -42,44 +41,46 @@ class Dtype(StrEnum):
     BFLOAT16 = "bfloat16"
 
 
+NameOption = Annotated[str, typer.Option("--name", help="The merged base's name (bases/<name>/).")]
+RevisionOption = Annotated[str, typer.Option("--revision", help="The merged base's revision.")]
+TriggerOption = Annotated[
+    MergeTrigger,
+    typer.Option("--trigger", help="The business reason, recorded for the reviewers."),
+]
+ReasonOption = Annotated[
+    str, typer.Option("--reason", help="The decision in words: figures, budget, ticket.")
+]
+DtypeOption = Annotated[
+    Dtype | None,
+    typer.Option("--dtype", help="The merged weights' dtype (default: the base's)."),
+]
+ToleranceOption = Annotated[
+    float | None,
+    typer.Option(
+        "--tolerance",
+        help="Largest |Δlogit| from base + adapter (default per dtype: float32 1e-3, "
+        "float16 5e-2, bfloat16 0.25); recorded in the merge record.",
+    ),
+]
+TrustOption = Annotated[
+    Path | None,
+    trust_option("The verifier's trust file: the source revision's signature must verify."),
+]
+
+
+@option_groups
 def command(
     target: TargetArgument,
-    name: Annotated[str, typer.Option("--name", help="The merged base's name (bases/<name>/).")],
-    revision: Annotated[str, typer.Option("--revision", help="The merged base's revision.")],
-    trigger: Annotated[
-        MergeTrigger,
-        typer.Option("--trigger", help="The business reason, recorded for the reviewers."),
-    ],
-    reason: Annotated[
-        str, typer.Option("--reason", help="The decision in words: figures, budget, ticket.")
-    ],
-    dtype: Annotated[
-        Dtype | None,
-        typer.Option("--dtype", help="The merged weights' dtype (default: the base's)."),
-    ] = None,
-    tolerance: Annotated[
-        float | None,
-        typer.Option(
-            "--tolerance",
-            help="Largest |Δlogit| from base + adapter (default per dtype: float32 1e-3, "
-            "float16 5e-2, bfloat16 0.25); recorded in the merge record.",
-        ),
-    ] = None,
-    trust: Annotated[
-        Path | None,
-        typer.Option(
-            "--trust",
-            envvar=TRUST_ENV,
-            metavar="FILE",
-            help="The verifier's trust file: the source revision's signature must verify.",
-            dir_okay=False,
-        ),
-    ] = None,
+    name: NameOption,
+    revision: RevisionOption,
+    trigger: TriggerOption,
+    reason: ReasonOption,
+    dtype: DtypeOption = None,
+    tolerance: ToleranceOption = None,
+    trust: TrustOption = None,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    where: StoreArgs = DEFAULT_STORE,
+    out: ReportArgs = DEFAULT_REPORT,
 ) -> int:
     """Merge NAME@VERSION into its base with PEFT and register the result as a new base."""
     from adapterctl.gates.merged import describe  # noqa: PLC0415 - torch, heavy
@@ -96,20 +97,17 @@ def command(
         raise UsageError(f"--tolerance: must be above 0, got {tolerance:g}")
     if not reason.strip():
         raise UsageError("--reason: say why the adapter is served merged (figures, ticket)")
-    if trust is None:
-        raise UsageError(
-            f"merge verifies the source's signature: pass --trust FILE or set {TRUST_ENV}"
-        )
+    trust = require_trust(trust, "merge verifies the source's signature")
     require()
     registry_root = resolve_root(root)
     registry = Registry.load(registry_root)
-    target_store = store_for(registry_root, store, endpoint_url)
+    target_store = where.open(registry_root)
     request = MergeRequest(adapter, version, name, revision, trigger, reason.strip(),
                            None if dtype is None else dtype.value, tolerance)  # fmt: skip
     preflight(registry, request)
-    verified = _verify(registry, registry_root, trust, store, endpoint_url, adapter, version)
+    verified = _verify(registry, registry_root, trust, where, adapter, version)
     if verified is not None:
-        return emit(verified, fmt, output)
+        return out.emit(verified)
     result = merge_revision(registry, target_store, request, DigestCache.default())
     sys.stdout.write(
         f"wrote {result.path} (weights {result.weights}, {result.dtype})\n"
@@ -120,7 +118,7 @@ def command(
 
 
 def _verify(
-    registry: Registry, root: Path, trust: Path, store: str | None, endpoint_url: str | None,
+    registry: Registry, root: Path, trust: Path, where: StoreArgs,
     adapter: str, version: str,
 ) -> Report | None:  # fmt: skip
     """The verify report when the source's signature does not verify, else None."""
@@ -129,11 +127,7 @@ def _verify(
     loaded, problems = gate.load_trust(trust, str(trust))
     if loaded is None:
         return Report.build("merge", [str(trust)], problems)
-    setup = gate.Setup(
-        trust_file=trust.absolute(), trust_display=str(trust), allowed=None, environment=None,
-        store_uri=store_uri(root, store), endpoint_url=endpoint_url, root=root,
-        cache=DigestCache.default().path, now=gate.now(),
-    )  # fmt: skip
+    setup = gate.Setup.of(trust, root, where.at(root), DigestCache.default().path)
     targets = gate.targets_of(registry, [(adapter, version)])
     report, _ = gate.verify_targets(setup, loaded, targets, registry.locate, 1)
     if any(f.severity is Severity.ERROR for f in report.findings):

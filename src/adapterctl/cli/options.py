@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
 from adapterctl import layout
+from adapterctl.cli.groups import OptionGroup
+from adapterctl.cli.stores import store_for
+from adapterctl.config import store_uri
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.findings import Report
 from adapterctl.fsutil import write_atomic
 from adapterctl.model import HardwareClass
 from adapterctl.model.kinds import Kind
 from adapterctl.model.refs import AdapterRef
+from adapterctl.model.trust import TRUST_ENV
 from adapterctl.registry import Registry
 from adapterctl.report import Format, render
+from adapterctl.store.base import Store
 
 RootOption = Annotated[
     Path | None,
@@ -40,6 +46,26 @@ EndpointOption = Annotated[
     str | None,
     typer.Option("--endpoint-url", help="S3-compatible endpoint (MinIO, Ceph) for s3:// stores."),
 ]
+
+
+@dataclass(frozen=True)
+class StoreArgs(OptionGroup):
+    """``--store`` and ``--endpoint-url``: the artifact store a command reads or writes."""
+
+    store: StoreOption = None
+    endpoint_url: EndpointOption = None
+
+    def open(self, root: Path) -> Store:
+        """The store (``--store``, else the registry's); a bad URI is a usage error."""
+        return store_for(root, self.store, self.endpoint_url)
+
+    def at(self, root: Path) -> tuple[str, str | None]:
+        """The store's URI and its S3 endpoint, for what opens it later (a worker)."""
+        return store_uri(root, self.store), self.endpoint_url
+
+
+DEFAULT_STORE = StoreArgs()
+
 TargetArgument = Annotated[
     str, typer.Argument(metavar="NAME@VERSION", help="The candidate revision.")
 ]
@@ -69,6 +95,12 @@ HardwareClassOption = Annotated[
         "another class are reported, not enforced.",
     ),
 ]
+RepoURLOption = Annotated[
+    str, typer.Option("--repo", metavar="URL", help="The registry repository to follow.")
+]
+BranchOption = Annotated[
+    str, typer.Option("--branch", metavar="NAME", help="The branch to follow.")
+]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 EnvOption = Annotated[
     str, typer.Option("--env", metavar="ENV", help="The environment (environments/ENV/).")
@@ -89,6 +121,47 @@ OutputOption = Annotated[
         "--output", "-o", help="Write the report to this file instead of stdout.", dir_okay=False
     ),
 ]
+
+
+@dataclass(frozen=True)
+class ReportArgs(OptionGroup):
+    """``--format`` and ``--output``: how and where a command reports its findings."""
+
+    fmt: FormatOption = Format.TEXT
+    output: OutputOption = None
+
+    def emit(self, report: Report) -> int:
+        """:func:`emit` the report as asked."""
+        return emit(report, self.fmt, self.output)
+
+
+DEFAULT_REPORT = ReportArgs()
+
+
+def file_option(
+    flag: str,
+    help_text: str,
+    *,
+    metavar: str = "FILE",
+    exists: bool = True,
+    envvar: str | None = None,
+) -> Any:
+    """An option naming a file (not a folder); by default one that must exist."""
+    return typer.Option(
+        flag, metavar=metavar, help=help_text, exists=exists, dir_okay=False, envvar=envvar
+    )
+
+
+def trust_option(help_text: str) -> Any:
+    """``--trust FILE`` (or $ADAPTERCTL_TRUST): the verifier's trust file."""
+    return file_option("--trust", help_text, exists=False, envvar=TRUST_ENV)
+
+
+def require_trust(trust: Path | None, why: str) -> Path:
+    """The trust file a command cannot run without; a usage error saying ``why`` if none."""
+    if trust is None:
+        raise UsageError(f"{why}: pass --trust FILE or set {TRUST_ENV}")
+    return trust
 
 
 def emit(report: Report, fmt: Format, output: Path | None) -> int:

@@ -3,37 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from adapterctl.cli.options import FormatOption, OutputOption, RootOption, emit
+from adapterctl.cli.groups import option_groups
+from adapterctl.cli.options import DEFAULT_REPORT, ReportArgs, RootOption, file_option
 from adapterctl.config import resolve_root
 from adapterctl.findings import Report
 from adapterctl.gates import policy as gate
 from adapterctl.policy.context import Request, prepare
-from adapterctl.report import Format
 
 app = typer.Typer(no_args_is_help=True, help="Separation-of-duties policy on pull requests.")
 
 
-def _file(flag: str, help_text: str) -> Any:
-    return typer.Option(flag, metavar="FILE", help=help_text, exists=True, dir_okay=False)
-
-
-PrOption = Annotated[Path, _file("--pr", "GET repos/OWNER/REPO/pulls/N, as JSON.")]
+PrOption = Annotated[Path, file_option("--pr", "GET repos/OWNER/REPO/pulls/N, as JSON.")]
 ReviewsOption = Annotated[
-    Path, _file("--reviews", "GET repos/OWNER/REPO/pulls/N/reviews (gh api --paginate --slurp).")
+    Path,
+    file_option("--reviews", "GET repos/OWNER/REPO/pulls/N/reviews (gh api --paginate --slurp)."),
 ]
 FilesOption = Annotated[
     Path | None,
-    _file("--files", "GET repos/OWNER/REPO/pulls/N/files (default: git diff base...head)."),
+    file_option("--files", "GET repos/OWNER/REPO/pulls/N/files (default: git diff base...head)."),
 ]
 TeamsOption = Annotated[
-    Path | None, _file("--teams", "Teams and people file (default: the policy's teams.yaml).")
+    Path | None, file_option("--teams", "Teams and people file (default: the policy's teams.yaml).")
 ]
 SignersOption = Annotated[
-    Path | None, _file("--signers", "NAME@VERSION → identities that signed its artifact.")
+    Path | None, file_option("--signers", "NAME@VERSION → identities that signed its artifact.")
 ]
 BaseRefOption = Annotated[
     str | None,
@@ -47,6 +44,7 @@ BaseRefOption = Annotated[
 
 
 @app.command("check")
+@option_groups
 def check_command(
     pr: PrOption,
     reviews: ReviewsOption,
@@ -55,11 +53,10 @@ def check_command(
     signers: SignersOption = None,
     base_ref: BaseRefOption = None,
     root: RootOption = None,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    out: ReportArgs = DEFAULT_REPORT,
 ) -> int:
     """Check a pull request's approvals: head commit, author, trainer, code owners, teams."""
     request = Request(resolve_root(root), pr, reviews, files, teams, signers, base_ref)
     prepared = prepare(request)
     findings = [*prepared.findings, *gate.check(prepared.policy)]
-    return emit(Report.build("policy check", prepared.checked, findings), fmt, output)
+    return out.emit(Report.build("policy check", prepared.checked, findings))

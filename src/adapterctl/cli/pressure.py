@@ -8,15 +8,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
+    DEFAULT_REPORT,
     ApiKeyOption,
     BaselineOption,
-    FormatOption,
     HardwareClassOption,
     NodeURLOption,
-    OutputOption,
+    ReportArgs,
     RootOption,
-    emit,
     hardware_class,
     parse_target,
 )
@@ -25,55 +25,62 @@ from adapterctl.findings import Report
 from adapterctl.registry import Registry
 from adapterctl.report import Format
 
+CandidateArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="NAME@VERSION|ALIAS",
+        help="The candidate revision; or an alias, replayed through a gateway that splits "
+        "it (no baseline).",
+    ),
+]
+ProfileEnvOption = Annotated[
+    str, typer.Option("--env", help="Environment whose profile and routes are used.")
+]
+ProfileOption = Annotated[
+    str,
+    typer.Option(
+        "--profile",
+        metavar="NAME|FILE",
+        help="A profile name in environments/ENV/pressure/, or the path of its file.",
+    ),
+]
+BaseModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base-model",
+        metavar="NAME",
+        help="Served name of the base model (default: the environment's base name).",
+    ),
+]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout", min=0.001, help="Seconds per request (default: the profile's, else 60)."
+    ),
+]
+EvidenceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--evidence",
+        help="Where to write every sample (default: reports/pressure/NAME@VERSION.json).",
+    ),
+]
 
+
+@option_groups
 def command(
-    target: Annotated[
-        str,
-        typer.Argument(
-            metavar="NAME@VERSION|ALIAS",
-            help="The candidate revision; or an alias, replayed through a gateway that splits "
-            "it (no baseline).",
-        ),
-    ],
-    env: Annotated[
-        str, typer.Option("--env", help="Environment whose profile and routes are used.")
-    ],
+    target: CandidateArgument,
+    env: ProfileEnvOption,
     endpoint: NodeURLOption,
-    profile: Annotated[
-        str,
-        typer.Option(
-            "--profile",
-            metavar="NAME|FILE",
-            help="A profile name in environments/ENV/pressure/, or the path of its file.",
-        ),
-    ],
+    profile: ProfileOption,
     baseline: BaselineOption = "auto",
-    base_model: Annotated[
-        str | None,
-        typer.Option(
-            "--base-model",
-            metavar="NAME",
-            help="Served name of the base model (default: the environment's base name).",
-        ),
-    ] = None,
+    base_model: BaseModelOption = None,
     api_key: ApiKeyOption = None,
     hardware: HardwareClassOption = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout", min=0.001, help="Seconds per request (default: the profile's, else 60)."
-        ),
-    ] = None,
-    evidence_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--evidence",
-            help="Where to write every sample (default: reports/pressure/NAME@VERSION.json).",
-        ),
-    ] = None,
+    timeout: TimeoutOption = None,
+    evidence_path: EvidenceOption = None,
     root: RootOption = None,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    out: ReportArgs = DEFAULT_REPORT,
 ) -> int:
     """Replay a workload profile against the candidate and the baseline, and judge; or, given
     an alias, through a gateway as its callers would send it (each request a new caller)."""
@@ -100,7 +107,7 @@ def command(
             base_model=base_model,
         )
     except ProfileProblems as problems:
-        return emit(problems.report, fmt, output)
+        return out.emit(problems.report)
     plan = LoadPlan(
         base_url=endpoint,
         api_key=api_key,
@@ -115,6 +122,6 @@ def command(
     report = Report.build("pressure", [path], pressure.check(comparison, registry.locate))
     default = registry_root / "reports" / "pressure" / f"{target}.json"
     evidence.write(evidence_path or default, setup, rounds, report, endpoint, node_class)
-    if fmt is Format.TEXT:
+    if out.fmt is Format.TEXT:
         Console(stderr=True).print(side_by_side(comparison))
-    return emit(report, fmt, output)
+    return out.emit(report)

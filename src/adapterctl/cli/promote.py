@@ -13,18 +13,18 @@ from typing import Annotated
 
 import typer
 
+from adapterctl.cli.groups import OptionGroup, option_groups
 from adapterctl.cli.options import (
-    EndpointOption,
+    DEFAULT_STORE,
     EnvOption,
     PrometheusOption,
     RootOption,
     ScrapeOption,
-    StoreOption,
+    StoreArgs,
     check_ref,
     parse_target,
     write_report,
 )
-from adapterctl.cli.stores import store_for
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, InputError, UsageError
 from adapterctl.gitops import prbody
@@ -62,6 +62,26 @@ RemoteOption = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class PublishArgs(OptionGroup):
+    """``--sign``, ``--push``, ``--body-file``, ``--remote``: how a route change's branch is
+    committed, and where its pull request goes."""
+
+    sign: SignOption = False
+    push: PushOption = False
+    body_file: BodyOption = None
+    remote: RemoteOption = "origin"
+
+    def check_remote(self, root: Path) -> None:
+        """Refuse --push before anything is written when there is nowhere to push."""
+        if self.push:
+            require_remote(root, self.remote)
+
+
+DEFAULT_PUBLISH = PublishArgs()
+
+
+@option_groups
 def promote_command(
     target: Annotated[
         str,
@@ -88,15 +108,11 @@ def promote_command(
             "more; without --weight, theirs only).",
         ),
     ] = None,
-    sign: SignOption = False,
-    push: PushOption = False,
-    body_file: BodyOption = None,
-    remote: RemoteOption = "origin",
+    how: PublishArgs = DEFAULT_PUBLISH,
     prometheus: PrometheusOption = None,
     scrape: ScrapeOption = None,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
+    where: StoreArgs = DEFAULT_STORE,
 ) -> int:
     """Promote a revision in ENV on a new branch promote/ENV/NAME-VERSION, with its PR body.
     Where ENV analyses canaries, a step that grows one needs its analysis to be Successful;
@@ -109,14 +125,13 @@ def promote_command(
     if weight is not None and not 1 <= weight <= 99:
         raise UsageError(f"--weight {weight}: a canary weight is 1–99 (use --finish for 100 %)")
     tenants = _tenants(tenant, finish)
-    if push:
-        require_remote(registry_root, remote)
-    request = Request(name, version, env, weight, finish, sign, tenants)
-    stored = store_for(registry_root, store, endpoint_url)
+    how.check_remote(registry_root)
+    request = Request(name, version, env, weight, finish, how.sign, tenants)
+    stored = where.open(registry_root)
     if analysis_due(registry_root, request):
         judged = _judge(registry_root, request, (prometheus, scrape))
         if not judged.passed:
-            return _rolled_back(registry_root, request, judged, stored, (body_file, push, remote))
+            return _rolled_back(registry_root, request, judged, stored, how)
         request = replace(request, analysis=(judged.trailer, judged.markdown))
     try:
         promotion = promote(registry_root, stored, request, datetime.now(UTC))
@@ -124,7 +139,7 @@ def promote_command(
         sys.stdout.write(render(exc.report, Format.TEXT))
         raise
     body = prbody.promotion_body(promotion)
-    return publish(registry_root, promotion.step, body, body_file, push, remote)
+    return publish(registry_root, promotion.step, body, how)
 
 
 def _tenants(given: list[str] | None, finish: bool) -> tuple[str, ...] | None:
@@ -189,7 +204,7 @@ def _rolled_back(
     request: Request,
     judged: _Judged,
     store: Store,
-    where: tuple[Path | None, bool, str],
+    how: PublishArgs,
 ) -> int:
     """Write the rollback a Failed analysis calls for (all traffic back to the stable
     revision, the canary retained), then refuse the step."""
@@ -197,7 +212,7 @@ def _rolled_back(
     result = rollback(root, store, request.env, request.name, to=judged.stable,
                       sign=request.sign, trailers=trailers)  # fmt: skip
     body = prbody.rollback_body(result, judged.markdown)
-    publish(root, result.step, body, *where)
+    publish(root, result.step, body, how)
     raise InputError(
         f"not promoted: the canary analysis of {request.name}@{request.version} in "
         f"{request.env} {judged.trailer.partition(':')[0].lower()}; the rollback is on branch "
@@ -205,6 +220,7 @@ def _rolled_back(
     )
 
 
+@option_groups
 def rollback_command(
     alias: Annotated[str, typer.Argument(metavar="NAME", help="The alias to roll back.")],
     env: EnvOption,
@@ -216,13 +232,9 @@ def rollback_command(
             help="Route all traffic to this earlier revision instead of reverting.",
         ),
     ] = None,
-    sign: SignOption = False,
-    push: PushOption = False,
-    body_file: BodyOption = None,
-    remote: RemoteOption = "origin",
+    how: PublishArgs = DEFAULT_PUBLISH,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
+    where: StoreArgs = DEFAULT_STORE,
 ) -> int:
     """Revert the last change to NAME's routes in ENV (or route --to VERSION) on a branch."""
     check_env_name(env)
@@ -230,34 +242,31 @@ def rollback_command(
     if to is not None:
         check_ref(f"--to {to}", alias, to)
     registry_root = resolve_root(root)
-    if push:
-        require_remote(registry_root, remote)
+    how.check_remote(registry_root)
     result = rollback(
         registry_root,
-        store_for(registry_root, store, endpoint_url),
+        where.open(registry_root),
         env,
         alias,
         to=to,
-        sign=sign,
+        sign=how.sign,
     )
     body = prbody.rollback_body(result)
-    return publish(registry_root, result.step, body, body_file, push, remote)
+    return publish(registry_root, result.step, body, how)
 
 
-def publish(
-    root: Path, step: Step, body: str, body_file: Path | None, push: bool, remote: str
-) -> int:
+def publish(root: Path, step: Step, body: str, how: PublishArgs) -> int:
     typer.echo(
         f"created branch {step.branch} at {step.commit[:12]} from {step.base_branch} "
         "(your checkout is unchanged)",
         err=True,
     )
-    if body_file is None:
+    if how.body_file is None:
         sys.stdout.write(body)
     else:
-        write_report(body_file, body)
-    if push:
-        _push(root, step, body, remote)
+        write_report(how.body_file, body)
+    if how.push:
+        _push(root, step, body, how.remote)
     return ExitCode.OK
 
 

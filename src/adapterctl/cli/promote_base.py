@@ -9,17 +9,10 @@ from typing import Annotated
 
 import typer
 
-from adapterctl.cli.options import EndpointOption, EnvOption, RootOption, StoreOption
-from adapterctl.cli.promote import (
-    BodyOption,
-    PushOption,
-    RemoteOption,
-    SignOption,
-    publish,
-    require_remote,
-)
+from adapterctl.cli.groups import option_groups
+from adapterctl.cli.options import DEFAULT_STORE, EnvOption, RootOption, StoreArgs
+from adapterctl.cli.promote import DEFAULT_PUBLISH, PublishArgs, publish
 from adapterctl.cli.register import valid_base_ref
-from adapterctl.cli.stores import store_for
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.gitops import prbody
@@ -31,6 +24,7 @@ from adapterctl.model import BaseRef
 from adapterctl.report import Format, render
 
 
+@option_groups
 def command(
     target: Annotated[str, typer.Argument(metavar="BASE@REV", help="The base to move ENV to.")],
     env: EnvOption,
@@ -43,13 +37,9 @@ def command(
             "registered against BASE@REV).",
         ),
     ] = None,
-    sign: SignOption = False,
-    push: PushOption = False,
-    body_file: BodyOption = None,
-    remote: RemoteOption = "origin",
+    how: PublishArgs = DEFAULT_PUBLISH,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
+    where: StoreArgs = DEFAULT_STORE,
 ) -> int:
     """Move ENV to another base on a new branch promote-base/ENV/BASE-REV: the base and every
     routed alias (each to a revision built for the new base) in one commit, with its PR body."""
@@ -60,18 +50,17 @@ def command(
     check_env_name(env)
     chosen = dict(_pair(text) for text in use or ())
     registry_root = resolve_root(root)
-    if push:
-        require_remote(registry_root, remote)
-    request = BaseRequest(env, BaseRef(name=name, revision=revision), chosen, sign)
+    how.check_remote(registry_root)
+    request = BaseRequest(env, BaseRef(name=name, revision=revision), chosen, how.sign)
     try:
-        moved = promote_base(registry_root, store_for(registry_root, store, endpoint_url),
+        moved = promote_base(registry_root, where.open(registry_root),
                              request, datetime.now(UTC))  # fmt: skip
     except GatesFailed as exc:
         sys.stdout.write(render(exc.report, Format.TEXT))
         raise
     step = Step("promote", env, "", "", (), (), moved.branch, moved.message,
                 moved.base_branch, moved.commit, moved.signed)  # fmt: skip
-    publish(registry_root, step, prbody.base_body(moved), body_file, push, remote)
+    publish(registry_root, step, prbody.base_body(moved), how)
     return ExitCode.OK
 
 

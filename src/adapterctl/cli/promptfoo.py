@@ -26,38 +26,42 @@ DEFAULT_OUTPUT = "promptfooconfig.yaml"
 SCHEMA_URL = "https://promptfoo.dev/config-schema.json"
 
 
+LineArgument = Annotated[
+    str, typer.Argument(metavar="NAME[@VERSION]", help="The adapter line (and a revision of it).")
+]
+SuiteOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--suite", metavar="SUITE", help="Suite to export (default: the line's golden_suites)."
+    ),
+]
+EndpointOption = Annotated[
+    str, typer.Option("--endpoint", metavar="URL", help="OpenAI-compatible base URL of the node.")
+]
+RevisionOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--revision", metavar="VERSION", help="Revision to ask (default: the line's newest)."
+    ),
+]
+OutputOption = Annotated[
+    str, typer.Option("--output", "-o", metavar="PATH", help="Where to write ('-': stdout).")
+]
+ApiKeyEnvOption = Annotated[
+    str,
+    typer.Option(
+        "--api-key-env", metavar="NAME", help="Environment variable promptfoo reads the key from."
+    ),
+]
+
+
 def command(
-    target: Annotated[
-        str,
-        typer.Argument(metavar="NAME[@VERSION]", help="The adapter line (and a revision of it)."),
-    ],
-    suite: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--suite", metavar="SUITE", help="Suite to export (default: the line's golden_suites)."
-        ),
-    ] = None,
-    endpoint: Annotated[
-        str,
-        typer.Option("--endpoint", metavar="URL", help="OpenAI-compatible base URL of the node."),
-    ] = DEFAULT_ENDPOINT,
-    revision: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--revision", metavar="VERSION", help="Revision to ask (default: the line's newest)."
-        ),
-    ] = None,
-    output: Annotated[
-        str, typer.Option("--output", "-o", metavar="PATH", help="Where to write ('-': stdout).")
-    ] = DEFAULT_OUTPUT,
-    api_key_env: Annotated[
-        str,
-        typer.Option(
-            "--api-key-env",
-            metavar="NAME",
-            help="Environment variable promptfoo reads the key from.",
-        ),
-    ] = API_KEY_ENV,
+    target: LineArgument,
+    suite: SuiteOption = None,
+    endpoint: EndpointOption = DEFAULT_ENDPOINT,
+    revision: RevisionOption = None,
+    output: OutputOption = DEFAULT_OUTPUT,
+    api_key_env: ApiKeyEnvOption = API_KEY_ENV,
     root: RootOption = None,
 ) -> int:
     """Write a promptfoo config that runs the line's golden suites against its revisions."""

@@ -9,15 +9,8 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from adapterctl.cli.options import (
-    EndpointOption,
-    FormatOption,
-    OutputOption,
-    RootOption,
-    StoreOption,
-    emit,
-)
-from adapterctl.cli.stores import store_for
+from adapterctl.cli.groups import option_groups
+from adapterctl.cli.options import DEFAULT_REPORT, DEFAULT_STORE, ReportArgs, RootOption, StoreArgs
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.findings import Report
@@ -27,7 +20,6 @@ from adapterctl.model.refs import AdapterRef
 from adapterctl.register.adapter import Candidate, register_adapter
 from adapterctl.register.base import register_base
 from adapterctl.registry import Registry
-from adapterctl.report import Format
 from adapterctl.store.digests import DigestCache
 
 DirArgument = Annotated[
@@ -35,6 +27,7 @@ DirArgument = Annotated[
 ]
 
 
+@option_groups
 def base_command(
     path: DirArgument,
     name: Annotated[str, typer.Option("--name", help="Base name (bases/<name>/).")],
@@ -50,8 +43,7 @@ def base_command(
         typer.Option("--store-weights", help="Also store the whole model directory (small bases)."),
     ] = False,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
+    where: StoreArgs = DEFAULT_STORE,
 ) -> int:
     """Fingerprint a base model directory and write bases/<name>/<revision>.yaml."""
     valid_base_ref(name, revision, {"name": "--name"})
@@ -59,7 +51,7 @@ def base_command(
     written = register_base(
         registry_root,
         path,
-        store_for(registry_root, store, endpoint_url),
+        where.open(registry_root),
         name=name,
         revision=revision,
         source=source,
@@ -95,6 +87,7 @@ def _valid(model: type[Frozen], values: dict[str, str], options: dict[str, str])
         raise UsageError(f"{options.get(field, '--' + field)}: {error['msg']}") from None
 
 
+@option_groups
 def adapter_command(
     path: DirArgument,
     name: Annotated[str, typer.Option("--name", help="Adapter line (adapters/<name>/).")],
@@ -108,10 +101,8 @@ def adapter_command(
         typer.Option("--training", help="Training hand-over record (default: PATH/training.yaml)."),
     ] = None,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    where: StoreArgs = DEFAULT_STORE,
+    out: ReportArgs = DEFAULT_REPORT,
 ) -> int:
     """Check a PEFT LoRA directory, store it, and write adapters/<name>/<version>.yaml."""
     _valid(AdapterRef, {"name": name, "version": version}, {})
@@ -125,10 +116,10 @@ def adapter_command(
         description=description,
     )
     registry = Registry.load(registry_root)
-    target = store_for(registry_root, store, endpoint_url)
+    target = where.open(registry_root)
     written, findings = register_adapter(registry, target, candidate, DigestCache.default())
     report = Report.build("register", [str(path)], findings)
-    code = emit(report, fmt, output)
+    code = out.emit(report)
     if written is not None:
         sys.stderr.write(f"wrote {written} (artifact {target.uri})\n")
     return code

@@ -16,25 +16,25 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from adapterctl import layout
+from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
-    EndpointOption,
-    FormatOption,
-    OutputOption,
+    DEFAULT_REPORT,
+    DEFAULT_STORE,
+    ReportArgs,
     RootOption,
-    StoreOption,
+    StoreArgs,
     TargetArgument,
-    emit,
+    file_option,
     parse_target,
+    require_trust,
+    trust_option,
 )
-from adapterctl.cli.stores import store_for
-from adapterctl.config import resolve_root, store_uri
+from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, InputError, UsageError
 from adapterctl.findings import Finding, Location, Report, Severity
 from adapterctl.fsutil import write_atomic
 from adapterctl.model.kinds import Kind
-from adapterctl.model.trust import TRUST_ENV
 from adapterctl.registry import Registry
-from adapterctl.report import Format
 from adapterctl.store.digests import DigestCache
 
 if TYPE_CHECKING:
@@ -55,92 +55,88 @@ def parse_base(text: str) -> tuple[str, str]:
     return name, revision
 
 
+KeyOption = Annotated[
+    Path | None,
+    file_option(
+        "--key",
+        "EC P-256/P-384/P-521 private key, PKCS#8 or SEC1 PEM (key mode; with --certificate, "
+        f"its key). An encrypted key's password comes from ${PASSWORD_ENV} or "
+        "--key-password-file.",
+        metavar="PEM",
+    ),
+]
+KeyPasswordFileOption = Annotated[
+    Path | None,
+    file_option(
+        "--key-password-file",
+        "A file holding the encrypted --key's password (a mounted secret; its trailing "
+        "newline is ignored).",
+    ),
+]
+CertificateOption = Annotated[
+    Path | None,
+    file_option(
+        "--certificate",
+        "Signing certificate from the private CA (certificate mode).",
+        metavar="PEM",
+    ),
+]
+ChainOption = Annotated[
+    list[Path] | None,
+    file_option("--chain", "Intermediate CA certificates (repeatable).", metavar="PEM"),
+]
+Pkcs11UriOption = Annotated[
+    str | None,
+    typer.Option("--pkcs11-uri", metavar="URI", help="A key in a PKCS#11 token (RFC 7512)."),
+]
+Pkcs11ModuleOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--pkcs11-module",
+        metavar="PATH",
+        help="Folder to search for the URI's module-name (repeatable).",
+    ),
+]
+SigstoreFlag = Annotated[
+    bool, typer.Option("--sigstore", help="Sigstore keyless (needs --trust-config).")
+]
+TrustConfigOption = Annotated[
+    Path | None,
+    file_option(
+        "--trust-config", "The private Sigstore deployment's client trust configuration (JSON)."
+    ),
+]
+IdentityTokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--identity-token",
+        envvar="ADAPTERCTL_IDENTITY_TOKEN",
+        help="OIDC token for keyless signing (default: ambient credentials).",
+    ),
+]
+OidcIssuerOption = Annotated[
+    str | None, typer.Option("--oidc-issuer", metavar="URL", help="OIDC issuer (keyless).")
+]
+ForceFlag = Annotated[bool, typer.Option("--force", help="Replace an existing bundle.")]
+
+
+@option_groups
 def sign_command(
     target: TargetArgument,
-    key: Annotated[
-        Path | None,
-        typer.Option(
-            "--key",
-            metavar="PEM",
-            help="EC P-256/P-384/P-521 private key, PKCS#8 or SEC1 PEM (key mode; with "
-            f"--certificate, its key). An encrypted key's password comes from ${PASSWORD_ENV} "
-            "or --key-password-file.",
-            exists=True,
-            dir_okay=False,
-        ),
-    ] = None,
-    key_password_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--key-password-file",
-            metavar="FILE",
-            help="A file holding the encrypted --key's password (a mounted secret; its "
-            "trailing newline is ignored).",
-            exists=True,
-            dir_okay=False,
-        ),
-    ] = None,
-    certificate: Annotated[
-        Path | None,
-        typer.Option(
-            "--certificate",
-            metavar="PEM",
-            help="Signing certificate from the private CA (certificate mode).",
-            exists=True,
-            dir_okay=False,
-        ),
-    ] = None,
-    chain: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--chain",
-            metavar="PEM",
-            help="Intermediate CA certificates (repeatable).",
-            exists=True,
-            dir_okay=False,
-        ),
-    ] = None,
-    pkcs11_uri: Annotated[
-        str | None,
-        typer.Option("--pkcs11-uri", metavar="URI", help="A key in a PKCS#11 token (RFC 7512)."),
-    ] = None,
-    pkcs11_module: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--pkcs11-module",
-            metavar="PATH",
-            help="Folder to search for the URI's module-name (repeatable).",
-        ),
-    ] = None,
-    sigstore: Annotated[
-        bool, typer.Option("--sigstore", help="Sigstore keyless (needs --trust-config).")
-    ] = False,
-    trust_config: Annotated[
-        Path | None,
-        typer.Option(
-            "--trust-config",
-            metavar="FILE",
-            help="The private Sigstore deployment's client trust configuration (JSON).",
-            exists=True,
-            dir_okay=False,
-        ),
-    ] = None,
-    identity_token: Annotated[
-        str | None,
-        typer.Option(
-            "--identity-token",
-            envvar="ADAPTERCTL_IDENTITY_TOKEN",
-            help="OIDC token for keyless signing (default: ambient credentials).",
-        ),
-    ] = None,
-    oidc_issuer: Annotated[
-        str | None, typer.Option("--oidc-issuer", metavar="URL", help="OIDC issuer (keyless).")
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing bundle.")] = False,
+    key: KeyOption = None,
+    key_password_file: KeyPasswordFileOption = None,
+    certificate: CertificateOption = None,
+    chain: ChainOption = None,
+    pkcs11_uri: Pkcs11UriOption = None,
+    pkcs11_module: Pkcs11ModuleOption = None,
+    sigstore: SigstoreFlag = False,
+    trust_config: TrustConfigOption = None,
+    identity_token: IdentityTokenOption = None,
+    oidc_issuer: OidcIssuerOption = None,
+    force: ForceFlag = False,
     base: BaseFlag = False,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
+    where: StoreArgs = DEFAULT_STORE,
 ) -> int:
     """Sign a revision's artifact: writes adapters/<name>/<version>.sigstore.json (with
     --base, a base's stored weights: bases/<name>/<revision>.sigstore.json)."""
@@ -159,7 +155,7 @@ def sign_command(
     written, bundle = sign_subject(
         registry_root,
         subject,
-        store_for(registry_root, store, endpoint_url),
+        where.open(registry_root),
         signer,
         force=force,
         cache=DigestCache.default(),
@@ -242,83 +238,73 @@ def _with_password(signer: KeySigner, password_file: Path | None) -> KeySigner:
     return replace(signer, password=password)
 
 
+TargetsArgument = Annotated[
+    list[str] | None, typer.Argument(metavar="[NAME@VERSION]...", help="Revisions to verify.")
+]
+AllFlag = Annotated[bool, typer.Option("--all", help="Verify every revision.")]
+SignersEnvOption = Annotated[
+    str | None, typer.Option("--env", help="Accept only the signers this environment allows.")
+]
+TrustOption = Annotated[
+    Path | None,
+    trust_option("The verifier's trust file (never one from the repository being verified)."),
+]
+WorkersOption = Annotated[
+    int | None, typer.Option("--workers", min=1, help="Parallel verifiers (default: cores).")
+]
+NoCacheFlag = Annotated[
+    bool, typer.Option("--no-cache", help="Hash every file again (ignore the digest cache).")
+]
+SignersOutOption = Annotated[
+    Path | None,
+    file_option(
+        "--signers-out",
+        "Write NAME@VERSION: identity for every bundle that verified (policy check --signers "
+        "reads it).",
+        exists=False,
+    ),
+]
+
+
+@option_groups
 def verify_command(
-    targets: Annotated[
-        list[str] | None,
-        typer.Argument(metavar="[NAME@VERSION]...", help="Revisions to verify."),
-    ] = None,
-    every: Annotated[bool, typer.Option("--all", help="Verify every revision.")] = False,
-    env: Annotated[
-        str | None,
-        typer.Option("--env", help="Accept only the signers this environment allows."),
-    ] = None,
-    trust: Annotated[
-        Path | None,
-        typer.Option(
-            "--trust",
-            envvar=TRUST_ENV,
-            metavar="FILE",
-            help="The verifier's trust file (never one from the repository being verified).",
-            dir_okay=False,
-        ),
-    ] = None,
+    targets: TargetsArgument = None,
+    every: AllFlag = False,
+    env: SignersEnvOption = None,
+    trust: TrustOption = None,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Parallel verifiers (default: cores).")
-    ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Hash every file again (ignore the digest cache).")
-    ] = False,
-    signers_out: Annotated[
-        Path | None,
-        typer.Option(
-            "--signers-out",
-            metavar="FILE",
-            help="Write NAME@VERSION: identity for every bundle that verified (policy check "
-            "--signers reads it).",
-            dir_okay=False,
-        ),
-    ] = None,
+    where: StoreArgs = DEFAULT_STORE,
+    out: ReportArgs = DEFAULT_REPORT,
+    workers: WorkersOption = None,
+    no_cache: NoCacheFlag = False,
+    signers_out: SignersOutOption = None,
     base: BaseFlag = False,
 ) -> int:
     """Verify revisions' signature bundles, offline, against the verifier's trust file (with
     --base, bases' bundles over their stored weights; --all --base: every merged base)."""
     from adapterctl.gates import trust as gate  # noqa: PLC0415 - heavy, see above
 
-    if trust is None:
-        raise UsageError(
-            f"verify needs the verifier's trust file: pass --trust FILE or set {TRUST_ENV}"
-        )
+    trust = require_trust(trust, "verify needs the verifier's trust file")
     registry_root = resolve_root(root)
     registry = Registry.load(registry_root)
     wanted = _wanted(registry, targets or (), every, base)
     loaded, problems = gate.load_trust(trust, str(trust))
     if loaded is None:
-        return emit(Report.build("verify", [str(trust)], problems), fmt, output)
+        return out.emit(Report.build("verify", [str(trust)], problems))
     allowed = gate.environment_signers(registry, env) if env is not None else None
     if isinstance(allowed, Finding):
-        return emit(Report.build("verify", [allowed.location.file], [allowed]), fmt, output)
-    setup = gate.Setup(
-        trust_file=trust.absolute(),
-        trust_display=str(trust),
-        allowed=allowed,
-        environment=None if env is None else f"environments/{env}",
-        store_uri=store_uri(registry_root, store),
-        endpoint_url=endpoint_url,
-        root=registry_root,
-        cache=None if no_cache else DigestCache.default().path,
-        now=gate.now(),
-    )
-    store_for(registry_root, store, endpoint_url)  # a bad store URI is a usage error, early
+        return out.emit(Report.build("verify", [allowed.location.file], [allowed]))
+    setup = gate.Setup.of(
+        trust, registry_root, where.at(registry_root),
+        None if no_cache else DigestCache.default().path,
+        allowed=allowed, environment=None if env is None else f"environments/{env}",
+    )  # fmt: skip
+    where.open(registry_root)  # a bad store URI is a usage error, early
     chosen = (gate.base_targets_of if base else gate.targets_of)(registry, wanted)
     report, signed = gate.verify_targets(setup, loaded, chosen, registry.locate, workers)
     if signers_out is not None:
         _write_signers(signers_out, signed)
-    return emit(_with_self_trust(report, trust, registry_root), fmt, output)
+    return out.emit(_with_self_trust(report, trust, registry_root))
 
 
 def _write_signers(path: Path, signed: dict[str, str]) -> None:

@@ -8,18 +8,21 @@ from typing import Annotated
 
 import typer
 
+from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
-    EndpointOption,
+    DEFAULT_STORE,
+    BranchOption,
     EnvOption,
+    RepoURLOption,
     RootOption,
-    StoreOption,
+    StoreArgs,
     TextOrJson,
     TextOrJsonOption,
 )
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode
 from adapterctl.layout import check_env_name
-from adapterctl.serving.nodeconfig import load_node, load_nodes
+from adapterctl.serving.nodeconfig import Node, load_node, load_nodes
 
 NodesOption = Annotated[
     list[Path],
@@ -35,6 +38,14 @@ RefOption = Annotated[
 ]
 
 
+def _env_nodes(env: str, node_config: list[Path], root: Path | None) -> tuple[Path, list[Node]]:
+    """The registry root and ENV's nodes, from the command line (checked in this order)."""
+    check_env_name(env)
+    registry = resolve_root(root)
+    return registry, load_nodes(node_config, env)
+
+
+@option_groups
 def sync_command(
     env: EnvOption,
     node_config: NodesOption,
@@ -50,19 +61,16 @@ def sync_command(
         int, typer.Option("--parallel", min=1, metavar="N", help="Nodes synced at once.")
     ] = 32,
     root: RootOption = None,
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
+    where: StoreArgs = DEFAULT_STORE,
     fmt: TextOrJsonOption = TextOrJson.TEXT,
 ) -> int:
     """Reconcile ENV's desired state at REF onto its nodes, in parallel (push mode)."""
-    check_env_name(env)
-    registry = resolve_root(root)
+    registry, nodes = _env_nodes(env, node_config, root)
     # The sync pipeline imports model-signing and sigstore: only when a sync runs.
     from adapterctl.serving import present  # noqa: PLC0415
     from adapterctl.serving.sync import SyncOptions, sync_nodes  # noqa: PLC0415
 
-    nodes = load_nodes(node_config, env)
-    options = SyncOptions(ref, store, endpoint_url, dry_run, wait_lock, parallel)
+    options = SyncOptions(ref, where.store, where.endpoint_url, dry_run, wait_lock, parallel)
     desired, results = sync_nodes(registry, env, nodes, options)
     render = present.sync_json if fmt is TextOrJson.JSON else present.sync_text
     sys.stdout.write(render(desired, results, dry_run=dry_run))
@@ -77,13 +85,11 @@ def status_command(
     fmt: TextOrJsonOption = TextOrJson.TEXT,
 ) -> int:
     """Desired vs actual on each node of ENV; exit 1 on drift."""
-    check_env_name(env)
-    registry = resolve_root(root)
+    registry, nodes = _env_nodes(env, node_config, root)
     from adapterctl.serving import present  # noqa: PLC0415
     from adapterctl.serving.desired import desired_state  # noqa: PLC0415
     from adapterctl.serving.status import node_statuses  # noqa: PLC0415
 
-    nodes = load_nodes(node_config, env)
     desired = desired_state(registry, env, ref)
     statuses = node_statuses(desired, nodes)
     render = present.status_json if fmt is TextOrJson.JSON else present.status_text
@@ -91,6 +97,7 @@ def status_command(
     return ExitCode.FINDINGS if any(s.drift for s in statuses) else ExitCode.OK
 
 
+@option_groups
 def agent_command(
     node_config: Annotated[
         Path,
@@ -98,15 +105,11 @@ def agent_command(
             "--node-config", metavar="FILE", help="This node's configuration.", dir_okay=False
         ),
     ],
-    repo: Annotated[
-        str, typer.Option("--repo", metavar="URL", help="The registry repository to follow.")
-    ],
+    repo: RepoURLOption,
     interval: Annotated[
         float, typer.Option("--interval", metavar="S", min=0.0, help="Seconds between cycles.")
     ] = 60.0,
-    branch: Annotated[
-        str, typer.Option("--branch", metavar="NAME", help="The branch to follow.")
-    ] = "main",
+    branch: BranchOption = "main",
     once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
     metrics_port: Annotated[
         int | None,
@@ -115,14 +118,13 @@ def agent_command(
     metrics_host: Annotated[
         str, typer.Option("--metrics-host", metavar="HOST", help="Address for --metrics-port.")
     ] = "127.0.0.1",
-    store: StoreOption = None,
-    endpoint_url: EndpointOption = None,
+    where: StoreArgs = DEFAULT_STORE,
 ) -> int:
     """Pull mode: fetch, verify, reconcile this node, sleep; exits cleanly on SIGTERM."""
     from adapterctl.serving.agent import Agent, AgentOptions  # noqa: PLC0415
 
     node = load_node(node_config)
     options = AgentOptions(
-        repo, branch, interval, once, metrics_port, metrics_host, store, endpoint_url
+        repo, branch, interval, once, metrics_port, metrics_host, where.store, where.endpoint_url
     )
     return Agent(node, options).run()

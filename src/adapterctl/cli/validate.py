@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from adapterctl.cli.options import FormatOption, OutputOption, RootOption, emit
+from adapterctl.cli.groups import option_groups
+from adapterctl.cli.options import DEFAULT_REPORT, ReportArgs, RootOption
 from adapterctl.config import resolve_root
-from adapterctl.report import Format
 from adapterctl.validation import validate
 
 
+@option_groups
 def command(
     paths: Annotated[
         list[Path] | None,
@@ -27,8 +28,7 @@ def command(
         ),
     ] = None,
     root: RootOption = None,
-    fmt: FormatOption = Format.TEXT,
-    output: OutputOption = None,
+    out: ReportArgs = DEFAULT_REPORT,
     workers: Annotated[
         int | None, typer.Option("--workers", min=1, help="Parallel parsers (default: cores).")
     ] = None,
@@ -36,4 +36,4 @@ def command(
     """Validate registry files: schema, cross references and immutability."""
     registry_root = resolve_root(root)
     report = validate(registry_root, paths or (), against, workers)
-    return emit(report, fmt, output)
+    return out.emit(report)

@@ -29,7 +29,7 @@ import httpx2
 import openai
 from openai import AsyncOpenAI
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from adapterctl import nodeclient
 from adapterctl.errors import UsageError
@@ -38,6 +38,7 @@ from adapterctl.evals.results import Answer, CaseResult
 from adapterctl.evals.templating import render
 from adapterctl.model.golden import Case, GoldenSuite, Message
 from adapterctl.nodeclient import NO_KEY, NodeError
+from adapterctl.report.progress import counting_bar
 
 OnResult = Callable[[CaseResult], None]
 """Called once per finished result, in completion order (e.g. to advance a progress bar)."""
@@ -260,16 +261,7 @@ def progress_bar(total: int, console: Console | None = None) -> tuple[OnResult, 
 
     Use the returned :class:`~rich.progress.Progress` as a context manager around the run.
     """
-    console = console or Console(stderr=True)
-    bar = Progress(
-        TextColumn("golden"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    )
+    bar = counting_bar("golden", console)
     task = bar.add_task("golden", total=total, failed=0)
     failed = 0
 

@@ -8,9 +8,7 @@ a warning; different behaviour is an error.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from adapterctl.findings import Finding, JsonPath, Location, Severity
@@ -18,6 +16,7 @@ from adapterctl.inspect.chat_template import compare_templates
 from adapterctl.inspect.tokenizer import Difference, compare_tokenizers
 from adapterctl.model import AdapterRevision, BaseManifest, Environment, Quantization
 from adapterctl.store.base import Store
+from adapterctl.store.local import local_copy
 
 Locate = Callable[[JsonPath], Location]
 Compare = Callable[[Path, Path], Difference | None]
@@ -111,8 +110,9 @@ def _fingerprint(
         )
         return [_error(rule, location, message, "register the bases with register-base")]
     compare: Compare = compare_tokenizers if what == "tokenizer" else compare_templates
-    trained_dir = _local(store, own.tokenizer_artifact)
-    with trained_dir as trained, _local(store, served.tokenizer_artifact) as served_dir:
+    trained_dir = local_copy(store, own.tokenizer_artifact, "adapterctl-fetch-")
+    served_copy = local_copy(store, served.tokenizer_artifact, "adapterctl-fetch-")
+    with trained_dir as trained, served_copy as served_dir:
         difference = compare(trained, served_dir)
     if difference is None:
         message = (
@@ -132,16 +132,3 @@ def format_difference(difference: Difference) -> str:
         f"{difference.what} at {difference.index}: trained with {difference.expected!r}, "
         f"served {difference.actual!r} (near {difference.context!r})"
     )
-
-
-def _local(store: Store, digest: str) -> AbstractContextManager[Path]:
-    local = store.local_path(digest)
-    return nullcontext(local) if local is not None else _fetched(store, digest)
-
-
-@contextmanager
-def _fetched(store: Store, digest: str) -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="adapterctl-fetch-") as tmp:
-        target = Path(tmp) / "artifact"
-        store.fetch(digest, target)
-        yield target

@@ -7,7 +7,6 @@ digest cache for local stores) and compared file by file, then as a whole.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Callable
@@ -16,7 +15,8 @@ from pathlib import Path
 from adapterctl.findings import Finding, JsonPath, Location, Severity
 from adapterctl.model import AdapterRevision
 from adapterctl.store.base import Store
-from adapterctl.store.digests import DigestCache, FileDigest, digest_directory, subject_digest
+from adapterctl.store.digests import DigestCache, FileDigest, subject_digest
+from adapterctl.store.local import stored_file_digests
 
 Locate = Callable[[JsonPath], Location]
 REQUIRED = ("adapter_config.json", "adapter_model.safetensors")
@@ -80,7 +80,7 @@ def check_stored(
     findings = _file_list(revision, stored, locate)
     if findings:
         return findings
-    digests = _hash_stored(store, artifact.digest, cache)
+    digests = stored_file_digests(store, artifact.digest, cache)
     findings = _file_digests(revision, digests, locate)
     actual = subject_digest(digests)
     if not findings and actual != artifact.digest:
@@ -109,21 +109,6 @@ def _file_list(revision: AdapterRevision, stored: dict[str, int], locate: Locate
         if name in stored and stored[name] != entry.size
     ]
     return findings
-
-
-def _hash_stored(store: Store, digest: str, cache: DigestCache | None) -> list[FileDigest]:
-    local = store.local_path(digest)
-    if local is not None:
-        return list(digest_directory(local, cache=cache).files)
-    return [_hash_stream(store, digest, name, size) for name, size in store.files(digest).items()]
-
-
-def _hash_stream(store: Store, digest: str, name: str, size: int) -> FileDigest:
-    hasher = hashlib.sha256()
-    with store.open(digest, name) as handle:
-        while chunk := handle.read(_CHUNK):
-            hasher.update(chunk)
-    return FileDigest(name=name, digest="sha256:" + hasher.hexdigest(), size=size)
 
 
 def _file_digests(

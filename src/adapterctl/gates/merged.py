@@ -10,10 +10,8 @@ set, give the same logits within the tolerance of the merged dtype
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
+from contextlib import ExitStack
 
 from adapterctl.evals.templating import render as fill
 from adapterctl.findings import Finding, JsonPath, Location, Severity
@@ -23,8 +21,11 @@ from adapterctl.model import BaseManifest
 from adapterctl.registry import Registry
 from adapterctl.store.base import Store
 from adapterctl.store.digests import DigestCache, digest_directory
+from adapterctl.store.local import local_copy
 
 Locate = Callable[[JsonPath], Location]
+
+_TMP = "adapterctl-merged-"  # the temporary folders of fetched artifacts
 
 
 def check_merged(
@@ -47,13 +48,13 @@ def check_merged(
     assert weights is not None  # _sources checked it
     with ExitStack() as stack:
         stack.enter_context(quiet())
-        merged_dir = stack.enter_context(local(store, weights))
+        merged_dir = stack.enter_context(local_copy(store, weights, _TMP))
         actual = digest_directory(merged_dir, cache=cache).digest
         if actual != weights:
             message = f"the stored merged weights hash to {actual}, not to the manifest's {weights}"
             return [_error("weights-changed", locate(("weights_artifact",)), message)]
-        base_dir = stack.enter_context(local(store, record.source.base_weights))
-        adapter_dir = stack.enter_context(local(store, record.source.artifact_digest))
+        base_dir = stack.enter_context(local_copy(store, record.source.base_weights, _TMP))
+        adapter_dir = stack.enter_context(local_copy(store, record.source.artifact_digest, _TMP))
         prompts = golden_prompts(registry, record.source.adapter.name)
         found = compare(base_dir, adapter_dir, merged_dir, prompts)
     adapter = str(record.source.adapter)
@@ -141,19 +142,6 @@ def golden_prompts(registry: Registry, line: str) -> list[Prompt]:
                 messages = case.messages or ()
                 prompts.append(tuple((m.role, fill(m.content, variables)) for m in messages))
     return prompts
-
-
-@contextmanager
-def local(store: Store, digest: str) -> Iterator[Path]:
-    """The artifact as a local folder (in place for a filesystem store)."""
-    found = store.local_path(digest)
-    if found is not None:
-        yield found
-        return
-    with tempfile.TemporaryDirectory(prefix="adapterctl-merged-") as tmp:
-        folder = Path(tmp) / digest.removeprefix("sha256:")
-        store.fetch(digest, folder)
-        yield folder
 
 
 def _error(rule: str, where: Location, message: str) -> Finding:

@@ -3,9 +3,7 @@ point at revisions trained on the environment's base."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
-from pathlib import Path
 
 from adapterctl import layout
 from adapterctl.documents import Entry
@@ -13,6 +11,7 @@ from adapterctl.findings import Finding, Severity
 from adapterctl.model import BaseManifest
 from adapterctl.model.kinds import Kind
 from adapterctl.registry import Registry
+from adapterctl.store.digests import sha256_file
 
 
 def check(registry: Registry) -> list[Finding]:
@@ -113,7 +112,7 @@ def _merge_sources(registry: Registry, entry: Entry) -> Iterator[Finding]:
     source = merged.merge.source
     label = str(source.adapter)
     manifest = layout.revision_path(source.adapter.name, source.adapter.version)
-    bundle = manifest.removesuffix(".yaml") + layout.SIGNATURE_SUFFIX
+    bundle = layout.bundle_path(source.adapter.name, source.adapter.version)
 
     def finding(rule: str, field: str, message: str, hint: str) -> Finding:
         where = registry.locate(entry.path, ("merge", "source", field))
@@ -128,14 +127,14 @@ def _merge_sources(registry: Registry, entry: Entry) -> Iterator[Finding]:
             f"{entry.path} was merged from {label}, which is not signed: {bundle} does not exist",
             f"a merged base comes only from a signed revision: restore {bundle}",
         )  # fmt: skip
-    elif _sha256(bundle_file) != source.signature_digest:
+    elif (signed := sha256_file(bundle_file)) != source.signature_digest:
         yield finding(
             "merge-source-changed", "signature_digest",
             f"{bundle} is not the bundle {entry.path} was merged from "
-            f"({_sha256(bundle_file)}, recorded {source.signature_digest})",
+            f"({signed}, recorded {source.signature_digest})",
             "a signature bundle is never replaced after a merge: restore it, or merge again",
         )  # fmt: skip
-    if _sha256(registry.root / manifest) != source.manifest_digest:
+    if sha256_file(registry.root / manifest) != source.manifest_digest:
         yield finding(
             "merge-source-changed", "manifest_digest",
             f"{manifest} is not the manifest {entry.path} was merged from "
@@ -151,7 +150,3 @@ def _merge_sources(registry: Registry, entry: Entry) -> Iterator[Finding]:
             f"{base.weights_artifact}",
             "base manifests are immutable: restore it, or merge again",
         )  # fmt: skip
-
-
-def _sha256(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()

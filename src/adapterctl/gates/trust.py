@@ -23,7 +23,6 @@ from adapterctl.gates.schema import validate
 from adapterctl.model.common import kind
 from adapterctl.model.trust import TrustPolicy
 from adapterctl.registry import Registry
-from adapterctl.signing.sign import base_bundle_path, bundle_path
 from adapterctl.signing.signers import Policy
 from adapterctl.signing.trust import Trust, build_trust
 from adapterctl.signing.verify import Target, Verifier
@@ -44,8 +43,7 @@ def load_trust(path: Path, display: str | None = None) -> tuple[Trust | None, li
     except FileNotFoundError:
         raise UsageError(f"--trust {shown}: no such file") from None
     except YamlError as exc:
-        location = Location(shown, exc.line, exc.column)
-        return None, [Finding(exc.rule, Severity.ERROR, location, exc.message, exc.hint)]
+        return None, [exc.finding(shown)]
     if not isinstance(data, dict):
         message = f"expected a mapping with 'signers' at the top level, got {kind(data)}"
         return None, [Finding("trust/config", Severity.ERROR, source.locate(()), message)]
@@ -68,6 +66,23 @@ class Setup:
     root: Path
     cache: Path | None
     now: datetime
+
+    @classmethod
+    def of(
+        cls,
+        trust: Path,
+        root: Path,
+        store: tuple[str, str | None],
+        cache: Path | None,
+        *,
+        allowed: tuple[str, ...] | None = None,
+        environment: str | None = None,
+    ) -> Setup:
+        """Verifying now against the trust file ``trust`` (named in findings as given), the
+        artifacts in ``store`` (its URI and S3 endpoint)."""
+        store_uri, endpoint_url = store
+        return cls(trust.absolute(), str(trust), allowed, environment, store_uri,
+                   endpoint_url, root, cache, now())  # fmt: skip
 
     def verifier(self, trust: Trust | None = None) -> Verifier:
         if trust is None:
@@ -96,50 +111,51 @@ def environment_signers(registry: Registry, name: str) -> tuple[str, ...] | Find
 
 def targets_of(registry: Registry, revisions: Sequence[tuple[str, str]]) -> list[Target]:
     """The targets of these revisions; UsageError for one that does not exist."""
-    targets = []
-    for name, version in revisions:
-        path = layout.revision_path(name, version)
-        revision = registry.revision(name, version)
-        if revision is None:
-            hint = f"fix it first (adapterctl validate {path})" if registry.exists(path) else None
-            raise UsageError(f"no valid revision {name}@{version} at {path}", hint=hint)
-        relative = bundle_path(name, version)
-        targets.append(
-            Target(
-                label=f"{name}@{version}",
-                bundle=registry.root / relative,
-                bundle_file=relative,
-                digest=revision.artifact.digest,
-                digest_at=Location(path, path=DIGEST_FIELD),  # its line: only when reported
-                listed={name: item.digest for name, item in revision.artifact.files.items()},
-            )
-        )
-    return targets
+    return [_revision_target(registry, name, version) for name, version in revisions]
 
 
 def base_targets_of(registry: Registry, bases: Sequence[tuple[str, str]]) -> list[Target]:
     """The targets of these bases (their stored weights); UsageError for one that does not
     exist or names no stored weights."""
-    targets = []
-    for name, revision in bases:
-        path = layout.base_path(name, revision)
-        base = registry.base(name, revision)
-        if base is None:
-            hint = f"fix it first (adapterctl validate {path})" if registry.exists(path) else None
-            raise UsageError(f"no valid base {name}@{revision} at {path}", hint=hint)
-        if base.weights_artifact is None:
-            raise UsageError(f"{name}@{revision} names no weights_artifact: nothing to verify")
-        relative = base_bundle_path(name, revision)
-        targets.append(
-            Target(
-                label=f"{name}@{revision}",
-                bundle=registry.root / relative,
-                bundle_file=relative,
-                digest=base.weights_artifact,
-                digest_at=Location(path, path=("weights_artifact",)),
-            )
-        )
-    return targets
+    return [_base_target(registry, name, revision) for name, revision in bases]
+
+
+def _revision_target(registry: Registry, name: str, version: str) -> Target:
+    path = layout.revision_path(name, version)
+    revision = registry.revision(name, version)
+    if revision is None:
+        raise _not_valid(registry, "revision", f"{name}@{version}", path)
+    listed = {file: item.digest for file, item in revision.artifact.files.items()}
+    where = Location(path, path=DIGEST_FIELD)  # its line: only when reported
+    return _target(registry, f"{name}@{version}", layout.bundle_path(name, version),
+                   revision.artifact.digest, where, listed)  # fmt: skip
+
+
+def _base_target(registry: Registry, name: str, revision: str) -> Target:
+    path = layout.base_path(name, revision)
+    base = registry.base(name, revision)
+    if base is None:
+        raise _not_valid(registry, "base", f"{name}@{revision}", path)
+    if base.weights_artifact is None:
+        raise UsageError(f"{name}@{revision} names no weights_artifact: nothing to verify")
+    where = Location(path, path=("weights_artifact",))
+    return _target(registry, f"{name}@{revision}", layout.base_bundle_path(name, revision),
+                   base.weights_artifact, where)  # fmt: skip
+
+
+def _target(
+    registry: Registry, label: str, bundle: str, digest: str, where: Location,
+    listed: dict[str, str] | None = None,
+) -> Target:  # fmt: skip
+    """The target whose bundle is ``bundle`` (repository-relative)."""
+    return Target(label=label, bundle=registry.root / bundle, bundle_file=bundle,
+                  digest=digest, digest_at=where, listed=listed)  # fmt: skip
+
+
+def _not_valid(registry: Registry, what: str, label: str, path: str) -> UsageError:
+    """A target that does not exist, or whose manifest is invalid (then: fix it first)."""
+    hint = f"fix it first (adapterctl validate {path})" if registry.exists(path) else None
+    return UsageError(f"no valid {what} {label} at {path}", hint=hint)
 
 
 def verify_targets(

@@ -67,7 +67,7 @@ def _members(registry: Registry, doomed: tuple[Item, ...], plan_json: str) -> di
 
 def _revision_members(registry: Registry, name: str, version: str, item: Item) -> dict[str, bytes]:
     manifest = layout.revision_path(name, version)
-    bundle = manifest.removesuffix(".yaml") + layout.SIGNATURE_SUFFIX
+    bundle = layout.bundle_path(name, version)
     members = {manifest: (registry.root / manifest).read_bytes()}
     if (registry.root / bundle).is_file():
         members[bundle] = (registry.root / bundle).read_bytes()

@@ -36,14 +36,7 @@ def promotion_body(promotion: Promotion) -> str:
         *(_evidence_line(item, step.env) for item in promotion.evidence),
         *_analysis_lines(promotion.analysis),
         "",
-        "### Rollback",
-        "",
-        "After merging, one command proposes the revert of this change:",
-        "",
-        "```sh",
-        f"adapterctl rollback --env {step.env} {step.alias}",
-        "```",
-        "",
+        *_rollback_lines("the revert of this change:", step.env, step.alias),
     ]
     return "\n".join(lines)
 
@@ -66,6 +59,13 @@ def _merge_lines(key: str, merge: Merge | None) -> list[str]:
         "- **Compared with:** the adapter it came from, in the same alias's traffic; "
         "rolling back is one revert.",
     ]
+
+
+def _rollback_lines(what: str, env: str, alias: str) -> list[str]:
+    """The body's last section: the one command that proposes ``what``."""
+    command = f"adapterctl rollback --env {env} {alias}"
+    intro = f"After merging, one command proposes {what}"
+    return ["### Rollback", "", intro, "", "```sh", command, "```", ""]
 
 
 def _analysis_lines(markdown: str | None) -> list[str]:
@@ -174,15 +174,12 @@ def base_body(moved: BasePromotion) -> str:
         f"only to nodes that report its new revision loaded, so the `{moved.old}` pool drains "
         "as the new one takes the traffic (blue-green by node pool).",
         "",
-        "### Rollback",
-        "",
-        "After merging, one command proposes the revert of base and routes together (keep the "
-        f"`{moved.old}` pool until the change has soaked):",
-        "",
-        "```sh",
-        f"adapterctl rollback --env {moved.env} {first}",
-        "```",
-        "",
+        *_rollback_lines(
+            "the revert of base and routes together (keep the "
+            f"`{moved.old}` pool until the change has soaked):",
+            moved.env,
+            first,
+        ),
     ]
     return "\n".join(lines)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from adapterctl.errors import InputError
+from adapterctl.inspect.jsonkeys import DuplicateKeyError, unique_keys
 
 CONFIG_FILE = "adapter_config.json"
 MAX_CONFIG_BYTES = 10_000_000
@@ -134,24 +135,10 @@ def _load(file: Path) -> dict[str, object]:
     return _parse(file, raw)
 
 
-class _DuplicateKeyError(ValueError):
-    """A JSON object names one key twice."""
-
-
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    """An object hook refusing a key given twice: parsers disagree on which value wins."""
-    seen: dict[str, object] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise _DuplicateKeyError(key)
-        seen[key] = value
-    return seen
-
-
 def _parse(file: Path, raw: bytes) -> dict[str, object]:
     try:
-        config = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
-    except _DuplicateKeyError as exc:
+        config = json.loads(raw.decode("utf-8"), object_pairs_hook=unique_keys)
+    except DuplicateKeyError as exc:
         raise PeftConfigError(
             f"{file}: not valid: the key '{exc}' appears twice in one object "
             "(JSON parsers disagree on which value wins)"

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from adapterctl.errors import InputError
+from adapterctl.inspect.jsonkeys import DuplicateKeyError, unique_keys
 
 MAX_HEADER_BYTES = 100_000_000
 """The largest header the safetensors library accepts (its ``MAX_HEADER_SIZE``)."""
@@ -110,14 +111,6 @@ class _Reader:
         return data
 
 
-class _DuplicateKeyError(ValueError):
-    """Raised from the JSON object hook when a key repeats."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
 def read_header_file(path: Path) -> Header:
     """Read and validate the header of the local file ``path`` (``8 + N`` bytes only)."""
     try:
@@ -182,8 +175,8 @@ def _parse(raw: bytes, name: str) -> dict[str, object]:
             f"{name}: header is not UTF-8: byte 0x{bad:02x} at header offset {exc.start}"
         ) from None
     try:
-        document = json.loads(text, object_pairs_hook=_unique_object)
-    except _DuplicateKeyError as exc:
+        document = json.loads(text, object_pairs_hook=unique_keys)
+    except DuplicateKeyError as exc:
         raise SafetensorsError(f"{name}: header has the key {_quote(exc.key)} twice") from None
     except json.JSONDecodeError as exc:
         raise SafetensorsError(f"{name}: header is not JSON: {exc}") from None
@@ -196,15 +189,6 @@ def _parse(raw: bytes, name: str) -> dict[str, object]:
             f"{name}: header is {_kind(document)}, expected a JSON object of tensors"
         )
     return document
-
-
-def _unique_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    result: dict[str, object] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKeyError(key)
-        result[key] = value
-    return result
 
 
 def _metadata(value: object, name: str) -> dict[str, str]:

@@ -6,26 +6,17 @@ import contextlib
 from collections.abc import Iterator
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TextColumn
 
 from adapterctl.pressure.load import OnSample
 from adapterctl.pressure.results import Sample
+from adapterctl.report.progress import counting_bar
 
 
 @contextlib.contextmanager
 def progress_reporter(total: int, console: Console | None = None) -> Iterator[OnSample]:
     """``with progress_reporter(setup.total) as progress: run(plan, rounds, progress)``."""
-    console = console or Console(stderr=True)
-    bar = Progress(
-        TextColumn("pressure"),
-        TextColumn("round {task.fields[round]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    )
+    bar = counting_bar("pressure", console, TextColumn("round {task.fields[round]}"))
     task = bar.add_task("pressure", total=total, failed=0, round=1)
     failed = 0
 

@@ -11,7 +11,6 @@ store and the registry as they were.
 from __future__ import annotations
 
 import getpass
-import hashlib
 import subprocess
 import tempfile
 from contextlib import ExitStack
@@ -22,7 +21,7 @@ from adapterctl import layout
 from adapterctl.checks import check_revisions
 from adapterctl.errors import InputError
 from adapterctl.findings import Severity
-from adapterctl.gates.merged import describe, golden_prompts, local
+from adapterctl.gates.merged import describe, golden_prompts
 from adapterctl.inspect.base import read_base
 from adapterctl.merging import quiet
 from adapterctl.merging.equivalence import TOLERANCES, Equivalence, compare
@@ -33,8 +32,11 @@ from adapterctl.model.kinds import Kind
 from adapterctl.register.writer import ensure_new, now, render, write_new
 from adapterctl.registry import Registry
 from adapterctl.store.base import Store
-from adapterctl.store.digests import DigestCache, digest_directory
+from adapterctl.store.digests import DigestCache, digest_directory, sha256_file
+from adapterctl.store.local import local_copy
 from adapterctl.store.publish import publish
+
+_TMP = "adapterctl-merged-"  # the temporary folders of fetched artifacts
 
 
 class MergeRefused(InputError):
@@ -76,9 +78,10 @@ def preflight(registry: Registry, request: MergeRequest) -> AdapterRevision:
         what = "is not a valid manifest" if registry.exists(manifest) else "does not exist"
         raise MergeRefused(f"cannot merge {label}: {manifest} {what}")
     ensure_new(registry.root, layout.base_path(request.base_name, request.base_revision))
-    if not (registry.root / _bundle_relative(revision)).is_file():
+    bundle = layout.bundle_path(request.name, request.version)
+    if not (registry.root / bundle).is_file():
         raise MergeRefused(
-            f"cannot merge {label}: it is not signed ({_bundle_relative(revision)} does not exist)",
+            f"cannot merge {label}: it is not signed ({bundle} does not exist)",
             hint=f"sign it first: adapterctl sign {label} --key KEY",
         )
     return revision
@@ -91,7 +94,7 @@ def merge_revision(
     revision = preflight(registry, request)
     label = f"{request.name}@{request.version}"
     path = layout.base_path(request.base_name, request.base_revision)
-    bundle = registry.root / _bundle_relative(revision)
+    bundle = registry.root / layout.bundle_path(revision.name, revision.version)
     _passes_gates(registry, store, revision, cache)
     source = registry.base(revision.base.name, revision.base.revision)
     source_path = layout.base_path(revision.base.name, revision.base.revision)
@@ -104,8 +107,8 @@ def merge_revision(
         )
     with ExitStack() as stack:
         stack.enter_context(quiet())
-        base_dir = stack.enter_context(local(store, source.weights_artifact))
-        adapter_dir = stack.enter_context(local(store, revision.artifact.digest))
+        base_dir = stack.enter_context(local_copy(store, source.weights_artifact, _TMP))
+        adapter_dir = stack.enter_context(local_copy(store, revision.artifact.digest, _TMP))
         out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="adapterctl-merge-")))
         return _merge_in(registry, store, request, revision, source, base_dir, adapter_dir,
                          out / "merged", bundle, path)  # fmt: skip
@@ -148,9 +151,9 @@ def _merge_in(
         "merge": {
             "source": {
                 "adapter": {"name": revision.name, "version": revision.version},
-                "manifest_digest": _sha256(manifest_text),
+                "manifest_digest": sha256_file(manifest_text),
                 "artifact_digest": revision.artifact.digest,
-                "signature_digest": _sha256(bundle),
+                "signature_digest": sha256_file(bundle),
                 "base": {"name": source.name, "revision": source.revision},
                 "base_weights": source.weights_artifact,
                 "base_config_digest": source.config_digest,
@@ -190,15 +193,3 @@ def _passes_gates(
             f"({first.rule}: {first.message})",
             hint=f"adapterctl check {revision.name}@{revision.version} shows every finding",
         )
-
-
-def _bundle_relative(revision: AdapterRevision) -> str:
-    return f"adapters/{revision.name}/{_bundle_name(revision)}"
-
-
-def _bundle_name(revision: AdapterRevision) -> str:
-    return f"{revision.version}{layout.SIGNATURE_SUFFIX}"
-
-
-def _sha256(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()

@@ -25,8 +25,7 @@ def load_training(path: Path, display: str) -> tuple[Training | None, list[Findi
         hint = "export it from the training pipeline (docs/training-handover.md)"
         return None, [Finding("training/missing", Severity.ERROR, Location(display), message, hint)]
     except YamlError as exc:
-        location = Location(display, exc.line, exc.column)
-        return None, [Finding(exc.rule, Severity.ERROR, location, exc.message, exc.hint)]
+        return None, [exc.finding(display)]
     if not isinstance(data, dict):
         message = f"expected a mapping of fields at the top level, got {kind(data)}"
         return None, [Finding("schema/invalid-value", Severity.ERROR, source.locate(()), message)]

@@ -17,13 +17,13 @@ from pathlib import Path
 from adapterctl.config import store_uri
 from adapterctl.gates.trust import load_trust
 from adapterctl.gitrepo import RegistryRepo
+from adapterctl.layout import bundle_path
 from adapterctl.serving.cache import Verification, Verified
 from adapterctl.serving.commitcheck import CommitAnchors, commit_problem
 from adapterctl.serving.desired import DesiredState, desired_state
 from adapterctl.serving.nodeconfig import Node
 from adapterctl.serving.reconcile import NodeResult, SyncContext, reconcile
 from adapterctl.serving.vllm import NodeCallError
-from adapterctl.signing.sign import bundle_path
 from adapterctl.signing.signers import Policy
 from adapterctl.store.base import Store
 from adapterctl.store.uri import open_store

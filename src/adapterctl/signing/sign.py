@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapterctl.errors import InputError
-from adapterctl.layout import SIGNATURE_SUFFIX
+from adapterctl.layout import base_bundle_path, bundle_path
 from adapterctl.model import AdapterRevision, BaseManifest
 from adapterctl.signing import _library
 from adapterctl.signing.bundle import Bundle, BundleError, read_bundle
 from adapterctl.store.base import Store
 from adapterctl.store.digests import IGNORED, DigestCache, digest_directory
+from adapterctl.store.local import local_copy
 
 
 class SigningError(InputError):
@@ -68,16 +69,6 @@ class KeylessSigner:
 
 
 SignerConfig = KeySigner | CertificateSigner | Pkcs11Signer | KeylessSigner
-
-
-def bundle_path(name: str, version: str) -> str:
-    """Where a revision's bundle lives, repository-relative."""
-    return f"adapters/{name}/{version}{SIGNATURE_SUFFIX}"
-
-
-def base_bundle_path(name: str, revision: str) -> str:
-    """Where a base's bundle lives (merged bases, and any base whose weights are stored)."""
-    return f"bases/{name}/{revision}{SIGNATURE_SUFFIX}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +146,7 @@ def _artifact(store: Store, digest: str) -> Iterator[Path]:
             f"artifact {digest} is not in the store {store.uri}",
             hint="register the adapter first, or check --store",
         )
-    local = store.local_path(digest)
-    if local is not None:
-        yield local
-        return
-    with tempfile.TemporaryDirectory(prefix="adapterctl-sign-") as tmp:
-        folder = Path(tmp) / digest.removeprefix("sha256:")
-        store.fetch(digest, folder)
+    with local_copy(store, digest, "adapterctl-sign-") as folder:
         yield folder
 
 

@@ -17,7 +17,6 @@ The pipeline, stopping at the first step that fails:
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from adapterctl.signing.signers import NoSigner, Policy, match_signers
 from adapterctl.signing.trust import Signer
 from adapterctl.store.base import Store, StoreError
 from adapterctl.store.digests import IGNORED, DigestCache, DigestError, FileDigest, digest_directory
+from adapterctl.store.local import local_copy
 
 CERTIFICATE_HINT = (
     "sign with a current certificate from the trusted CA that names the signer "
@@ -105,13 +105,7 @@ class Verifier:
             if not self.store.exists(target.digest):
                 message = f"artifact {target.digest} is not in the store {self.store.uri}"
                 raise Rejected(_finding("artifact-missing", target.digest_at, message))
-            local = self.store.local_path(target.digest)
-            if local is not None:
-                yield local
-                return
-            with tempfile.TemporaryDirectory(prefix="adapterctl-verify-") as tmp:
-                folder = Path(tmp) / target.digest.removeprefix("sha256:")
-                self.store.fetch(target.digest, folder)
+            with local_copy(self.store, target.digest, "adapterctl-verify-") as folder:
                 yield folder
         except StoreError as exc:
             finding = _finding("artifact-unreadable", target.digest_at, exc.message, exc.hint)

@@ -10,14 +10,13 @@ investigated, not overwritten, and no manifest may point at it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
 from adapterctl.store.base import Store, StoreError
-from adapterctl.store.digests import FileDigest, digest_directory
+from adapterctl.store.digests import FileDigest
+from adapterctl.store.local import stored_file_digests
 
-_CHUNK = 8 * 1024 * 1024
 OVERWRITE_HINT = (
     "a stored artifact is never overwritten: ask the store's owners to find out who changed "
     "it and to remove it (docs/store.md), then register again"
@@ -46,7 +45,7 @@ def publish(
 
 
 def _differences(store: Store, digest: str, wanted: dict[str, str]) -> list[str]:
-    stored = _stored_digests(store, digest)
+    stored = {item.name: item.digest for item in stored_file_digests(store, digest)}
     found = [f"{name} is not in the stored copy" for name in sorted(wanted.keys() - stored)]
     found += [f"{name} is only in the stored copy" for name in sorted(stored.keys() - wanted)]
     found += [
@@ -56,21 +55,6 @@ def _differences(store: Store, digest: str, wanted: dict[str, str]) -> list[str]
         if stored[name] != wanted[name]
     ]
     return found
-
-
-def _stored_digests(store: Store, digest: str) -> dict[str, str]:
-    local = store.local_path(digest)
-    if local is not None:
-        return {item.name: item.digest for item in digest_directory(local).files}
-    return {name: _hash_stream(store, digest, name) for name in store.files(digest)}
-
-
-def _hash_stream(store: Store, digest: str, name: str) -> str:
-    hasher = hashlib.sha256()
-    with store.open(digest, name) as handle:
-        while chunk := handle.read(_CHUNK):
-            hasher.update(chunk)
-    return "sha256:" + hasher.hexdigest()
 
 
 def _short(digest: str) -> str:
