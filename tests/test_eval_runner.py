@@ -356,7 +356,7 @@ def test_a_node_that_is_down() -> None:
         url = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
         with pytest.raises(EvalError) as caught:
             run(_plan(url, retries=0))
-    assert caught.value.message == f"cannot reach the node at {url}: All connection attempts failed"
+    assert caught.value.message == f"cannot reach the node at {url}: connection refused"
     assert (
         caught.value.hint
         == "is it running? --endpoint takes the base URL, e.g. http://host:8000/v1"

@@ -3,6 +3,7 @@ the models the run needs; and how a failed connection is described."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -54,5 +55,11 @@ async def check_node(
 
 
 def cause(exc: openai.APIConnectionError) -> str:
-    """The underlying reason of a connection error, without the client's generic wording."""
+    """The underlying reason of a connection error, without the client's generic wording: the
+    operating system's words where the transport kept them ("connection refused")."""
+    reason: BaseException | None = exc.__cause__
+    while reason is not None:
+        if isinstance(reason, OSError) and reason.errno is not None:
+            return os.strerror(reason.errno).lower()
+        reason = getattr(reason, "os_error", None) or reason.__cause__
     return (str(exc.__cause__ or "") or exc.message).rstrip(".")

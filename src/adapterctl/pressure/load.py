@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from adapterctl.nodeclient import NO_KEY
 from adapterctl.pressure.node import check_node, describe
@@ -81,6 +81,7 @@ async def run_rounds(
         api_key=plan.api_key or NO_KEY,
         timeout=plan.timeout_s,
         max_retries=0,
+        http_client=DefaultAioHttpClient(timeout=plan.timeout_s),  # as the golden runner
     ) as client:
         await check_node(client, plan.base_url, models)
         await asyncio.gather(*(_warm_up(client, plan, model) for model in models))
