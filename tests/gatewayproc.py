@@ -113,6 +113,19 @@ class Gateway:
         ]  # fmt: skip
 
     def start(self) -> None:
+        """Start the gateway; a port another process took between the probe and the bind
+        (free_port's race on a busy machine) is replaced by a fresh one, a few times."""
+        for _ in range(5):
+            try:
+                self._start()
+                return
+            except RuntimeError as exc:
+                if "address already in use" not in str(exc):
+                    raise
+                self.port = free_port()
+        self._start()
+
+    def _start(self) -> None:
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT,
