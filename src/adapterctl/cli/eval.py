@@ -26,7 +26,7 @@ from adapterctl.config import resolve_root
 from adapterctl.errors import UsageError
 from adapterctl.fsutil import write_atomic
 from adapterctl.layout import served_name
-from adapterctl.registry import Registry
+from adapterctl.registry import InvalidDocument, Registry
 from adapterctl.report import Format
 
 
@@ -91,7 +91,10 @@ def command(
     registry = Registry.load(registry_root)
     if registry.revision(name, version) is None:
         raise UsageError(f"no valid revision {target}: run adapterctl validate first")
-    line, suites = line_and_suites(registry, name)
+    try:
+        line, suites = line_and_suites(registry, name)
+    except InvalidDocument as problems:
+        return emit(problems.report, fmt, output)
     node_class = hardware_class(registry, hardware)
     if registry.environment(env) is None:
         raise UsageError(
