@@ -88,6 +88,16 @@ Percent = Annotated[int, Strict(), Field(ge=0, le=100)]
 Fraction = Annotated[float, Strict(), Field(ge=0.0, le=1.0)]
 Timestamp = AwareDatetime
 
+
+def _no_nul(value: str) -> str:
+    if "\0" in value:
+        raise PydanticCustomError("path", "a path cannot hold the character U+0000 (NUL)")
+    return value
+
+
+HostPath = Annotated[Text, AfterValidator(_no_nul)]
+"""A file or folder on the host that reads the configuration (relative to its folder)."""
+
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 SEMVER_PATTERN = (
     r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
