@@ -15,6 +15,7 @@ from adapterctl.cli.options import (
     OutputOption,
     RootOption,
     StoreOption,
+    check_utf8,
     emit,
 )
 from adapterctl.cli.stores import store_for
@@ -87,6 +88,8 @@ def valid_base_ref(name: str, revision: str, options: dict[str, str]) -> None:
 def _valid(model: type[Frozen], values: dict[str, str], options: dict[str, str]) -> Frozen:
     """``values`` as ``model``, checked where they enter; a bad one is a usage error naming
     its option (``options``: field → option, else ``--field``) and the rule."""
+    for field, value in values.items():
+        check_utf8(f"{options.get(field, '--' + field)} {value}")
     try:
         return model.model_validate(values)
     except ValidationError as exc:
