@@ -1,5 +1,6 @@
 # make test: create .venv if missing, install the package with its dev extra, then run
-# ruff, mypy (strict), the schema drift check, validate on this repository, and pytest.
+# ruff, mypy (strict), the schema drift check, validate on this repository, and pytest (which
+# also runs every fuzz target briefly, with a fixed seed: tests/test_fuzz.py).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +13,7 @@ VLLM_VENV := .venv-vllm
 # it (scripts/install-litellm.sh).
 LITELLM_VENV := .venv-litellm
 
-.PHONY: venv vllm litellm demo test lint lint-workflows typecheck check-registry unit bench schemas format clean
+.PHONY: venv vllm litellm demo test lint lint-workflows typecheck check-registry unit fuzz bench schemas format clean
 
 venv: $(STAMP)
 
@@ -57,6 +58,21 @@ check-registry: venv
 
 unit: venv
 	$(BIN)/pytest -q
+
+# Every parser's fuzz target for longer than `make test` does (docs/fuzzing.md): FUZZ_SECONDS
+# each (libFuzzer's -max_total_time) or FUZZ_RUNS inputs each, whichever ends first;
+# FUZZ_TARGETS picks some (python -m tests.fuzz --list). Corpora grow in .fuzz/; a crash
+# is written there and stops the run.
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?= -1
+FUZZ_TARGETS ?= $(shell $(BIN)/python -m tests.fuzz --list 2>/dev/null)
+
+fuzz: venv
+	@for target in $(FUZZ_TARGETS); do \
+		echo "fuzz: $$target"; \
+		$(BIN)/python -m tests.fuzz $$target -max_total_time=$(FUZZ_SECONDS) \
+			-runs=$(FUZZ_RUNS) -timeout=10 -print_final_stats=1 || exit 1; \
+	done
 
 bench: venv
 	$(BIN)/python bench/run_all.py

@@ -336,3 +336,19 @@ def test_rules_are_compared_by_value() -> None:
     assert Rule("*.js", ("@a",), 3) == Rule("*.js", ("@a",), 3)
     assert hash(Rule("*.js", ("@a",), 3)) == hash(Rule("*.js", ("@a",), 3))
     assert repr(Rule("*", (), 1)) == "Rule(pattern='*', owners=(), line=1)"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("*a*a*a*a*a*a*a*a*a*a*a*a*b", "a" * 60, False),
+        ("*a*a*a*a*a*a*a*a*a*a*a*a*b", "a" * 60 + "b", True),
+        ("*" * 68 + "/owners", "adapters/support-bot/1.2.0.yaml", False),
+        ("/".join(["**"] * 30) + "/x", "/".join(["a"] * 60), False),
+        ("/".join(["**"] * 30) + "/x", "/".join(["a"] * 60) + "/x", True),
+    ],
+)
+def test_many_wildcards_match_in_polynomial_time(pattern: str, path: str, matches: bool) -> None:
+    # A regular expression of these (GitHub's wildcards as ``[^/]*``) backtracks for hours on
+    # a path it does not match; the codeowners fuzz target found one like the third.
+    assert Rule(pattern, ("@owner",), 1).matches(path) is matches

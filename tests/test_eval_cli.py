@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from adapterctl.cli.app import main
+from adapterctl.evaluation import line_and_suites
+from adapterctl.registry import InvalidDocument, Registry
 from tests.conftest import copy_registry
 
 
@@ -140,3 +142,63 @@ def test_usage_errors_before_any_request(
     code = _eval(root, "support-bot@1.1.0", "--env", "prod", "--endpoint", unused, *args)
     assert code == 2
     assert f"adapterctl: error: {message}" in capsys.readouterr().err
+
+
+def _break_suite(root: Path) -> None:
+    suite = root / "adapters/support-bot/golden/refunds.yaml"
+    text = suite.read_text()
+    suite.write_text(text.replace("{type: is-json}", "{type: regex, value: '(json'}"))
+
+
+def test_an_invalid_suite_is_reported_with_its_file_line_and_field(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _break_suite(root)
+    unused = "http://127.0.0.1:9/v1"  # never contacted: the command stops first
+    args = ["eval", "support-bot@1.1.0", "--env", "prod", "--endpoint", unused, "--root", str(root)]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == (
+        "adapters/support-bot/golden/refunds.yaml:17 $.cases[1].assert[0]  error  "
+        "schema/invalid-value\n"
+        "  invalid regular expression: missing ), unterminated subpattern at position 0\n"
+        "\n"
+        "✗ eval: 1 error in 1 file\n"
+    )
+    assert captured.err == ""
+    assert not (root / "reports").exists()
+
+
+def test_an_invalid_suite_in_json_names_the_same_place(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _break_suite(root)
+    code = _eval(root, "support-bot@1.1.0", "--env", "prod", "--endpoint", "http://127.0.0.1:9/v1")
+    assert code == 1
+    (finding,) = json.loads(capsys.readouterr().out)["findings"]
+    assert (finding["file"], finding["line"], finding["path"]) == (
+        "adapters/support-bot/golden/refunds.yaml",
+        17,
+        "$.cases[1].assert[0]",
+    )
+
+
+def test_a_missing_suite_is_a_usage_error(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (root / "adapters/support-bot/golden/refunds.yaml").unlink()
+    code = _eval(root, "support-bot@1.1.0", "--env", "prod", "--endpoint", "http://127.0.0.1:9/v1")
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "adapterctl: error: no golden suite refunds: "
+        "adapters/support-bot/golden/refunds.yaml does not exist\n"
+    )
+
+
+def test_loading_an_invalid_suite_raises_its_located_findings(root: Path) -> None:
+    _break_suite(root)
+    with pytest.raises(InvalidDocument) as raised:
+        line_and_suites(Registry.load(root), "support-bot")
+    assert raised.value.message == (
+        "the golden suite refunds has problems:\n"
+        "  adapters/support-bot/golden/refunds.yaml:17 $.cases[1].assert[0]  "
+        "invalid regular expression: missing ), unterminated subpattern at position 0"
+    )

@@ -41,14 +41,14 @@ class Rule:
     pattern: str
     owners: tuple[str, ...]
     line: int
-    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _steps: tuple[Step, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_regex", _compile(self.pattern))
+        object.__setattr__(self, "_steps", _steps(self.pattern))
 
     def matches(self, path: str) -> bool:
         """Whether this rule's pattern covers ``path`` (repo-relative, ``/``-separated)."""
-        return self._regex.fullmatch(_normalize(path)) is not None
+        return _walk(self._steps, _normalize(path).split("/"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +151,16 @@ def _normalize(path: str) -> str:
     return path.lstrip("/")
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
-    """gitignore matching as GitHub applies it, for a whole file path.
+Glob = tuple[tuple[str, bool], ...]
+"""One path segment's pattern: each character and whether a backslash escaped it."""
+Step = Glob | None
+"""What the next path segments must be: one segment matching a glob, or (None) any number
+of segments, none included."""
+_ONE: Glob = (("*", False),)
+
+
+def _steps(pattern: str) -> tuple[Step, ...]:
+    """gitignore matching as GitHub applies it, for a whole file path, segment by segment.
 
     A leading or inner ``/`` anchors the pattern at the root, otherwise it matches at any
     depth. A trailing ``/`` matches only what is inside a directory; a final ``*`` segment
@@ -164,28 +172,54 @@ def _compile(pattern: str) -> re.Pattern[str]:
     body = body.removesuffix("/")
     anchored = pattern.startswith("/") or "/" in body
     *inner, last = body.split("/")
-    parts = [] if anchored else [_ANY_DEPTH]
-    parts += [_ANY_DEPTH if seg == "**" else _segment(seg) + "/" for seg in inner]
-    parts.append(_last_segment(last, directory))
-    return re.compile("".join(parts))
+    steps: list[Step] = [] if anchored else [None]
+    steps += [None if segment == "**" else tuple(_chars(segment)) for segment in inner]
+    return tuple(steps + _last_steps(last, directory))
 
 
-def _last_segment(segment: str, directory: bool) -> str:
+def _last_steps(segment: str, directory: bool) -> list[Step]:
     if segment == "**":
-        return ".+/.+" if directory else ".+"
+        return [_ONE, _ONE, None] if directory else [_ONE, None]
     if directory:
-        return _segment(segment) + "/.+"
+        return [tuple(_chars(segment)), _ONE, None]
     if segment == "*":
-        return "[^/]+"
-    return _segment(segment) + "(?:/.+)?"
+        return [_ONE]
+    return [tuple(_chars(segment)), None]
 
 
-def _segment(segment: str) -> str:
-    wildcards = {"*": "[^/]*", "?": "[^/]"}
-    return "".join(
-        re.escape(char) if escaped else wildcards.get(char, re.escape(char))
-        for char, escaped in _chars(segment)
-    )
+def _walk(steps: tuple[Step, ...], names: list[str]) -> bool:
+    """Whether the path segments ``names`` follow ``steps``: the set of positions reachable
+    after each step, so that no pattern can make matching slow (a regular expression of
+    many ``*`` backtracks exponentially on a path it does not match)."""
+    reached = {0}
+    for step in steps:
+        if step is None:
+            reached = set(range(min(reached), len(names) + 1)) if reached else reached
+        else:
+            reached = {at + 1 for at in reached if at < len(names) and _glob(step, names[at])}
+    return len(names) in reached
+
+
+def _glob(glob: Glob, name: str) -> bool:
+    """Whether one path segment (never empty) matches ``glob`` (``*`` any run, ``?`` one
+    character): the greedy match that returns to the last ``*``, in at most
+    len(glob) × len(name) steps."""
+    if not name:
+        return False
+    at = spot = 0
+    star: int | None = None
+    while spot < len(name):
+        if at < len(glob) and glob[at] == ("*", False):
+            star, resume = at, spot
+            at += 1
+        elif at < len(glob) and (glob[at] == ("?", False) or glob[at][0] == name[spot]):
+            at, spot = at + 1, spot + 1
+        elif star is not None:
+            resume += 1
+            at, spot = star + 1, resume
+        else:
+            return False
+    return all(item == ("*", False) for item in glob[at:])
 
 
 LOCATIONS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from pathlib import Path
 
@@ -14,18 +15,36 @@ STORE_ENV = "ADAPTERCTL_STORE"
 
 def settings(root: Path) -> dict[str, object]:
     """The ``[tool.adapterctl]`` table of ``root/pyproject.toml`` (empty when absent)."""
-    pyproject = root / "pyproject.toml"
+    table = _tool(root / "pyproject.toml").get("adapterctl")
+    return table if isinstance(table, dict) else {}
+
+
+def _tool(pyproject: Path) -> dict[str, object]:
+    """The ``[tool]`` table of ``pyproject`` (empty when there is no file or no such table);
+    InputError when it is not TOML."""
     try:
         with pyproject.open("rb") as handle:
-            table = tomllib.load(handle).get("tool", {}).get("adapterctl")
+            document = tomllib.load(handle)
     except OSError:
         return {}
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"{_shown(pyproject)}: not valid TOML: {exc}",
-            hint="fix the file: its [tool.adapterctl] table configures this registry",
-        ) from None
-    return table if isinstance(table, dict) else {}
+    except tomllib.TOMLDecodeError as exc:
+        raise _not_toml(pyproject, str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise _not_toml(pyproject, f"not UTF-8 (byte 0x{exc.object[exc.start]:02x})") from None
+    except RecursionError:
+        raise _not_toml(pyproject, "nested too deeply") from None
+    except ValueError:  # an integer longer than Python converts
+        digits = sys.get_int_max_str_digits()
+        raise _not_toml(pyproject, f"a number has over {digits} digits") from None
+    tool = document.get("tool")
+    return tool if isinstance(tool, dict) else {}
+
+
+def _not_toml(pyproject: Path, reason: str) -> InputError:
+    return InputError(
+        f"{_shown(pyproject)}: not valid TOML: {reason}",
+        hint="fix the file: its [tool.adapterctl] table configures this registry",
+    )
 
 
 def _shown(path: Path) -> str:
@@ -37,10 +56,11 @@ def _shown(path: Path) -> str:
 
 
 def _declares_registry(pyproject: Path) -> bool:
+    """Whether ``pyproject`` has a ``[tool.adapterctl]`` table; a file that is not TOML (a
+    parent folder's, say) declares nothing."""
     try:
-        with pyproject.open("rb") as handle:
-            return "adapterctl" in tomllib.load(handle).get("tool", {})
-    except (OSError, tomllib.TOMLDecodeError):
+        return "adapterctl" in _tool(pyproject)
+    except InputError:
         return False
 
 

@@ -19,7 +19,7 @@ from adapterctl.fsutil import write_atomic
 from adapterctl.gates import golden
 from adapterctl.gates.golden import Comparison
 from adapterctl.model import AdapterLine, GoldenSuite
-from adapterctl.registry import Registry
+from adapterctl.registry import InvalidDocument, Registry
 from adapterctl.report.json import finding_dict
 
 
@@ -37,21 +37,25 @@ def auto_baseline(registry: Registry, env_name: str, name: str, candidate: str) 
 
 
 def line_and_suites(registry: Registry, name: str) -> tuple[AdapterLine, tuple[GoldenSuite, ...]]:
+    """The line and its golden suites; :class:`InvalidDocument` (its findings, located as
+    ``validate`` reports them) for a suite that is invalid."""
     line = registry.line(name)
     if line is None:
         raise UsageError(f"no adapter line {name}: {layout.line_path(name)} is missing or invalid")
-    suites = []
-    for suite_name in line.golden_suites:
-        suite = registry.suite(name, suite_name)
-        if suite is None:
-            path = layout.suite_path(name, suite_name)
-            raise UsageError(
-                f"suite {suite_name} is missing or invalid: run adapterctl validate {path}"
-            )
-        suites.append(suite)
+    suites = [_suite(registry, name, suite_name) for suite_name in line.golden_suites]
     if not suites:
         raise UsageError(f"adapter line {name} names no golden_suites in {layout.line_path(name)}")
     return line, tuple(suites)
+
+
+def _suite(registry: Registry, line: str, name: str) -> GoldenSuite:
+    suite = registry.suite(line, name)
+    if suite is not None:
+        return suite
+    path = layout.suite_path(line, name)
+    if registry.exists(path):
+        raise InvalidDocument(f"the golden suite {name}", registry.report_of(path, "eval"))
+    raise UsageError(f"no golden suite {name}: {path} does not exist")
 
 
 def evaluate(

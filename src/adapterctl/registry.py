@@ -18,7 +18,8 @@ from typing import TypeVar
 
 from adapterctl import layout
 from adapterctl.documents import Entry, Loaded, load_document
-from adapterctl.findings import Finding, JsonPath, Location, Severity
+from adapterctl.errors import InputError
+from adapterctl.findings import Finding, JsonPath, Location, Report, Severity
 from adapterctl.layout import Placement
 from adapterctl.model import AdapterLine, AdapterRevision, BaseManifest, Environment, GoldenSuite
 from adapterctl.model.common import Frozen
@@ -28,6 +29,16 @@ from adapterctl.yamlio import Source, YamlError, read
 M = TypeVar("M", bound=Frozen)
 PARALLEL_THRESHOLD = 200
 CHUNKS_PER_WORKER = 4
+
+
+class InvalidDocument(InputError):
+    """A registry document a command needs is invalid; ``report`` holds its findings, located
+    (file, line, field) as ``validate`` reports them."""
+
+    def __init__(self, what: str, report: Report) -> None:
+        blocks = [f"{f.location}  {f.message}" for f in report.findings]
+        super().__init__(f"{what} has problems:\n  " + "\n  ".join(blocks))
+        self.report = report
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +187,10 @@ class Registry:
     def exists(self, path: str) -> bool:
         """Whether a registry file exists at ``path`` (valid or not)."""
         return path in self.checked
+
+    def report_of(self, path: str, command: str) -> Report:
+        """What loading ``path`` found, as ``command``'s report (``validate``'s findings)."""
+        return Report.build(command, [path], [f for f in self.findings if f.location.file == path])
 
     def of_kind(self, kind: Kind) -> list[Entry]:
         return [entry for entry in self.entries.values() if entry.placement.kind is kind]

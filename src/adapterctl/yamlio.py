@@ -23,6 +23,7 @@ MAX_ALIAS_USES = 100
 MAX_DEPTH = 64
 STR_TAG = "tag:yaml.org,2002:str"
 BOOL_TAG = "tag:yaml.org,2002:bool"
+YAML11_BOOLEANS = ("yes", "no", "on", "off")
 COLLECTION_TAGS = ("tag:yaml.org,2002:seq", "tag:yaml.org,2002:map")
 _CONSTRUCTOR = yaml.SafeLoader("")
 
@@ -273,7 +274,7 @@ def _short_tag(tag: str) -> str:
 
 
 def _scalar(node: yaml.ScalarNode) -> object:
-    if node.tag == BOOL_TAG and node.value.lower() not in ("true", "false"):
+    if node.tag == BOOL_TAG and node.value.lower() in YAML11_BOOLEANS:
         raise _yaml11_boolean(node)
     construct = _CONSTRUCTOR.yaml_constructors.get(node.tag)
     if construct is None or node.tag.endswith((":binary", ":set", ":omap", ":pairs")):
@@ -282,6 +283,9 @@ def _scalar(node: yaml.ScalarNode) -> object:
         return construct(_CONSTRUCTOR, node)
     except (ValueError, yaml.constructor.ConstructorError) as exc:
         raise _at(node, "yaml/syntax", f"cannot read value {node.value!r}: {exc}") from None
+    except (AttributeError, IndexError, KeyError, TypeError):  # PyYAML trusts an explicit tag
+        message = f"cannot read value {node.value!r} as {_short_tag(node.tag)}"
+        raise _at(node, "yaml/syntax", message) from None
 
 
 def _yaml11_boolean(node: yaml.ScalarNode) -> YamlError:

@@ -16,6 +16,7 @@ from adapterctl.cli.options import (
     RootOption,
     StoreArgs,
     check_ref,
+    parse_base,
 )
 from adapterctl.config import resolve_root
 from adapterctl.errors import UsageError
@@ -29,13 +30,6 @@ def _parse(target: str) -> tuple[str, str]:
         raise UsageError(f"{target}: expected NAME@VERSION, e.g. support-bot@1.2.0")
     check_ref(target, name, version)
     return name, version
-
-
-def _parse_base(text: str) -> tuple[str, str]:
-    name, sep, revision = text.partition("@")
-    if not sep or not name or not revision:
-        raise UsageError(f"--base {text}: expected NAME@REVISION, e.g. support-bot-merged@r1")
-    return name, revision
 
 
 @option_groups
@@ -74,7 +68,7 @@ def command(
     merged bases (sources, fingerprints, numerical equivalence with base + adapter)."""
     registry_root = resolve_root(root)
     wanted = [_parse(target) for target in targets or ()]
-    bases = [_parse_base(text) for text in base or ()]
+    bases = [parse_base(text, f"--base {text}") for text in base or ()]
     if changed:
         if against is None:
             raise UsageError("--changed needs --against REF (e.g. origin/main)")

@@ -27,7 +27,7 @@ from adapterctl.errors import UsageError
 from adapterctl.fsutil import write_atomic
 from adapterctl.layout import served_name
 from adapterctl.mergedbases import merged_target
-from adapterctl.registry import Registry
+from adapterctl.registry import InvalidDocument, Registry
 
 if TYPE_CHECKING:
     from adapterctl.evaluation import RunContext
@@ -102,7 +102,10 @@ def command(
     registry = Registry.load(registry_root)
     if merged is None and registry.revision(name, version) is None:
         raise UsageError(f"no valid revision {target}: run adapterctl validate first")
-    line, suites = line_and_suites(registry, name)
+    try:
+        line, suites = line_and_suites(registry, name)
+    except InvalidDocument as problems:
+        return out.emit(problems.report)
     node_class = hardware_class(registry, hardware)
     _require_environment(registry, env)
     base_version = _baseline(registry, env, name, version, baseline)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,12 +20,15 @@ from adapterctl.errors import ExitCode, UsageError
 from adapterctl.findings import Report
 from adapterctl.fsutil import write_atomic
 from adapterctl.model import HardwareClass
+from adapterctl.model.common import Frozen
 from adapterctl.model.kinds import Kind
-from adapterctl.model.refs import AdapterRef
+from adapterctl.model.refs import AdapterRef, BaseRef
 from adapterctl.model.trust import TRUST_ENV
 from adapterctl.registry import Registry
 from adapterctl.report import Format, render
 from adapterctl.store.base import Store
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 RootOption = Annotated[
     Path | None,
@@ -207,21 +211,52 @@ def parse_target(text: str) -> tuple[str, str]:
     semantic version, so that neither can name a path outside adapters/NAME/."""
     name, sep, version = text.partition("@")
     if not sep or not name or not version:
-        raise UsageError(f"{text}: expected NAME@VERSION, e.g. support-bot@1.2.0")
+        raise UsageError(f"{shown_text(text)}: expected NAME@VERSION, e.g. support-bot@1.2.0")
     check_ref(text, name, version)
     return name, version
+
+
+def parse_base(text: str, shown: str | None = None) -> tuple[str, str]:
+    """``NAME@REVISION`` of a base from the command line, as (name, revision): a valid base
+    name and revision, so that neither can name a path outside bases/NAME/. Messages start
+    with ``shown`` (the option and its value), else with ``text``."""
+    shown = shown or text
+    name, sep, revision = text.partition("@")
+    if not sep or not name or not revision:
+        raise UsageError(
+            f"{shown_text(shown)}: expected NAME@REVISION of a base, e.g. support-bot-merged@r1"
+        )
+    _check(shown, BaseRef, {"name": name, "revision": revision})
+    return name, revision
 
 
 def check_ref(shown: str, name: str, version: str | None = None) -> None:
     """An adapter name (and version) from the command line, checked: a usage error that
     starts with ``shown`` (the argument or option as given) and states the rule."""
+    _check(shown, AdapterRef, {"name": name, "version": "0.0.0" if version is None else version})
+
+
+def _check(shown: str, model: type[Frozen], values: dict[str, str]) -> None:
+    check_utf8(shown)
     try:
-        if version is None:
-            AdapterRef.model_validate({"name": name, "version": "0.0.0"})
-        else:
-            AdapterRef.model_validate({"name": name, "version": version})
+        model.model_validate(values)
     except ValidationError as exc:
         raise UsageError(f"{shown}: {exc.errors()[0]['msg']}") from None
+
+
+def check_utf8(shown: str) -> None:
+    """Refuse command-line text that is not UTF-8: Python keeps such bytes as lone surrogates,
+    which no name, version or revision may hold (and pydantic cannot quote)."""
+    found = _SURROGATE.search(shown)
+    if found is not None:
+        code = ord(found.group())
+        what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        raise UsageError(f"{shown_text(shown)}: not UTF-8 text ({what})")
+
+
+def shown_text(text: str) -> str:
+    """Command-line text as it can be shown: bytes that are not UTF-8 as U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 PrometheusOption = Annotated[

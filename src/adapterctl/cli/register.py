@@ -10,7 +10,14 @@ import typer
 from pydantic import ValidationError
 
 from adapterctl.cli.groups import option_groups
-from adapterctl.cli.options import DEFAULT_REPORT, DEFAULT_STORE, ReportArgs, RootOption, StoreArgs
+from adapterctl.cli.options import (
+    DEFAULT_REPORT,
+    DEFAULT_STORE,
+    ReportArgs,
+    RootOption,
+    StoreArgs,
+    check_utf8,
+)
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.findings import Report
@@ -79,6 +86,8 @@ def valid_base_ref(name: str, revision: str, options: dict[str, str]) -> None:
 def _valid(model: type[Frozen], values: dict[str, str], options: dict[str, str]) -> Frozen:
     """``values`` as ``model``, checked where they enter; a bad one is a usage error naming
     its option (``options``: field → option, else ``--field``) and the rule."""
+    for field, value in values.items():
+        check_utf8(f"{options.get(field, '--' + field)} {value}")
     try:
         return model.model_validate(values)
     except ValidationError as exc:

@@ -25,6 +25,7 @@ from adapterctl.cli.options import (
     StoreArgs,
     TargetArgument,
     file_option,
+    parse_base,
     parse_target,
     require_trust,
     trust_option,
@@ -45,14 +46,6 @@ BaseFlag = Annotated[
     bool,
     typer.Option("--base", help="The targets are bases, NAME@REVISION (their stored weights)."),
 ]
-
-
-def parse_base(text: str) -> tuple[str, str]:
-    """``NAME@REVISION`` of a base, from the command line."""
-    name, sep, revision = text.partition("@")
-    if not sep or not name or not revision:
-        raise UsageError(f"{text}: expected NAME@REVISION of a base, e.g. support-bot-merged@r1")
-    return name, revision
 
 
 KeyOption = Annotated[

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from adapterctl.errors import InputError
 from adapterctl.inspect.jsonkeys import DuplicateKeyError, unique_keys
+from adapterctl.model.common import regex_problem
 
 CONFIG_FILE = "adapter_config.json"
 MAX_CONFIG_BYTES = 10_000_000
@@ -205,12 +205,9 @@ class _Fields:
         if value in ("", []):
             raise self._error("'target_modules' is empty")
         if isinstance(value, str):
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise self._error(
-                    f"'target_modules' is not a valid regular expression: {exc}"
-                ) from None
+            problem = regex_problem(value)
+            if problem is not None:
+                raise self._error(f"'target_modules' is not a valid regular expression: {problem}")
             return value
         names = _names(value)
         if names is None:

@@ -7,6 +7,7 @@ sequences read from YAML lists become tuples, so that every model is immutable.
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Annotated, Any
 
 from pydantic import (
@@ -27,6 +28,24 @@ def first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"]) or "(top)"
     return f"{where}: {error['msg']}"
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why a regular expression from a file cannot be used, or None when it can: it does not
+    parse, it repeats or nests beyond what ``re`` compiles, or ``re`` warns that a later
+    Python will read it differently (a ``[`` inside a set, ``--`` or ``&&`` in one)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FutureWarning)
+            re.compile(pattern)
+    except (re.error, OverflowError) as exc:
+        return str(exc)
+    except RecursionError:
+        return "groups nested too deeply"
+    except FutureWarning as exc:
+        reason = str(exc)
+        return f"{reason[:1].lower()}{reason[1:]}, which a later Python reads differently"
+    return None
 
 
 class Frozen(BaseModel):
@@ -68,6 +87,16 @@ PositiveInt = Annotated[int, Strict(), Field(ge=1)]
 Percent = Annotated[int, Strict(), Field(ge=0, le=100)]
 Fraction = Annotated[float, Strict(), Field(ge=0.0, le=1.0)]
 Timestamp = AwareDatetime
+
+
+def _no_nul(value: str) -> str:
+    if "\0" in value:
+        raise PydanticCustomError("path", "a path cannot hold the character U+0000 (NUL)")
+    return value
+
+
+HostPath = Annotated[Text, AfterValidator(_no_nul)]
+"""A file or folder on the host that reads the configuration (relative to its folder)."""
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 SEMVER_PATTERN = (

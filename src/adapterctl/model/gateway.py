@@ -23,7 +23,7 @@ import ipaddress
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from adapterctl.model.common import Digest, Frozen, Name, Text
+from adapterctl.model.common import Digest, Frozen, HostPath, Name, Text
 
 
 class GatewayNode(Frozen):
@@ -59,7 +59,7 @@ class TenantHeader(Frozen):
 class GatewayTenants(Frozen):
     """How the gateway knows who is calling."""
 
-    keys: Text | None = None
+    keys: HostPath | None = None
     """Tenant key file: tenant → SHA-256 digests of its API keys. With it, every request
     must carry a listed key."""
     header: TenantHeader | None = None
@@ -68,14 +68,14 @@ class GatewayTenants(Frozen):
 class CommitTrust(Frozen):
     """The verifier-held anchors signed environment commits are checked against."""
 
-    allowed_signers: Text | None = None
+    allowed_signers: HostPath | None = None
     """git's SSH allowed-signers file for signed environment commits."""
-    gpg_keys: tuple[Text, ...] = ()
+    gpg_keys: tuple[HostPath, ...] = ()
     """Armored GPG public keys whose signatures on environment commits count."""
-    github_web_flow: Text | None = None
+    github_web_flow: HostPath | None = None
     """GitHub's web-flow public key (https://github.com/web-flow.gpg), so that merges made
     with GitHub's merge button count as signed (docs/signed-commits.md)."""
-    revocations: Text | None = None
+    revocations: HostPath | None = None
     """Keys that are never accepted, whatever a commit's date: SSH public keys or key
     fingerprints one a line, or an OpenSSH key revocation list (docs/signed-commits.md)."""
 
@@ -88,7 +88,7 @@ class GatewayConfig(Frozen):
     environment: Name
     """The environment whose routes it serves (environments/<name>/)."""
     nodes: tuple[GatewayNode, ...] = Field(min_length=1)
-    state_dir: Text
+    state_dir: HostPath
     """Where it keeps its clone of the registry."""
     session_header: Text = "x-session-id"
     """A header naming the conversation: requests with the same value stay on one revision."""

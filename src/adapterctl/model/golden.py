@@ -18,7 +18,16 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from adapterctl.model.common import Fraction, Frozen, Name, Number, PositiveInt, Str, Text
+from adapterctl.model.common import (
+    Fraction,
+    Frozen,
+    Name,
+    Number,
+    PositiveInt,
+    Str,
+    Text,
+    regex_problem,
+)
 
 ASSERTION_TYPES = (
     "equals",
@@ -98,10 +107,9 @@ class Assertion(Frozen):
 
 
 def _compile(pattern: str) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression: {exc}") from None
+    problem = regex_problem(pattern)
+    if problem is not None:
+        raise ValueError(f"invalid regular expression: {problem}")
 
 
 class Message(Frozen):

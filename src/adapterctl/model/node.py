@@ -27,14 +27,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from adapterctl.model.common import Frozen, Name, PositiveInt, Text
+from adapterctl.model.common import Frozen, HostPath, Name, PositiveInt, Text
 from adapterctl.model.gateway import CommitTrust
 
 
 class NodeBase(Frozen):
     """The base model this node holds locally and serves."""
 
-    path: Text
+    path: HostPath
     """Local directory of the base model (config, tokenizer, weights); its fingerprints
     must match the environment's base manifest."""
     served_name: Text | None = None
@@ -45,7 +45,7 @@ class NodeBase(Frozen):
 class NodeTrust(CommitTrust):
     """The verifier-held anchors a sync checks commits and artifacts against."""
 
-    adapters: Text | None = None
+    adapters: HostPath | None = None
     """adapterctl trust file (docs/signing.md) for artifact signatures."""
 
 
@@ -75,7 +75,7 @@ class NodeConfig(Frozen):
     api_key_env: Text | None = None
     """Name of the environment variable that holds the server's API key."""
     base: NodeBase
-    cache_dir: Text
+    cache_dir: HostPath
     """Local adapter cache: verified artifacts under sha256/<digest>/, the lock, the
     last sync record."""
     store: Text | None = None

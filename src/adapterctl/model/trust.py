@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from adapterctl.model.common import Frozen, Text
+from adapterctl.model.common import Frozen, HostPath, Text
 
 TRUST_ENV = "ADAPTERCTL_TRUST"
 """The environment variable naming the trust file when ``--trust`` is not given."""
@@ -40,14 +40,14 @@ class TrustedSigner(Frozen):
     identity: Text
     """The signer: an e-mail or URI (the certificate's SAN in certificate and keyless mode),
     or a name for a key; environments list these in promotion.adapter_signers."""
-    key: Text | None = None
+    key: HostPath | None = None
     """Key mode: an EC P-256, P-384 or P-521 public key, PEM (a PKCS#11 key's public half too)."""
-    ca_roots: tuple[Text, ...] | None = Field(default=None, min_length=1)
+    ca_roots: tuple[HostPath, ...] | None = Field(default=None, min_length=1)
     """Certificate mode: PEM files of the private CA roots the signing certificate must
     chain to (intermediates come with the signature)."""
     oidc_issuer: Text | None = None
     """Keyless mode: the OpenID Connect issuer that vouched for the identity."""
-    trust_config: Text | None = None
+    trust_config: HostPath | None = None
     """Keyless mode: the private Sigstore client trust configuration (JSON) holding the
     trusted root (Fulcio CA, Rekor and timestamp keys); verification never goes online."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -74,6 +75,12 @@ def read_documents(path: Path, display: str) -> list[object]:
             raise InputError(
                 f"{display}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
             ) from None
+        except RecursionError:
+            raise InputError(f"{display}: not valid JSON: nested too deeply") from None
+        except ValueError:  # an integer longer than Python converts
+            digits = sys.get_int_max_str_digits()
+            message = f"{display}: not valid JSON: a number has over {digits} digits"
+            raise InputError(message) from None
         documents.append(value)
         position = _skip_space(text, position)
     if not documents:

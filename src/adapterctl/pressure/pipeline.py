@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapterctl import layout
-from adapterctl.errors import InputError, UsageError
+from adapterctl.errors import UsageError
 from adapterctl.evaluation import auto_baseline
 from adapterctl.findings import Finding, JsonPath, Report, Severity
 from adapterctl.gates.pressure import Comparison
@@ -27,16 +27,14 @@ from adapterctl.pressure.load import RoundPlan
 from adapterctl.pressure.results import Round
 from adapterctl.pressure.rounds import plan_rounds
 from adapterctl.pressure.stats import revision_stats
-from adapterctl.registry import Registry
+from adapterctl.registry import InvalidDocument, Registry
 
 
-class ProfileProblems(InputError):
+class ProfileProblems(InvalidDocument):
     """The profile cannot be replayed as it stands; ``report`` holds the located findings."""
 
     def __init__(self, report: Report) -> None:
-        blocks = [f"{f.location}  {f.message}" for f in report.findings]
-        super().__init__("the pressure profile has problems:\n  " + "\n  ".join(blocks))
-        self.report = report
+        super().__init__("the pressure profile", report)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,8 +89,7 @@ def load_profile(registry: Registry, path: str) -> PressureProfile:
         raise UsageError(f"no pressure profile {path}")
     profile = registry.model(path, PressureProfile)
     if profile is None:
-        findings = [f for f in registry.findings if f.location.file == path]
-        raise ProfileProblems(_report(path, findings))
+        raise ProfileProblems(registry.report_of(path, "pressure"))
     return profile
 
 

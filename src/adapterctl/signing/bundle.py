@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -110,6 +111,13 @@ def _document(data: bytes) -> dict[str, Any]:
         raise BundleError("not UTF-8 text: not a signature bundle", hint=RESIGN) from None
     except json.JSONDecodeError as exc:
         raise BundleError(_json_problem(exc, data), hint=RESIGN) from None
+    except RecursionError:
+        message = "not valid JSON (nested too deeply): not a signature bundle"
+        raise BundleError(message, hint=RESIGN) from None
+    except ValueError:  # an integer longer than Python converts
+        digits = sys.get_int_max_str_digits()
+        message = f"not valid JSON (a number has over {digits} digits): not a signature bundle"
+        raise BundleError(message, hint=RESIGN) from None
     if not isinstance(value, dict):
         raise BundleError("expected a JSON object (a Sigstore bundle)", hint=RESIGN)
     media = value.get("mediaType")

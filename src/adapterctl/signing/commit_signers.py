@@ -201,6 +201,6 @@ def parse_timestamp(value: str, name: str) -> datetime:
     digits = (match[1] + (match[2] or "")).ljust(14, "0")
     try:
         naive = datetime.strptime(digits, "%Y%m%d%H%M%S")
-    except ValueError:
+        return naive.replace(tzinfo=UTC) if match[4] else naive.astimezone()
+    except (ValueError, OverflowError):  # no such day; or local time before year 1, after 9999
         raise ValueError(f"{name}={value}: not a valid date") from None
-    return naive.replace(tzinfo=UTC) if match[4] else naive.astimezone()
