@@ -128,5 +128,16 @@ def _canary_and_rollback(
         assert code == 0, err
         gw.reload(_merge_branch(checkout, err.split()[2]))
         assert {ask(gw, user=user) for user in CALLERS} == {"support-bot@1.1.0"}
+        code, out, err = cli(capsys, "history", "--env", "staging", "--root", checkout.root)
+        assert code == 0, err
+        lines = out.splitlines()
+        assert lines[2:4] == [
+            "    set weight support-bot@1.1.0 75 -> 100",
+            f"    unload {MERGED} (was weight 25)",
+        ]
+        assert lines[6:8] == [
+            "    set weight support-bot@1.1.0 100 -> 75",
+            f"    load {MERGED} (weight 25)",
+        ]
     finally:
         assert gw.stop() in (None, 0), gw.output()
