@@ -156,13 +156,19 @@ async def floor(port: int, cases: int, concurrency: int) -> float:
 
 
 def promptfoo_env(home: Path) -> dict[str, str]:
-    """No telemetry, no update check, its config and logs in ``home``."""
+    """No telemetry, no update check, its config and logs in ``home``; the one event it posts
+    with telemetry off ("telemetry disabled") goes to a closed loopback port, not out."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        nowhere = f"http://127.0.0.1:{listener.getsockname()[1]}"
     return dict(
         os.environ,
         HOME=str(home),
         PROMPTFOO_CONFIG_DIR=str(home / ".promptfoo"),
         PROMPTFOO_DISABLE_TELEMETRY="1",
         PROMPTFOO_DISABLE_UPDATE="1",
+        HTTP_PROXY=nowhere,
+        HTTPS_PROXY=nowhere,
+        NO_PROXY="127.0.0.1,localhost",
     )
 
 

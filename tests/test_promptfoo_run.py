@@ -5,13 +5,17 @@ reaches the verdicts ``adapterctl eval`` reaches (docs/promptfoo.md, "Verified")
 
 promptfoo is a subprocess, out of reach of conftest's socket guard: its telemetry and update
 check are off, its home and config folder are in ``tmp_path``, and it reaches only the
-node on loopback, through a proxy that records the key each request carries.
+node on loopback, through a proxy that records the key each request carries. With its
+telemetry off promptfoo 0.123.1 still posts one "telemetry disabled" event to its own
+server (``recordTelemetryDisabled``); ``HTTPS_PROXY`` points that at a closed loopback port,
+where it fails quietly, and ``NO_PROXY`` keeps the node's requests direct.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 from collections import defaultdict
 from collections.abc import Iterator
@@ -46,8 +50,10 @@ PASSED = {
 """What ``adapterctl eval`` decides for the example revisions (tests/test_golden_gate.py)."""
 
 
-def require_promptfoo() -> list[str]:
-    """The command that runs the pinned promptfoo on its pinned Node.js."""
+@pytest.fixture(scope="session")
+def promptfoo() -> list[str]:
+    """The command that runs the pinned promptfoo on its pinned Node.js (session-scoped, so
+    that a skip comes before the reference node starts)."""
     node = FOLDER / "node_modules/.bin/node"
     entry = FOLDER / "node_modules/promptfoo/dist/src/entrypoint.js"
     stamp = FOLDER / f".installed-promptfoo-{VERSION}-node-{NODE_VERSION}"
@@ -59,13 +65,21 @@ def require_promptfoo() -> list[str]:
     pytest.skip(reason)
 
 
+def closed_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        return int(listener.getsockname()[1])
+
+
 def offline_env(home: Path, api_key: str | None) -> dict[str, str]:
-    """The environment promptfoo runs in: nothing of the user's, no telemetry, no updates."""
+    """The environment promptfoo runs in: nothing of the user's, no telemetry, no updates,
+    and anything but loopback sent to a closed port."""
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("PROMPTFOO_", "OPENAI_", "ADAPTERCTL_"))
+        if not key.upper().startswith(("PROMPTFOO_", "OPENAI_", "ADAPTERCTL_", "NO_PROXY"))
+        and not key.upper().endswith("_PROXY")
     }
+    nowhere = f"http://127.0.0.1:{closed_port()}"
     env |= {
         "HOME": str(home),
         "PROMPTFOO_CONFIG_DIR": str(home / ".promptfoo"),
@@ -73,6 +87,9 @@ def offline_env(home: Path, api_key: str | None) -> dict[str, str]:
         "PROMPTFOO_DISABLE_UPDATE": "1",
         "PROMPTFOO_DISABLE_SHARING": "1",
         "NO_COLOR": "1",
+        "HTTP_PROXY": nowhere,
+        "HTTPS_PROXY": nowhere,
+        "NO_PROXY": "127.0.0.1,localhost",
         "OPENAI_API_KEY": "sk-a-developers-openai-key",  # never sent: the node has its own
     }
     if api_key is not None:
@@ -131,9 +148,11 @@ def passed_by_provider(results: dict[str, object]) -> dict[str, set[str]]:
 
 @pytest.mark.parametrize("api_key", ["a-node-key", None], ids=["key-set", "key-unset"])
 def test_promptfoo_runs_the_export_with_and_without_the_key(
-    recording: tuple[str, list[str | None]], tmp_path: Path, api_key: str | None
+    promptfoo: list[str],
+    recording: tuple[str, list[str | None]],
+    tmp_path: Path,
+    api_key: str | None,
 ) -> None:
-    promptfoo = require_promptfoo()
     endpoint, seen = recording
     config = export(tmp_path, endpoint)
     out = tmp_path / "results.json"
