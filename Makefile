@@ -12,8 +12,11 @@ VLLM_VENV := .venv-vllm
 # LiteLLM's proxy in its own environment (.venv-litellm): the LiteLLM render's test runs on
 # it (scripts/install-litellm.sh).
 LITELLM_VENV := .venv-litellm
+# promptfoo, pinned, with the Node.js it needs, in its own folder (.promptfoo): the
+# export-promptfoo test and bench/eval.py run it (scripts/install-promptfoo.sh).
+PROMPTFOO_DIR := .promptfoo
 
-.PHONY: venv vllm litellm demo test lint lint-workflows typecheck check-registry unit fuzz bench schemas format clean
+.PHONY: venv vllm litellm promptfoo demo test lint lint-workflows typecheck check-registry unit fuzz bench schemas format clean
 
 venv: $(STAMP)
 
@@ -28,6 +31,9 @@ vllm:
 
 litellm:
 	LITELLM_VENV=$(LITELLM_VENV) scripts/install-litellm.sh
+
+promptfoo:
+	PROMPTFOO_DIR=$(PROMPTFOO_DIR) scripts/install-promptfoo.sh
 
 # The whole release train on a temporary copy of the registry, narrated (docs/demo.md), on
 # real vLLM nodes where vLLM installs here; DEMO_ENGINE=reference keeps the fast path.
@@ -85,4 +91,4 @@ format: venv
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) $(LITELLM_VENV) .mypy_cache .ruff_cache .pytest_cache src/*.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) $(LITELLM_VENV) $(PROMPTFOO_DIR) .mypy_cache .ruff_cache .pytest_cache src/*.egg-info

@@ -1,8 +1,9 @@
 """``adapterctl export-promptfoo``: golden suites as a promptfooconfig, and what differs.
 
 The mapping is checked exactly, assertion by assertion, with the warnings' text; the command
-runs on a copy of the example registry and its output parses back as YAML. (The configs were
-also run with promptfoo 0.121 against the reference node by hand; these tests need neither.)
+runs on a copy of the example registry and its output parses back as YAML.
+(tests/test_promptfoo_run.py runs the export with the pinned promptfoo against the
+reference node; these tests need neither.)
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def _provider(served: str, api: str = "chat", label: str = "", max_tokens: int =
     config: Json = {
         "apiBaseUrl": URL,
         "apiKeyEnvar": "ADAPTERCTL_API_KEY",
+        "apiKeyRequired": False,
         "temperature": 0,
         "max_tokens": max_tokens,
     }
@@ -521,6 +523,7 @@ def test_command_takes_name_at_version_and_revisions_to_stdout(
     assert config["providers"][0]["config"] == {
         "apiBaseUrl": "http://localhost:8000/v1",
         "apiKeyEnvar": "NODE_KEY",
+        "apiKeyRequired": False,
         "temperature": 0,
         "max_tokens": 64,
     }

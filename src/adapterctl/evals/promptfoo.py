@@ -318,10 +318,16 @@ class _Exporter:
 
 
 def _provider(way: _Way, served: str, base_url: str, api_key_env: str) -> Json:
-    """An OpenAI-compatible provider for one served name; never sends OPENAI_API_KEY."""
+    """An OpenAI-compatible provider for one served name; never sends OPENAI_API_KEY.
+
+    promptfoo 0.123 reads the key from ``apiKeyEnvar`` alone (no fallback to
+    OPENAI_API_KEY) and refuses to start when it is unset unless ``apiKeyRequired`` is false;
+    without a key it sends no Authorization header, as a node without ``--api-key`` expects.
+    """
     config: Json = {
         "apiBaseUrl": base_url,
         "apiKeyEnvar": api_key_env,
+        "apiKeyRequired": False,  # a node without a key is asked without one
         "temperature": 0,
         "max_tokens": way.max_tokens,
     }
@@ -331,7 +337,7 @@ def _provider(way: _Way, served: str, base_url: str, api_key_env: str) -> Json:
         "id": f"openai:{way.api}:{served}",
         "label": way.label(served),
         "config": config,
-        "env": {"OPENAI_API_KEY": NO_KEY},  # what promptfoo sends when api_key_env is unset
+        "env": {"OPENAI_API_KEY": NO_KEY},  # for versions that fall back to OPENAI_API_KEY
     }
 
 
