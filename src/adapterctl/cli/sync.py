@@ -59,7 +59,7 @@ def sync_command(
     ] = False,
     parallel: Annotated[
         int, typer.Option("--parallel", min=1, metavar="N", help="Nodes synced at once.")
-    ] = 32,
+    ] = 128,
     root: RootOption = None,
     where: StoreArgs = DEFAULT_STORE,
     fmt: TextOrJsonOption = TextOrJson.TEXT,

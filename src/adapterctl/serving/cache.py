@@ -20,6 +20,7 @@ import shutil
 import stat
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,24 +37,28 @@ from adapterctl.store.filestore import FileStore
 
 
 class Verified:
-    """(served name, digest) pairs whose signature verified with one policy in one sync.
+    """Signature verdicts with one policy in one sync, keyed by (served name, digest).
 
-    A node's copy is still checked file by file against the manifest's digests, and the
-    signature covers exactly those digests, so one signature check per artifact and
-    policy holds for every node's identical copy.
+    The bundle is the one merged at the synced commit, the same bytes for every node, and a
+    node's copy is checked file by file against the manifest's digests before its
+    signature, which covers exactly those digests: the verdict for one key holds for every
+    node's identical copy. The first node to need it computes it; the others wait for it
+    rather than verify the same bundle again at the same time.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._done: set[tuple[str, str]] = set()
+        self._keys: dict[tuple[str, str], threading.Lock] = {}
+        self._verdicts: dict[tuple[str, str], str | None] = {}
 
-    def __contains__(self, key: tuple[str, str]) -> bool:
+    def verdict(self, key: tuple[str, str], check: Callable[[], str | None]) -> str | None:
+        """The memoized result of ``check`` (None: verified, else why it was rejected)."""
         with self._lock:
-            return key in self._done
-
-    def add(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._done.add(key)
+            key_lock = self._keys.setdefault(key, threading.Lock())
+        with key_lock:
+            if key not in self._verdicts:
+                self._verdicts[key] = check()
+            return self._verdicts[key]
 
 
 @dataclass(frozen=True)
@@ -162,22 +167,27 @@ def _check_regular(revision: DesiredRevision, folder: Path, where: str) -> None:
 
 
 def _check_signature(revision: DesiredRevision, staging: Path, check: Verification) -> None:
+    name = revision.served_name
+    problem = check.verified.verdict(
+        (name, revision.digest), lambda: _signature_problem(revision, staging, check)
+    )
+    if problem is not None:
+        raise NodeCallError(f"{name}: {problem}", "bad-signature")
+
+
+def _signature_problem(revision: DesiredRevision, staging: Path, check: Verification) -> str | None:
     assert check.policy is not None
     name = revision.served_name
-    if (name, revision.digest) in check.verified:
-        return
     bundle = check.bundles.get(name)
     if bundle is None:
-        raise NodeCallError(f"{name}: no signature bundle was merged with it", "bad-signature")
+        return "no signature bundle was merged with it"
     bundle_file = staging / "bundle.sigstore.json"
     bundle_file.write_bytes(bundle)
     listed = {file: item.digest for file, item in revision.manifest.artifact.files.items()}
     target = Target(name, bundle_file, f"{name} bundle", revision.digest, Location(name), listed)
     local = FileStore(staging, f"file://{staging}")
     findings = Verifier(check.policy, local, None, datetime.now(UTC)).verify(target)
-    if findings:
-        raise NodeCallError(f"{name}: signature rejected: {findings[0].message}", "bad-signature")
-    check.verified.add((name, revision.digest))
+    return f"signature rejected: {findings[0].message}" if findings else None
 
 
 def _os_error(exc: OSError, revision: DesiredRevision) -> NodeCallError:

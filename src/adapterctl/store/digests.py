@@ -73,12 +73,17 @@ def order_key(name: str) -> tuple[str, ...]:
 
 
 def sha256_file(path: Path) -> str:
-    """``sha256:<hex>`` of a file, read in chunks into one reused per-thread buffer."""
-    buffer: memoryview | None = getattr(_buffers, "view", None)
-    if buffer is None:
-        buffer = _buffers.view = memoryview(bytearray(CHUNK))
+    """``sha256:<hex>`` of a file: one read when it is smaller than a chunk, else in chunks
+    into one reused per-thread buffer (allocated only by a thread that hashes a large file:
+    a sync hashes small adapters in hundreds of short-lived threads)."""
     hasher = hashlib.sha256()
     with path.open("rb", buffering=0) as handle:
+        if os.fstat(handle.fileno()).st_size < CHUNK:
+            hasher.update(handle.readall())
+            return "sha256:" + hasher.hexdigest()
+        buffer: memoryview | None = getattr(_buffers, "view", None)
+        if buffer is None:
+            buffer = _buffers.view = memoryview(bytearray(CHUNK))
         while count := handle.readinto(buffer):
             hasher.update(buffer[:count])
     return "sha256:" + hasher.hexdigest()
