@@ -97,11 +97,7 @@ def command(
     )
 
     registry_root = resolve_root(root)
-    merged = merged_target(registry_root, target)  # a merged base runs its line's suites
-    name, version = merged or parse_target(target)
-    registry = Registry.load(registry_root)
-    if merged is None and registry.revision(name, version) is None:
-        raise UsageError(f"no valid revision {target}: run adapterctl validate first")
+    registry, (name, version) = _candidate(registry_root, target)
     try:
         line, suites = line_and_suites(registry, name)
     except InvalidDocument as problems:
@@ -133,6 +129,17 @@ def command(
     )  # fmt: skip
     _write_evidence(evidence or default, page, comparison, report, run)
     return out.emit(report)
+
+
+def _candidate(root: Path, target: str) -> tuple[Registry, tuple[str, str]]:
+    """The registry, and the candidate as (line, route key): a revision, or a merged base
+    (served alone, it runs the suites of the line it came from)."""
+    merged = merged_target(root, target)
+    name, version = merged or parse_target(target)
+    registry = Registry.load(root)
+    if merged is None and registry.revision(name, version) is None:
+        raise UsageError(f"no valid revision {target}: run adapterctl validate first")
+    return registry, (name, version)
 
 
 def _write_evidence(
