@@ -150,7 +150,7 @@ def canary(demo: Demo) -> None:
         f"{VISITORS} chat-widget visitors ask support-bot through staging's gateway, each placed",
         "by a stable hash of who they are, 75/25 between the adapter and the merged base:",
     )
-    _visitors(demo, gateway, {CANDIDATE, MERGED})
+    visitors(demo, gateway.url, {CANDIDATE, MERGED})
     demo.say(
         "The gateway counts each side apart, by the revision it routed to and the node that",
         "answered (its answered requests, per revision and node):",
@@ -177,7 +177,7 @@ def _rollback(demo: Demo, gateway: Node) -> None:
     demo.merge(names[0], number)
     wait_gateway(demo, gateway.url)
     demo.say("The same visitors again: all of them on the adapter.")
-    _visitors(demo, gateway, {CANDIDATE})
+    visitors(demo, gateway.url, {CANDIDATE})
     demo.transcript.takeaway(
         "The merged base took a quarter of staging's support-bot traffic beside the adapter "
         "it came from, measured by the gateway per side; one revert took it out of traffic. "
@@ -185,17 +185,19 @@ def _rollback(demo: Demo, gateway: Node) -> None:
     )
 
 
-def _visitors(demo: Demo, gateway: Node, expected: set[str]) -> None:
-    """VISITORS requests through ``gateway``, one per visitor; the answering revisions counted."""
+def visitors(demo: Demo, gateway: str, expected: set[str]) -> None:
+    """VISITORS requests through the gateway at ``gateway``, one per visitor, counted by the
+    revision that answered (as ``sort | uniq -c`` counts); exactly ``expected`` must answer."""
     body = chat_body("support-bot", "visitor-'$i'")
-    url = f"{gateway.url}/v1/chat/completions"
+    url = f"{gateway}/v1/chat/completions"
     demo.transcript.command(
         f'for i in $(seq 1 {VISITORS}); do curl -sS {url} -H "Authorization: Bearer '
         f"$(cat $DEMO/keys/{CALLERS}.key)\" -H 'Content-Type: application/json' -d '{body}' "
         f"| {GREP_MODEL}; done | sort | uniq -c"
     )
-    counts = Counter(answered_by(demo, gateway.url, CALLERS, "support-bot", f"visitor-{i}")
+    counts = Counter(answered_by(demo, gateway, CALLERS, "support-bot", f"visitor-{i}")
                      for i in range(1, VISITORS + 1))  # fmt: skip
     demo.transcript.output([f'{n:7d} "model":"{model}"' for model, n in sorted(counts.items())])
     if set(counts) != expected:
-        raise DemoFailure(f"expected answers from {', '.join(sorted(expected))}, got {counts}")
+        got = ", ".join(f"{n} from {model}" for model, n in sorted(counts.items()))
+        raise DemoFailure(f"expected answers from {' and '.join(sorted(expected))}; got {got}")
