@@ -4,6 +4,7 @@ behind staging's gateway, rolled back by one revert (DESIGN §5b, docs/bases.md)
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 from demo_support import nodes, world
@@ -49,6 +50,7 @@ def merge(demo: Demo) -> None:
                           "--trigger", "latency", "--reason", REASON, "--trust",
                           str(demo.world.verifier_trust))  # fmt: skip
     demo.shell.adapterctl("sign", MERGED, "--base", "--key", str(demo.world.trainer_key))
+    started = _start_merged_node(demo)
     demo.say(
         "The merge record in the new base's manifest: every source by digest (the adapter's",
         "manifest, artifact and signature, the base's weights), method, dtype, tolerance,",
@@ -56,14 +58,14 @@ def merge(demo: Demo) -> None:
     )
     demo.shell.run(["sed", "-n", "/^merge:/,$p", "bases/support-bot-merged/r1.yaml"], limit=30)
     demo.commit("Merge support-bot 1.1.0 into support-bot-merged r1", "bases/support-bot-merged")
-    _gates(demo)
+    _gates(demo, started)
     demo.transcript.takeaway(
         "A merged base is a reviewed decision with its evidence: why (the trigger), from "
         "what (digests), and how close to the adapter it came from (the equivalence gate)."
     )
 
 
-def _gates(demo: Demo) -> None:
+def _gates(demo: Demo, started: float) -> None:
     number = demo.open_pull_request()
     demo.say(
         f"Pull request #{number}'s CI repeats the proof from the store: the fingerprints are",
@@ -73,7 +75,9 @@ def _gates(demo: Demo) -> None:
     )
     demo.shell.adapterctl("check", "--base", MERGED)
     demo.shell.adapterctl("verify", MERGED, "--base", "--trust", str(demo.world.verifier_trust))
-    _merged_node(demo)
+    nodes.wait_healthy([demo.nodes["merged"]], demo.engine.deadline_s)
+    seconds = time.monotonic() - started
+    demo.transcript.output([f"/health: 200 from merged-node {seconds:.1f} s after its start"])
     demo.say(
         "The golden gate asks support-bot's reference questions of the merged base served",
         "alone (no baseline: the adapter's answers passed the same suite in step 5):",
@@ -90,24 +94,31 @@ def _gates(demo: Demo) -> None:
     demo.merge(BRANCH, number)
 
 
-def _merged_node(demo: Demo) -> None:
-    """A node serving the merged weights alone, under the merged base's served name."""
+def _start_merged_node(demo: Demo) -> float:
+    """Start a node serving the merged weights alone, under the merged base's served name,
+    in place of the CI runner's node (done since step 10); when it started."""
+    demo.say(
+        "The merged base gets a node of its own now, so that it is up by the time CI's golden",
+        "gate asks it. The CI runner's node has done its job (steps 5 and 10): the demo stops",
+        "it, and its cores go to the new node.",
+    )
+    nodes.stop(demo.nodes.pop("ci"))
     weights = world.weights_of(demo.world, "support-bot-merged", "r1")
     port = nodes.free_port()
     env = demo.engine.node_env(demo.shell.env)
     if demo.engine.vllm:
         demo.say(
-            "A node for the merged base: a real vLLM API server like the others, started on",
-            f"the merged weights from the store and serving them as {MERGED}; no",
-            "--enable-lora, no adapter slots: that is the point of merging.",
+            "It is a real vLLM API server like the others, started on the merged weights from",
+            f"the store and serving them as {MERGED}; no --enable-lora, no adapter slots:",
+            "that is the point of merging.",
         )
         argv = demo.engine.vllm_argv(weights, port, "--served-model-name", MERGED)
         shown = f"VLLM_CPU_KVCACHE_SPACE={env['VLLM_CPU_KVCACHE_SPACE']} "
     else:
         demo.say(
-            "A node for the merged base: a reference node started on the merged weights from",
-            f"the store and serving them as {MERGED}, with no adapter loaded (merging is what",
-            "lets its nodes run without --enable-lora).",
+            "It is a reference node started on the merged weights from the store and serving",
+            f"them as {MERGED}, with no adapter loaded (merging is what lets its nodes run",
+            "without --enable-lora).",
         )
         argv = [str(demo.shell.adapterctl_path), "serve", "--base", str(weights), "--port",
                 str(port), "--served-model-name", MERGED, "--max-loras", "1"]  # fmt: skip
@@ -116,8 +127,7 @@ def _merged_node(demo: Demo) -> None:
     demo.transcript.command(f"{shown}{display(words, demo.transcript)} &")
     node = nodes.start("merged-node", argv, env, demo.world.demo / "logs" / "merged-node.log")
     demo.nodes["merged"] = node
-    seconds = nodes.wait_healthy([node], demo.engine.deadline_s)
-    demo.transcript.output([f"/health: 200 from merged-node after {seconds:.1f} s"])
+    return time.monotonic()
 
 
 def canary(demo: Demo) -> None:
