@@ -1,6 +1,7 @@
 """``make demo`` end to end: ``scripts/demo.py`` as a subprocess, its transcript and reports.
 
-The demo walks the whole release train on three serving nodes: reference nodes with
+The demo walks the whole release train on three serving nodes, then the merged-base path
+on a fourth that serves the merged weights alone: reference nodes with
 ``DEMO_ENGINE=reference`` (about a minute on two cores), real vLLM with ``DEMO_ENGINE=vllm``
 where ``make vllm`` installed it (about three minutes; skipped with the reason elsewhere,
 a failure where ``ADAPTERCTL_REQUIRE_VLLM=1``). A third test stops the demo with SIGTERM
