@@ -19,7 +19,15 @@ import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from demo_support import engine, nodes, steps_canary, steps_refuse, steps_setup, steps_train
+from demo_support import (
+    engine,
+    nodes,
+    steps_canary,
+    steps_merged,
+    steps_refuse,
+    steps_setup,
+    steps_train,
+)
 from demo_support.context import Demo
 from demo_support.shell import DemoFailure, Shell
 from demo_support.transcript import Transcript
@@ -96,11 +104,13 @@ def walk(demo: Demo, now: datetime) -> None:
     steps_refuse.incompatible(demo)
     steps_refuse.rollback(demo)
     steps_refuse.history(demo)
+    steps_merged.merge(demo)
+    steps_merged.canary(demo)
 
 
 def finish(demo: Demo, reports: Path, started: float) -> None:
     transcript = demo.transcript
-    transcript.heading(14, "Reports")
+    transcript.heading(16, "Reports")
     files = steps_refuse.keep_reports(demo, str(reports))
     transcript.say("The reports this run wrote are kept in this folder (the rest is removed):")
     transcript.output([f"{reports}/", *(f"  {name}" for name in files)])

@@ -1,6 +1,7 @@
 """``make demo`` end to end: ``scripts/demo.py`` as a subprocess, its transcript and reports.
 
-The demo walks the whole release train on three serving nodes: reference nodes with
+The demo walks the whole release train on three serving nodes, then the merged-base path
+on a fourth that serves the merged weights alone: reference nodes with
 ``DEMO_ENGINE=reference`` (about a minute on two cores), real vLLM with ``DEMO_ENGINE=vllm``
 where ``make vllm`` installed it (about three minutes; skipped with the reason elsewhere,
 a failure where ``ADAPTERCTL_REQUIRE_VLLM=1``). A third test stops the demo with SIGTERM
@@ -63,6 +64,32 @@ KEY_LINES = (
     "support-bot@1.1.0 │ 10 % + tenants support-team │ yes",
     "✓ every node as desired",
 )
+MERGED_LINES = (
+    "14. A merged base: the business trigger, the merge and its gates",
+    "wrote bases/support-bot-merged/r1.yaml (weights sha256:c2159f3da3a6…, float16)",
+    "equivalence: max |Δlogit| 0.0027 over 402 positions of 14 sequences, top-1 agreement "
+    "100.0%; tolerance 0.05",
+    "signed support-bot-merged@r1 (key mode): wrote bases/support-bot-merged/r1.sigstore.json",
+    "        trigger: latency\n"
+    "        reason: p95 budget 300 ms on gpu-l40s; the adapter path measures 340 ms (OPS-12)",
+    "bases/support-bot-merged/r1.yaml:41 $.merge.dtype  info  merge/equivalent",
+    "| `adapters/support-bot/golden/refunds.yaml:2` | ℹ️ info | `golden/summary` | "
+    "suite refunds: support-bot-merged@r1 100% |",
+    "Merge pull request #9 from example-org/merge/support-bot-merged-r1",
+    "15. The merged base against its adapter in staging, and back",
+    "created branch promote/staging/support-bot-support-bot-merged@r1",
+    "## Promote merged base support-bot-merged@r1 for support-bot to staging at 25 %",
+    "| `support-bot-merged@r1` | — | 25 % |",
+    "### Merged base",
+    "- **Trigger:** latency — p95 budget 300 ms on gpu-l40s; the adapter path measures "
+    "340 ms (OPS-12)",
+    "staging-node  converged  no changes",
+    "created branch rollback/staging/support-bot-1.1.0",
+    "| `support-bot-merged@r1` | 25 % | — |",
+    "Merge pull request #11 from example-org/rollback/staging/support-bot-1.1.0",
+    '           40 "model":"support-bot@1.1.0"',
+)
+"""Steps 14 and 15: the merged base, its gates, its canary against the adapter, the revert."""
 
 
 ANALYSED = (
@@ -129,9 +156,10 @@ def _walk(tmp_path: Path, engine: str, timeout_s: float) -> tuple[str, Path]:
     )  # fmt: skip
     transcript = done.stdout
     assert done.returncode == 0, transcript[-6000:] + done.stderr[-3000:]
-    for line in KEY_LINES:
+    for line in (*KEY_LINES, *MERGED_LINES):
         assert line in transcript, line
     _check_canary(transcript)
+    _check_merged_split(transcript)
     if shutil.which("ssh-keygen"):
         assert "PR #6  sig G rita@example.com" in transcript
         assert re.search(r"commit `[0-9a-f]{12}` \(signed\)", transcript)
@@ -143,10 +171,10 @@ def _walk(tmp_path: Path, engine: str, timeout_s: float) -> tuple[str, Path]:
         assert (reports / name).is_file(), name
     assert str(reports) in transcript
     ports = _ports(transcript)
-    assert len(ports) == 3
+    assert len(ports) == 4  # staging, prod, CI, and the merged base's node
     helpers = re.findall(r"(?:adapterctl gateway|faults\.py) .*?--port (\d+) ", transcript)
     helpers += re.findall(r"--web\.listen-address=127\.0\.0\.1:(\d+) ", transcript)
-    assert len(helpers) == (3 if shutil.which("prometheus") else 2)
+    assert len(helpers) == (4 if shutil.which("prometheus") else 3)
     assert not any(_listening(int(port)) for port in [*ports, *helpers])
     assert not _demo_dir(transcript).exists()
     return transcript, reports
@@ -166,13 +194,34 @@ def _check_canary(transcript: str) -> None:
     assert int(failed.group(1)) > 0
 
 
+def _check_merged_split(transcript: str) -> None:
+    """Both sides answer through staging's gateway, and its metrics count the merged side
+    under the merged base's served name, on the merged node."""
+    canary = transcript.split("| sort | uniq -c\n", 1)[1]  # the first 40 visitors
+    answers = re.match(r'(?: {6} *\d+ "model":"[^"]+"\n)+', canary)
+    assert answers is not None, canary[:2000]
+    counts = {model: int(n) for n, model in re.findall(r'(\d+) "model":"([^"]+)"', answers[0])}
+    assert set(counts) == {"support-bot@1.1.0", "support-bot-merged@r1"}
+    assert sum(counts.values()) == 40
+    merged = re.search(
+        r'^ {6}adapterctl_gateway_requests_total\{alias="support-bot",code="2xx",env="staging",'
+        r'node="merged-node",tenant="other",version="support-bot-merged@r1"\} (\d+)\.0$',
+        canary, re.MULTILINE,
+    )  # fmt: skip
+    assert merged is not None
+    assert int(merged.group(1)) == counts["support-bot-merged@r1"]
+
+
 def test_demo_walks_the_release_train(tmp_path: Path) -> None:
     transcript, _ = _walk(tmp_path, "reference", timeout_s=600)
     assert "against reference nodes on loopback" in " ".join(transcript.split())
     assert "Serving nodes: real vLLM" not in transcript
     assert "adapterctl pressure support-bot@1.1.0 --env staging --profile steady-mix" in transcript
-    assert "--baseline none" not in transcript
+    assert not re.search(r"adapterctl pressure .*--baseline none", transcript)
     assert "--concurrency" not in transcript
+    assert re.search(r"^  \$ adapterctl serve --base \"\$DEMO/store/sha256/[0-9a-f]{12}…\" "
+                     r"--port \d+ --served-model-name support-bot-merged@r1 ", transcript,
+                     re.MULTILINE)  # fmt: skip
 
 
 def test_demo_walks_the_release_train_on_vllm(tmp_path: Path) -> None:
@@ -189,6 +238,12 @@ def test_demo_walks_the_release_train_on_vllm(tmp_path: Path) -> None:
     assert re.search(r"adapterctl eval support-bot@1\.1\.0 .* --concurrency 2 ", transcript)
     assert re.search(r"adapterctl eval support-bot@1\.2\.0 .* --concurrency 2$", transcript, re.M)
     assert re.search(r'vllm:request_success_total\{.*model_name="tiny-llama"', transcript)
+    merged_node = (r"-m vllm\.entrypoints\.openai\.api_server --model "
+                   r"\"\$DEMO/store/sha256/[0-9a-f]{12}…\" .* --served-model-name "
+                   r"support-bot-merged@r1 ")  # fmt: skip
+    assert re.search(merged_node, transcript)
+    assert re.search(r"adapterctl eval support-bot-merged@r1 .* --baseline none --concurrency 2 ",
+                     transcript)  # fmt: skip
     assert "triage can tell the base from the infrastructure" in flat
     evidence = json.loads((reports / "pressure" / "support-bot@1.1.0.json").read_text("utf-8"))
     assert evidence["baseline"] is None

@@ -1,6 +1,8 @@
-"""The demo's Shell on a failed command: what ``make demo`` prints before it stops.
+"""The demo's Shell on a failed command: what ``make demo`` prints before it stops; the
+merged-base canary's count of who answered (step 15), and its failure.
 
-Fast: a Python one-liner stands in for ``adapterctl``; no nodes, no registry.
+Fast: a Python one-liner stands in for ``adapterctl``, a function for the gateway; no
+nodes, no registry.
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ if SCRIPTS not in sys.path:
     sys.path.insert(0, SCRIPTS)
 
 import demo  # noqa: E402
+from demo_support import steps_merged  # noqa: E402
+from demo_support.context import Demo  # noqa: E402
+from demo_support.engine import Engine  # noqa: E402
 from demo_support.shell import DemoFailure, Shell, output_file  # noqa: E402
 from demo_support.transcript import Transcript  # noqa: E402
+from demo_support.world import World  # noqa: E402
 
 STEP = "4. CI gates the pull request"
 # Writes the report named after -o / --output=, says why on stderr, exits 1 (like eval).
@@ -99,3 +105,47 @@ def test_a_report_that_was_not_written_is_said_in_one_line(tmp_path: Path) -> No
 )
 def test_output_file(argv: list[str], expected: str | None) -> None:
     assert output_file(argv) == expected
+
+
+def _split_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merged: set[int]) -> Demo:
+    """A demo whose gateway sends the visitors numbered in ``merged`` to the merged base."""
+    stream = io.StringIO()
+    shell = Shell(Transcript(stream), os.environ, tmp_path, tmp_path / "adapterctl")
+    demo_ = Demo(shell.transcript, shell, World(tmp_path), True, Engine("reference"))
+
+    def answered_by(_demo: Demo, _gateway: str, tenant: str, model: str, user: str) -> str:
+        assert (tenant, model) == ("web-chat", "support-bot")
+        return steps_merged.MERGED if int(user.split("-")[1]) in merged else "support-bot@1.1.0"
+
+    monkeypatch.setattr(steps_merged, "answered_by", answered_by)
+    return demo_
+
+
+def test_the_canary_counts_who_answered_as_uniq_c_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo_ = _split_demo(tmp_path, monkeypatch, merged=set(range(1, 41, 4)))
+    steps_merged.visitors(demo_, "http://127.0.0.1:9", {"support-bot@1.1.0", steps_merged.MERGED})
+    stream = demo_.transcript.stream
+    assert isinstance(stream, io.StringIO)
+    printed = stream.getvalue().splitlines()
+    assert printed[0].startswith("  $ for i in $(seq 1 40); do curl -sS http://127.0.0.1:9/v1/")
+    assert printed[0].endswith("""| grep -o '"model":"[^"]*"'; done | sort | uniq -c""")
+    assert printed[1:] == [
+        '           10 "model":"support-bot-merged@r1"',
+        '           30 "model":"support-bot@1.1.0"',
+    ]
+
+
+def test_the_canary_fails_when_one_side_never_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demo_ = _split_demo(tmp_path, monkeypatch, merged=set())
+    with pytest.raises(DemoFailure) as caught:
+        steps_merged.visitors(
+            demo_, "http://127.0.0.1:9", {"support-bot@1.1.0", steps_merged.MERGED}
+        )
+    assert caught.value.message == (
+        "expected answers from support-bot-merged@r1 and support-bot@1.1.0; "
+        "got 40 from support-bot@1.1.0"
+    )

@@ -24,6 +24,7 @@ TENANT = "support-team"
 CALLERS = "web-chat"
 WAIT_S = 120.0
 _MODEL = re.compile(r'"model":\s*"([^"]+)"')
+GREP_MODEL = 'grep -o \'"model":"[^"]*"\''
 
 
 def gateway(demo: Demo) -> None:
@@ -52,14 +53,7 @@ def gateway(demo: Demo) -> None:
     demo.shell.run(["cat", str(keys)])
     config = world.gateway_config(demo.world, demo.nodes["faults"].url)
     demo.shell.run(["cat", str(config)])
-    argv = [str(demo.shell.adapterctl_path), "gateway", "--config", str(config), "--repo",
-            str(demo.world.registry), "--branch", "main", "--port", str(demo.gateway_port),
-            "--interval", "1"]  # fmt: skip
-    demo.transcript.command("adapterctl " + " ".join(demo.transcript.shown(a) for a in argv[1:])
-                            + " &")  # fmt: skip
-    demo.nodes["gateway"] = nodes.start("gateway", argv, demo.shell.env,
-                                        demo.world.demo / "logs" / "gateway.log")  # fmt: skip
-    nodes.wait_healthy([demo.nodes["gateway"]], 60)
+    start_gateway(demo, "gateway", config, demo.gateway_port)
     demo.say(
         "It cloned the registry, checked main's signature against its own allowed signers,",
         "and routes by that commit; it fetches main every second (--interval 1; a real one",
@@ -71,6 +65,18 @@ def gateway(demo: Demo) -> None:
         "The gateway routes only by verified commits, only to revisions a node has loaded, "
         "and labels every request with env, alias, version, tenant and node."
     )
+
+
+def start_gateway(demo: Demo, name: str, config: Path, port: int) -> None:
+    """``adapterctl gateway`` following the demo registry's main (as ``demo.nodes[name]``)."""
+    argv = [str(demo.shell.adapterctl_path), "gateway", "--config", str(config), "--repo",
+            str(demo.world.registry), "--branch", "main", "--port", str(port),
+            "--interval", "1"]  # fmt: skip
+    demo.transcript.command("adapterctl " + " ".join(demo.transcript.shown(a) for a in argv[1:])
+                            + " &")  # fmt: skip
+    demo.nodes[name] = nodes.start(name, argv, demo.shell.env,
+                                   demo.world.demo / "logs" / f"{name}.log")  # fmt: skip
+    nodes.wait_healthy([demo.nodes[name]], 60)
 
 
 def _tenant_keys(demo: Demo) -> Path:
@@ -226,15 +232,16 @@ def _promote(demo: Demo, label: str, kind: str, *args: str) -> None:
     name, version = label.split("@")
     demo.merge(f"promote/prod/{name}-{version}", number)
     demo.sync("prod")
-    _wait_gateway(demo)
+    wait_gateway(demo)
 
 
-def _wait_gateway(demo: Demo) -> None:
-    """Until the gateway routes by main's commit and sees every routed revision loaded."""
+def wait_gateway(demo: Demo, url: str | None = None) -> None:
+    """Until the gateway (prod's, or the one at ``url``) routes by main's commit and sees
+    every routed revision loaded."""
     head = demo.shell.quiet(["git", "rev-parse", "main"]).output.strip()
 
     def ready() -> bool:
-        routes = _get(f"{demo.gateway_url}/adapterctl/routes")
+        routes = _get(f"{url or demo.gateway_url}/adapterctl/routes")
         if routes is None:
             return False
         document = json.loads(routes)
@@ -248,22 +255,32 @@ def _wait_gateway(demo: Demo) -> None:
 def _ask(demo: Demo, tenant: str, model: str, user: str) -> None:
     """One request through the gateway as ``user`` of ``tenant``; shows the model that answered."""
     url = f"{demo.gateway_url}/v1/chat/completions"
-    question = [{"role": "user", "content": "Where is my refund?"}]
-    body = json.dumps({"model": model, "user": user, "max_tokens": 4, "messages": question})
-    key = demo.keys[tenant]
-    grep = 'grep -o \'"model":"[^"]*"\''
+    body = chat_body(model, user)
     shown = (f"curl -sS {url} -H \"Authorization: Bearer $(cat $DEMO/keys/{tenant}.key)\" "
-             f"-H 'Content-Type: application/json' -d '{body}' | {grep}")  # fmt: skip
-    request = urllib.request.Request(url, data=body.encode(), method="POST", headers={
-        "Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
+             f"-H 'Content-Type: application/json' -d '{body}' | {GREP_MODEL}")  # fmt: skip
     demo.transcript.command(shown)
+    found = answered_by(demo, demo.gateway_url, tenant, model, user)
+    demo.transcript.output([f'"model":"{found}"'])
+
+
+def chat_body(model: str, user: str) -> str:
+    question = [{"role": "user", "content": "Where is my refund?"}]
+    return json.dumps({"model": model, "user": user, "max_tokens": 4, "messages": question})
+
+
+def answered_by(demo: Demo, gateway: str, tenant: str, model: str, user: str) -> str:
+    """The revision that answered one request through ``gateway`` as ``user`` of ``tenant``."""
+    url = f"{gateway}/v1/chat/completions"
+    request = urllib.request.Request(url, data=chat_body(model, user).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {demo.keys[tenant]}",
+                                              "Content-Type": "application/json"})  # fmt: skip
     try:
         with urllib.request.urlopen(request, timeout=120) as answer:
             text = answer.read().decode()
     except OSError as exc:
         raise DemoFailure(f"POST {url} as {tenant} failed: {exc}") from exc
     found = _MODEL.search(text)
-    demo.transcript.output([f'"model":"{found.group(1) if found else "?"}"'])
+    return found.group(1) if found else "?"
 
 
 def _traffic(demo: Demo, alias: str, expect: int = 0) -> None:

@@ -112,6 +112,12 @@ def digest_of(world: World, name: str, version: str) -> str:
     return digest
 
 
+def weights_of(world: World, name: str, revision: str) -> Path:
+    """A base's weights folder in the demo store (a merged base's, written by ``merge``)."""
+    text = (world.registry / "bases" / name / f"{revision}.yaml").read_text(encoding="utf-8")
+    return world.stored(str(yaml.safe_load(text)["weights_artifact"]))
+
+
 def base_weights_digest() -> str:
     text = (REPO / "bases" / "tiny-llama" / "r1.yaml").read_text(encoding="utf-8")
     digest: str = yaml.safe_load(text)["weights_artifact"]
@@ -206,14 +212,21 @@ def node_config(
 def gateway_config(world: World, node_url: str) -> Path:
     """Prod's gateway: prod's node (through the fault injector), the tenants' key file and
     the merges' allowed signers; it follows the demo registry."""
+    return env_gateway_config(world, "prod", {"prod-node": node_url})
+
+
+def env_gateway_config(world: World, env: str, node_urls: dict[str, str]) -> Path:
+    """The gateway of ``env`` in front of ``node_urls`` (name → URL); prod's is
+    gateway/gateway.yaml, another environment's gateway/ENV-gateway.yaml."""
     folder = world.demo / "gateway"
-    config = folder / "gateway.yaml"
+    prefix = "" if env == "prod" else f"{env}-"
+    config = folder / f"{prefix}gateway.yaml"
     lines = [
-        "name: prod-gateway",
-        "environment: prod",
+        f"name: {env}-gateway",
+        f"environment: {env}",
         "nodes:",
-        f"  - {{name: prod-node, endpoint: {node_url}/v1}}",
-        f"state_dir: {folder / 'state'}",
+        *(f"  - {{name: {name}, endpoint: {url}/v1}}" for name, url in node_urls.items()),
+        f"state_dir: {folder / f'{prefix}state'}",
         "tenants:",
         f"  keys: {folder / 'tenant-keys.yaml'}",
         "trust:",
