@@ -163,3 +163,28 @@ def test_a_chosen_revision_must_be_built_for_the_new_base(
     )
     assert PROD  # prod is untouched by all of these
     assert repo.git("branch", "--list", "promote-base/*") == ""
+
+
+def test_a_revision_whose_evidence_failed_is_not_moved(
+    repo: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    on_r2(repo, "support-bot")
+    on_r2(repo, "sql-helper")
+    (repo.path / ".gitignore").write_text("/reports/\n")  # as this repository ignores it
+    repo.git("add", ".gitignore")
+    repo.git("commit", "-q", "-m", "Ignore reports/")
+    reports = repo.path / "reports/golden"
+    reports.mkdir(parents=True)
+    failed = '{"format": "adapterctl/golden-evidence@1", "ok": false, "environment": "staging"}'
+    (reports / "support-bot@2.0.0.json").write_text(failed)
+    code, out, err = cli(
+        capsys, "promote-base", "tiny-llama@r2", "--env", "staging", "--root", repo.path
+    )
+    assert (code, out) == (1, "")
+    assert err == (
+        "adapterctl: error: not moved: the evidence of a revision for tiny-llama@r2 says it "
+        "failed (support-bot@2.0.0: reports/golden/support-bot@2.0.0.json)\n"
+        "  → fix or replace the revision, or run eval/pressure again and keep the evidence of "
+        "a passing run\n"
+    )
+    assert repo.git("branch", "--list", "promote-base/*") == ""

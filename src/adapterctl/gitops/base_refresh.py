@@ -101,6 +101,7 @@ def promote_base(root: Path, store: Store, request: BaseRequest, now: datetime) 
         )
         for alias, version in chosen.items()
     )
+    _evidence_passed(moves, new)
     branch = f"promote-base/{request.env}/{new.name}-{new.revision}"
     message = _message(request.env, env.base, new, moves)
     path = layout.environment_path(request.env)
@@ -117,6 +118,19 @@ def promote_base(root: Path, store: Store, request: BaseRequest, now: datetime) 
     branches.set_branch(checkout, branch, commit)
     return BasePromotion(request.env, env.base, new, moves, report, branch, checkout.branch,
                          commit, request.sign, message)  # fmt: skip
+
+
+def _evidence_passed(moves: tuple[Move, ...], new: BaseRef) -> None:
+    """Refuse a move whose golden or pressure evidence says it failed (missing evidence is
+    listed in the pull request: its CI jobs make it)."""
+    failed = [(m, e) for m in moves for e in m.evidence if e.ok is False]
+    if failed:
+        listed = "; ".join(f"{m.alias}@{m.version}: {e.path}" for m, e in failed)
+        raise InputError(
+            f"not moved: the evidence of a revision for {new} says it failed ({listed})",
+            hint="fix or replace the revision, or run eval/pressure again and keep the evidence "
+            "of a passing run",
+        )
 
 
 def _upstream_serves(registry: Registry, env: Environment, request: BaseRequest) -> None:
