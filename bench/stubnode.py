@@ -86,6 +86,17 @@ def stream_response(model: str) -> bytes:
     return head + b"\r\n\r\n" + stream_body(model)
 
 
+async def read_head(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str]]:
+    """A request's method, path and headers (names in lower case)."""
+    lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    method, path, _ = lines[0].split(" ", 2)
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return method, path, headers
+
+
 async def read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
     """The request body: by content-length, or chunked."""
     if "content-length" in headers:
@@ -123,12 +134,7 @@ async def connection(
     """Serve one keep-alive connection until the client closes it."""
     try:
         while True:
-            lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-            method, path, _ = lines[0].split(" ", 2)
-            headers = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
+            method, path, headers = await read_head(reader)
             body = await read_body(reader, headers)
             writer.write(await answer(method, path.split("?", 1)[0], body, latency_s))
             if headers.get("connection", "").lower() == "close":

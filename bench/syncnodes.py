@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import uvloop
 
+from stubnode import read_body, read_head
+
 BASE = "tiny-llama"
 
 
@@ -64,14 +66,8 @@ async def connection(
     """Serve one connection until the client closes it or asks to."""
     try:
         while True:
-            lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-            method, path, _ = lines[0].split(" ", 2)
-            headers = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-            length = int(headers.get("content-length", "0"))
-            body = await reader.readexactly(length) if length else b""
+            method, path, headers = await read_head(reader)
+            body = await read_body(reader, headers)
             close = headers.get("connection", "").lower() == "close"
             answer = await node.answer(method, path.split("?", 1)[0], body)
             writer.write(answer.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n", 1)

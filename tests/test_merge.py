@@ -423,6 +423,14 @@ CANARY = """routes:
 """
 
 
+@pytest.fixture
+def routed(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
+    """The merged world where staging sends a quarter of support-bot to the merged base."""
+    isolate_git(monkeypatch, MERGER)
+    _route_merged(world)
+    return world
+
+
 def _route_merged(world: World) -> None:
     """staging sends a quarter of support-bot to the merged base, committed in git."""
     path = world.root / "environments/staging/environment.yaml"
@@ -435,13 +443,11 @@ def _route_merged(world: World) -> None:
 
 
 def test_litellm_renders_a_merged_base_as_a_deployment_of_the_alias_on_its_pool(
-    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    routed: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    isolate_git(monkeypatch, MERGER)
-    _route_merged(world)
     code, out, err = cli(capsys, "render", "--env", "staging", "--target", "litellm",
                          "--pool-api-base", "support-bot-merged@r1=http://merged-pool:8000/v1",
-                         "--root", world.root)  # fmt: skip
+                         "--root", routed.root)  # fmt: skip
     assert code == 0, err
     models = yaml.safe_load(out)["model_list"]
     support = [m["litellm_params"] for m in models if m["model_name"] == "support-bot"]
@@ -456,12 +462,10 @@ def test_litellm_renders_a_merged_base_as_a_deployment_of_the_alias_on_its_pool(
 
 
 def test_adapter_targets_name_the_merged_base_they_leave_to_its_own_nodes(
-    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    routed: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    isolate_git(monkeypatch, MERGER)
-    _route_merged(world)
     code, out, err = cli(capsys, "render", "--env", "staging", "--target", "vllm-args",
-                         "--root", world.root)  # fmt: skip
+                         "--root", routed.root)  # fmt: skip
     assert code == 0, err
     lines = out.splitlines()
     assert lines[4:8] == [
@@ -475,13 +479,11 @@ def test_adapter_targets_name_the_merged_base_they_leave_to_its_own_nodes(
 
 
 def test_a_pool_api_base_must_name_a_routed_base(
-    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    routed: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    isolate_git(monkeypatch, MERGER)
-    _route_merged(world)
     code, out, err = cli(capsys, "render", "--env", "staging", "--target", "litellm",
                          "--pool-api-base", "tiny-llama@r2=http://x:8000/v1",
-                         "--root", world.root)  # fmt: skip
+                         "--root", routed.root)  # fmt: skip
     assert (code, out) == (2, "")
     assert err == (
         "adapterctl: error: --pool-api-base tiny-llama@r2=http://x:8000/v1: staging routes no "
