@@ -1,6 +1,8 @@
 # make test: create .venv if missing, install the package with its dev extra, then run
-# ruff, mypy (strict), the schema drift check, validate on this repository, and pytest (which
-# also runs every fuzz target briefly, with a fixed seed: tests/test_fuzz.py).
+# ruff, mypy (strict), the schema drift check, validate on this repository, and pytest on
+# TEST_WORKERS workers (which also runs every fuzz target briefly, with a fixed seed:
+# tests/test_fuzz.py). make test-demo walks the demo end to end on both engines (the tests
+# marked `demo`: they start seven vLLM nodes between them); CI (.ci/run) runs both.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -16,7 +18,7 @@ LITELLM_VENV := .venv-litellm
 # export-promptfoo test and bench/eval.py run it (scripts/install-promptfoo.sh).
 PROMPTFOO_DIR := .promptfoo
 
-.PHONY: venv vllm litellm promptfoo demo test lint lint-workflows typecheck check-registry unit fuzz bench schemas format clean
+.PHONY: venv vllm litellm promptfoo demo test test-demo lint lint-workflows typecheck check-registry unit fuzz bench schemas format clean
 
 venv: $(STAMP)
 
@@ -62,8 +64,17 @@ check-registry: venv
 	$(BIN)/adapterctl schemas
 	$(BIN)/adapterctl validate
 
+# Two workers by default: the suite waits on subprocesses and servers about half the time
+# on two cores. tests/conftest.py keeps one module's tests (and its module-scoped fixtures)
+# on one worker, and every test of the session's vLLM on one worker, so one vLLM starts.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+
 unit: venv
-	$(BIN)/pytest -q
+	$(PYTEST) -m "not demo"
+
+test-demo: venv
+	$(PYTEST) -m demo
 
 # Every parser's fuzz target for longer than `make test` does (docs/fuzzing.md): FUZZ_SECONDS
 # each (libFuzzer's -max_total_time) or FUZZ_RUNS inputs each, whichever ends first;

@@ -48,6 +48,41 @@ def _isolated_caches(
     monkeypatch.delenv("ADAPTERCTL_STORE", raising=False)
 
 
+# --- running in parallel (pytest-xdist: `make unit` and `make test-demo` pass -n 2) ------
+
+VLLM_GROUP = "session-vllm"
+"""The xdist group of every test that uses the session's vLLM: one worker runs them all, so
+one vLLM server starts per run, not one per worker."""
+_SESSION_VLLM = frozenset({"vllm_server", "vllm", "example_vllm"})
+LONGEST_FIRST = (
+    "tests/test_demo.py::test_demo_walks_the_release_train_on_vllm",
+    "tests/test_demo.py::test_demo_walks_the_release_train",
+    "tests/test_demo.py::test_demo_killed_while_vllm_starts_leaves_no_process_behind",
+)
+"""Tests that each run for minutes: started first and on their own, so that the other
+worker's tests fill the time beside them instead of after them."""
+
+
+def _uses_session_vllm(item: pytest.Item) -> bool:
+    if _SESSION_VLLM & set(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    return params.get("example_endpoint") == "vllm" or params.get("target") == "vllm"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests for ``--dist loadgroup``: the session vLLM's on one worker, every other
+    module's on one worker (its module-scoped fixtures are built once), the longest alone."""
+    rank = {nodeid: index for index, nodeid in enumerate(LONGEST_FIRST)}
+    for item in items:
+        if _uses_session_vllm(item):
+            item.add_marker(pytest.mark.xdist_group(VLLM_GROUP))
+        elif item.nodeid not in rank:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))
+
+
 def isolate_git(monkeypatch: pytest.MonkeyPatch, who: tuple[str, str] | None = None) -> None:
     """No user or system git configuration; with ``who``, that author and committer."""
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)

@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 from tests.vllmnode import require_vllm
 
@@ -212,6 +214,7 @@ def _check_merged_split(transcript: str) -> None:
     assert int(merged.group(1)) == counts["support-bot-merged@r1"]
 
 
+@pytest.mark.demo
 def test_demo_walks_the_release_train(tmp_path: Path) -> None:
     transcript, _ = _walk(tmp_path, "reference", timeout_s=600)
     assert "against reference nodes on loopback" in " ".join(transcript.split())
@@ -224,6 +227,7 @@ def test_demo_walks_the_release_train(tmp_path: Path) -> None:
                      re.MULTILINE)  # fmt: skip
 
 
+@pytest.mark.demo
 def test_demo_walks_the_release_train_on_vllm(tmp_path: Path) -> None:
     require_vllm()
     transcript, reports = _walk(tmp_path, "vllm", timeout_s=900)
@@ -265,6 +269,7 @@ def _watch(process: subprocess.Popen[str], seen: list[str], marker: str) -> thre
     return ready
 
 
+@pytest.mark.demo
 def test_demo_stops_its_nodes_when_terminated(tmp_path: Path) -> None:
     seen: list[str] = []
     argv = [sys.executable, str(DEMO), "--reports", str(tmp_path / "reports")]
@@ -297,6 +302,7 @@ def test_demo_stops_its_nodes_when_terminated(tmp_path: Path) -> None:
     assert not _leftovers(tmp_path)
 
 
+@pytest.mark.demo
 def test_demo_killed_while_vllm_starts_leaves_no_process_behind(tmp_path: Path) -> None:
     """SIGKILL once an engine core runs: the demo's own cleanup never runs, and an API server
     told to stop during its engine core's handshake can wait for it for good. The guard
