@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from adapterctl.layout import revision_path
 from adapterctl.registry import Registry
-from adapterctl.signing.sign import KeySigner, sign_revision
+from adapterctl.signing.sign import KeySigner, revision_subject, sign_subject
 from adapterctl.store.digests import digest_directory
 from adapterctl.store.filestore import FileStore
 
@@ -123,7 +123,7 @@ def sign_all(root: Path, store: FileStore, count: int) -> list[tuple[Path, Path]
     for index in range(count):
         revision = registry.revision(LINE, f"1.0.{index}")
         assert revision is not None, f"{LINE}@1.0.{index} is not a valid manifest"
-        bundle, _ = sign_revision(root, revision, store, KeySigner(private))
+        bundle, _ = sign_subject(root, revision_subject(revision), store, KeySigner(private))
         artifact = store.local_path(revision.artifact.digest)
         assert artifact is not None
         pairs.append((artifact, root / bundle))

@@ -25,7 +25,7 @@ from adapterctl.model import BaseRef
 from adapterctl.register.adapter import Candidate, register_adapter
 from adapterctl.register.base import register_base
 from adapterctl.registry import Registry
-from adapterctl.signing.sign import KeySigner, sign_revision
+from adapterctl.signing.sign import KeySigner, revision_subject, sign_subject
 from adapterctl.store.filestore import FileStore
 from examples.train import main as train
 
@@ -114,7 +114,7 @@ def _sign(root: Path, store: FileStore, name: str, version: str) -> None:
     revision = Registry.load(root).revision(name, version)
     if revision is None:
         raise SystemExit(f"{name}@{version}: the manifest just written is not valid")
-    sign_revision(root, revision, store, KeySigner(SIGNING_KEY), force=True)
+    sign_subject(root, revision_subject(revision), store, KeySigner(SIGNING_KEY), force=True)
 
 
 def main() -> int:

@@ -28,7 +28,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 
 from adapterctl.serve.node import Node, load_lora, unload_lora
 
@@ -44,18 +44,11 @@ class SageMakerRegisterLoRAAdapterRequest(BaseModel):
     preload: bool = True
     pin: bool = False
 
-    @field_validator("name", mode="before")
+    @field_validator("name", "src", mode="before")
     @classmethod
-    def validate_name(cls, value: Any) -> Any:
+    def validate_not_empty(cls, value: Any, info: ValidationInfo) -> Any:
         if value == "":
-            raise ValueError("The parameter name cannot be an empty string")
-        return value
-
-    @field_validator("src", mode="before")
-    @classmethod
-    def validate_src(cls, value: Any) -> Any:
-        if value == "":
-            raise ValueError("The parameter src cannot be an empty string")
+            raise ValueError(f"The parameter {info.field_name} cannot be an empty string")
         return value
 
 

@@ -104,19 +104,6 @@ def base_subject(base: BaseManifest) -> Subject:
     return Subject(label, bundle, base.weights_artifact, f"adapterctl check --base {label}")
 
 
-def sign_revision(
-    root: Path,
-    revision: AdapterRevision,
-    store: Store,
-    signer: SignerConfig,
-    *,
-    force: bool = False,
-    cache: DigestCache | None = None,
-) -> tuple[str, Bundle]:
-    """Sign the revision's stored artifact; returns the bundle's path and what it says."""
-    return sign_subject(root, revision_subject(revision), store, signer, force=force, cache=cache)
-
-
 def sign_subject(
     root: Path,
     subject: Subject,

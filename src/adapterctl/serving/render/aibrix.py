@@ -16,10 +16,8 @@ from adapterctl.serving.render.base import (
     RenderOptions,
     Target,
     Text,
-    comment,
-    header,
     ordered,
-    yaml_documents,
+    yaml_text,
 )
 
 API_VERSION = "model.aibrix.ai/v1alpha1"
@@ -39,8 +37,7 @@ class AIBrix:
         _kube.unique({r.served_name: _kube.dns_name(r.served_name) for r in revisions})
         resources = [_adapter(r, state, options, base) for r in revisions]
         warnings = _kube.local_store_warning(base, "AIBrix")
-        lines = header(state, Target.AIBRIX) + [f"warning: {w}" for w in warnings]
-        return Text(comment(lines) + yaml_documents(resources), warnings)
+        return yaml_text(state, Target.AIBRIX, resources, warnings=warnings)
 
 
 def _label_value(served_base: str) -> None:

@@ -210,6 +210,18 @@ def args_text(
     return Text(comment(header(state, target) + list(notes)) + line + "\n")
 
 
+def yaml_text(
+    state: DesiredState,
+    target: Target,
+    documents: list[dict[str, object]],
+    notes: list[str] | tuple[str, ...] = (),
+    warnings: tuple[str, ...] = (),
+) -> Text:
+    """A YAML stream after the header, then ``notes``, then each warning as a comment."""
+    lines = header(state, target) + list(notes) + [f"warning: {w}" for w in warnings]
+    return Text(comment(lines) + yaml_documents(documents), warnings)
+
+
 def yaml_documents(documents: list[dict[str, object]]) -> str:
     """A YAML stream, keys in the order given, each document after ``---``."""
     return "".join("---\n" + _dump(document) for document in documents)

@@ -11,16 +11,7 @@ from __future__ import annotations
 from adapterctl.errors import UsageError
 from adapterctl.serving.desired import DesiredState
 from adapterctl.serving.render import _kube
-from adapterctl.serving.render.base import (
-    ArtifactBase,
-    RenderOptions,
-    Target,
-    Text,
-    comment,
-    header,
-    ordered,
-    yaml_documents,
-)
+from adapterctl.serving.render.base import RenderOptions, Target, Text, ordered, yaml_text
 
 API_VERSION = "serving.kserve.io/v1alpha1"
 
@@ -34,7 +25,7 @@ class KServe:
         base = _kube.artifacts(options, Target.KSERVE.value)
         adapters = [{"name": r.served_name, "uri": base.of(r)} for r in ordered(state)]
         served_base = options.served_base(state)
-        model: dict[str, object] = {"uri": _base_uri(state, options, base), "name": served_base}
+        model: dict[str, object] = {"uri": _base_uri(state, options, base.url), "name": served_base}
         if adapters:
             model["lora"] = {"adapters": adapters}
         name = _kube.dns_name(f"{served_base}-{state.env}")
@@ -46,11 +37,10 @@ class KServe:
             "spec": {"model": model},
         }
         warnings = _kube.local_store_warning(base, "KServe")
-        lines = header(state, Target.KSERVE) + [f"warning: {w}" for w in warnings]
-        return Text(comment(lines) + yaml_documents([service]), warnings)
+        return yaml_text(state, Target.KSERVE, [service], warnings=warnings)
 
 
-def _base_uri(state: DesiredState, options: RenderOptions, base: ArtifactBase) -> str:
+def _base_uri(state: DesiredState, options: RenderOptions, store_url: str) -> str:
     """--base-uri, else the base's weights in the store when its manifest names them."""
     if options.base_uri:
         return options.base_uri
@@ -60,4 +50,4 @@ def _base_uri(state: DesiredState, options: RenderOptions, base: ArtifactBase) -
             f"--target kserve needs the base model's URI: bases/{state.base.name}/"
             f"{state.base.revision}.yaml names no weights_artifact, so pass --base-uri URI"
         )
-    return f"{base.url}/sha256/{str(weights).removeprefix('sha256:')}"
+    return f"{store_url}/sha256/{str(weights).removeprefix('sha256:')}"

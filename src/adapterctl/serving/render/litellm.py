@@ -17,15 +17,7 @@ the revision's served name.
 from __future__ import annotations
 
 from adapterctl.serving.desired import DesiredBase, DesiredRevision, DesiredState
-from adapterctl.serving.render.base import (
-    RenderOptions,
-    Target,
-    Text,
-    comment,
-    header,
-    ordered,
-    yaml_documents,
-)
+from adapterctl.serving.render.base import RenderOptions, Target, Text, ordered, yaml_text
 
 PROVIDER = "hosted_vllm"
 
@@ -50,8 +42,7 @@ class LiteLLM:
             "router_settings": router,
             "litellm_settings": {"callbacks": ["prometheus"]},
         }
-        lines = header(state, Target.LITELLM) + _retained_notes(revisions)
-        return Text(comment(lines) + yaml_documents([config]))
+        return yaml_text(state, Target.LITELLM, [config], _retained_notes(revisions))
 
 
 Served = DesiredRevision | DesiredBase
