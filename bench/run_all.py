@@ -21,6 +21,7 @@ BENCHES = (
     "digest",
     "serve",
     "vllm_node",
+    "vllm_sync",
     "eval",
     "verify",
     "history",
