@@ -71,6 +71,7 @@ def _uses_session_vllm(item: pytest.Item) -> bool:
     return params.get("example_endpoint") == "vllm" or params.get("target") == "vllm"
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Group the tests for ``--dist loadgroup``: the session vLLM's on one worker, every other
     module's on one worker (its module-scoped fixtures are built once), the longest alone."""
