@@ -492,7 +492,7 @@ def test_command_writes_promptfooconfig_yaml(
     assert code == 0
     assert out == (
         "wrote promptfooconfig.yaml: 6 cases × 1 revision;"
-        " run it with: npx promptfoo eval -c promptfooconfig.yaml\n"
+        " run it with: npx promptfoo@0.123.1 eval -c promptfooconfig.yaml (Node.js ≥ 22.22)\n"
     )
     assert err == (
         "adapterctl: warning: refunds: pass_rate 0.8 has no per-suite setting in promptfoo:"
@@ -593,6 +593,9 @@ def test_bad_input_is_a_usage_error(
     assert capsys.readouterr().err == message
 
 
+BROKEN_YAML = "did not find expected ',' or ']' (while parsing a flow sequence at line 1)"
+
+
 @pytest.mark.parametrize(
     ("path", "args"),
     [
@@ -601,13 +604,26 @@ def test_bad_input_is_a_usage_error(
         ("adapters/support-bot/1.1.0.yaml", ["--revision", "1.1.0"]),
     ],
 )
-def test_an_invalid_file_says_to_validate_it(
+def test_an_invalid_file_is_reported_at_its_line(
     root: Path, path: str, args: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     (root / path).write_text("name: [broken\n")
     assert main(["export-promptfoo", "support-bot", *args, "-o", "-", "--root", str(root)]) == 1
     assert capsys.readouterr().err == (
-        f"adapterctl: error: {path} is invalid\n  → run adapterctl validate {path}\n"
+        f"adapterctl: error: {path} has problems:\n  {path}:1  {BROKEN_YAML}\n"
+    )
+
+
+def test_an_invalid_field_is_reported_with_its_path(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = "adapters/support-bot/adapter.yaml"
+    line = root / path
+    line.write_text(line.read_text().replace("golden_suites: [refunds]", "golden_suites: 7"))
+    assert main(["export-promptfoo", "support-bot", "-o", "-", "--root", str(root)]) == 1
+    assert capsys.readouterr().err == (
+        f"adapterctl: error: {path} has problems:\n"
+        f"  {path}:6 $.golden_suites  expected a list, got 7 (a number)\n"
     )
 
 

@@ -25,11 +25,12 @@ from typing import ClassVar
 import pytest
 
 from adapterctl.cli.app import main
+from adapterctl.evals.promptfoo import TESTED_VERSION
 from tests.conftest import REPO
 from tests.forwarding import Forwarding, serving
 
 FOLDER = REPO / ".promptfoo"
-VERSION = "0.123.1"
+VERSION = TESTED_VERSION
 NODE_VERSION = "22.22.0"
 REQUIRE_ENV = "ADAPTERCTL_REQUIRE_PROMPTFOO"
 EVAL_TIMEOUT_S = 300.0

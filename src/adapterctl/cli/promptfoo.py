@@ -13,12 +13,18 @@ import yaml
 from adapterctl import layout
 from adapterctl.cli.options import RootOption, write_report
 from adapterctl.config import resolve_root
-from adapterctl.errors import ExitCode, InputError, UsageError
-from adapterctl.evals.promptfoo import API_KEY_ENV, Json, to_promptfoo
+from adapterctl.errors import ExitCode, UsageError
+from adapterctl.evals.promptfoo import (
+    API_KEY_ENV,
+    TESTED_NODE,
+    TESTED_VERSION,
+    Json,
+    to_promptfoo,
+)
 from adapterctl.layout import served_name
 from adapterctl.model import AdapterLine, GoldenSuite
 from adapterctl.model.kinds import Kind
-from adapterctl.registry import Registry
+from adapterctl.registry import InvalidDocument, Registry
 from adapterctl.semver import semver_key
 
 DEFAULT_ENDPOINT = "http://localhost:8000/v1"
@@ -92,7 +98,8 @@ def command(
         cases = _count(sum(len(s.cases) for s in suites), "case")
         sys.stdout.write(
             f"wrote {destination}: {cases} × {_count(len(versions), 'revision')};"
-            f" run it with: npx promptfoo eval -c {destination}\n"
+            f" run it with: npx promptfoo@{TESTED_VERSION} eval -c {destination}"
+            f" (Node.js ≥ {TESTED_NODE})\n"
         )
     return ExitCode.OK
 
@@ -165,7 +172,8 @@ def _versions(registry: Registry, name: str, asked: Sequence[str]) -> list[str]:
 
 
 def _missing_or_invalid(registry: Registry, path: str, missing: str) -> None:
-    """Raise: a usage error when ``path`` does not exist, an input error when it is invalid."""
+    """Raise: a usage error when ``path`` does not exist; when it is invalid, its findings
+    located (file, line, field) as ``validate`` reports them."""
     if registry.exists(path):
-        raise InputError(f"{path} is invalid", hint=f"run adapterctl validate {path}")
+        raise InvalidDocument(path, registry.report_of(path, "export-promptfoo"))
     raise UsageError(f"{missing}: {path} does not exist")

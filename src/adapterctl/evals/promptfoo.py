@@ -36,6 +36,10 @@ from adapterctl.model.golden import Assertion, Case
 from adapterctl.nodeclient import NO_KEY
 
 Json = dict[str, object]
+TESTED_VERSION = "0.123.1"
+"""The promptfoo the export is tested with (tests/test_promptfoo_run.py, make promptfoo)."""
+TESTED_NODE = "22.22"
+"""The oldest Node.js that promptfoo runs on (its package.json engines: node >=22.22.0)."""
 DEFAULT_MAX_TOKENS = 64
 """For cases without ``max_tokens``: the runner's default (``EvalPlan.default_max_tokens``)."""
 API_KEY_ENV = "ADAPTERCTL_API_KEY"
