@@ -71,16 +71,20 @@ def _uses_session_vllm(item: pytest.Item) -> bool:
     return params.get("example_endpoint") == "vllm" or params.get("target") == "vllm"
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Group the tests for ``--dist loadgroup`` as they are collected (xdist reads the groups
+    in its own ``pytest_collection_modifyitems``): the session vLLM's on one worker, every
+    other module's on one worker (its module-scoped fixtures are built once), the longest
+    alone."""
+    if _uses_session_vllm(item):
+        item.add_marker(pytest.mark.xdist_group(VLLM_GROUP))
+    elif item.nodeid not in LONGEST_FIRST:
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests for ``--dist loadgroup``: the session vLLM's on one worker, every other
-    module's on one worker (its module-scoped fixtures are built once), the longest alone."""
+    """The longest tests first."""
     rank = {nodeid: index for index, nodeid in enumerate(LONGEST_FIRST)}
-    for item in items:
-        if _uses_session_vllm(item):
-            item.add_marker(pytest.mark.xdist_group(VLLM_GROUP))
-        elif item.nodeid not in rank:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))
 
 

@@ -133,11 +133,11 @@ def _canary_and_rollback(
         lines = out.splitlines()
         assert lines[2:4] == [
             "    set weight support-bot@1.1.0 75 -> 100",
-            f"    unload {MERGED} (was weight 25)",
+            f"    stop routing to {MERGED} (merged base, was weight 25)",
         ]
         assert lines[6:8] == [
             "    set weight support-bot@1.1.0 100 -> 75",
-            f"    load {MERGED} (weight 25)",
+            f"    route to {MERGED} (merged base, weight 25)",
         ]
     finally:
         assert gw.stop() in (None, 0), gw.output()

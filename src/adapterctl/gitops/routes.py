@@ -45,6 +45,8 @@ class Change:
 
     def describe(self) -> str:
         target = served_name(self.alias, self.version)
+        if self.action in ("load", "unload") and target == self.version:
+            return self._describe_base(target)  # a merged base: routed to, never loaded
         if self.action == "load":
             return f"load {target} (weight {self.after}{_tenants(self.tenants_after)})"
         if self.action == "unload":
@@ -55,6 +57,14 @@ class Change:
         retained = " (retained)" if self.after == 0 and not self.tenants_after else ""
         tenants = "" if self.tenants_before == self.tenants_after else _tenants(self.tenants_after)
         return f"set weight {target} {self.before} -> {self.after}{retained}{tenants}"
+
+    def _describe_base(self, target: str) -> str:
+        """A merged base's route coming or going: the gateway routes to the nodes that serve
+        it; the adapter nodes' sync leaves it alone."""
+        if self.action == "load":
+            tenants = _tenants(self.tenants_after)
+            return f"route to {target} (merged base, weight {self.after}{tenants})"
+        return f"stop routing to {target} (merged base, was weight {self.before})"
 
     def to_json(self) -> dict[str, object]:
         document: dict[str, object] = {
