@@ -5,75 +5,84 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
+from functools import cache
+from importlib import import_module
+from types import ModuleType
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
 from adapterctl import __version__
-from adapterctl.cli import (
-    canary,
-    check,
-    codeowners,
-    commits,
-    eval,
-    gateway,
-    gc,
-    history,
-    merge,
-    policy,
-    pressure,
-    promote,
-    promote_base,
-    promptfoo,
-    register,
-    render,
-    schemas,
-    serve,
-    signing,
-    sync,
-    triage,
-    validate,
-)
 from adapterctl.errors import AdapterctlError, ExitCode, UsageError
 from adapterctl.model.common import first_error
 
-app = typer.Typer(
-    name="adapterctl",
-    help="A GitOps release train for LoRA adapters.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-app.command("validate")(validate.command)
-app.command("schemas")(schemas.command)
-app.command("codeowners")(codeowners.command)
-app.command("register-base")(register.base_command)
-app.command("register")(register.adapter_command)
-app.command("merge")(merge.command)
-app.command("check")(check.command)
-app.command("serve")(serve.command)
-app.command("eval")(eval.command)
-app.command("export-promptfoo")(promptfoo.command)
-app.command("pressure")(pressure.command)
-app.command("sign")(signing.sign_command)
-app.command("verify")(signing.verify_command)
-app.command("verify-commit")(commits.command)
-app.command("history")(history.history_command)
-app.command("diff")(history.diff_command)
-app.command("gc")(gc.command)
-app.command("promote")(promote.promote_command)
-app.command("promote-base")(promote_base.command)
-app.command("rollback")(promote.rollback_command)
-app.command("sync")(sync.sync_command)
-app.command("agent")(sync.agent_command)
-app.command("status")(sync.status_command)
-app.command("triage")(triage.command)
-app.command("gateway")(gateway.command)
-app.command("render")(render.command)
-app.add_typer(policy.app, name="policy")
-app.add_typer(canary.app, name="canary")
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate", "command"),
+    "schemas": ("schemas", "command"),
+    "codeowners": ("codeowners", "command"),
+    "register-base": ("register", "base_command"),
+    "register": ("register", "adapter_command"),
+    "merge": ("merge", "command"),
+    "check": ("check", "command"),
+    "serve": ("serve", "command"),
+    "eval": ("eval", "command"),
+    "export-promptfoo": ("promptfoo", "command"),
+    "pressure": ("pressure", "command"),
+    "sign": ("signing", "sign_command"),
+    "verify": ("signing", "verify_command"),
+    "verify-commit": ("commits", "command"),
+    "history": ("history", "history_command"),
+    "diff": ("history", "diff_command"),
+    "gc": ("gc", "command"),
+    "promote": ("promote", "promote_command"),
+    "promote-base": ("promote_base", "command"),
+    "rollback": ("promote", "rollback_command"),
+    "sync": ("sync", "sync_command"),
+    "agent": ("sync", "agent_command"),
+    "status": ("sync", "status_command"),
+    "triage": ("triage", "command"),
+    "gateway": ("gateway", "command"),
+    "render": ("render", "command"),
+}
+"""Command name → (module under adapterctl.cli, function), in the order ``--help`` lists them."""
+GROUPS: dict[str, str] = {"policy": "policy", "canary": "canary"}
+"""Command group name → the module under adapterctl.cli whose ``app`` it is."""
+
+
+def _module(name: str) -> ModuleType:
+    return import_module(f"adapterctl.cli.{name}")
+
+
+@cache
+def build(only: str | None = None) -> typer.Typer:
+    """The application with every command, or with ``only`` that one: a command's module
+    (and the domain modules it imports) is imported only when the command is there, so
+    ``adapterctl sync …`` does not pay for importing the other twenty-seven."""
+    application = typer.Typer(
+        name="adapterctl",
+        help="A GitOps release train for LoRA adapters.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    application.callback()(_root)
+    for name, (module, function) in COMMANDS.items():
+        if only in (None, name):
+            application.command(name)(getattr(_module(module), function))
+    for name, module in GROUPS.items():
+        if only in (None, name):
+            application.add_typer(_module(module).app, name=name)
+    return application
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the application with every command (the CLI reference and its tests)."""
+    if name == "app":
+        return build()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _state = {"debug": False}
 
@@ -84,7 +93,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
@@ -123,10 +131,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: list[str]) -> object:
     try:
-        command = typer.main.get_command(app)
-        return command.main(args=args, prog_name="adapterctl", standalone_mode=False)
+        return _command(args[0] if args else None).main(
+            args=args, prog_name="adapterctl", standalone_mode=False
+        )
     except ValidationError as exc:  # a value from the command line that no check caught
         raise UsageError(first_error(exc)) from None
+
+
+@cache
+def _command(first: str | None) -> typer.core.TyperGroup:
+    """The click command for arguments that begin with ``first``: only that command's when
+    it names one, else all of them (``--help``, ``--version``, a global option, a typo)."""
+    only = first if first in COMMANDS or first in GROUPS else None
+    command = typer.main.get_command(build(only))
+    assert isinstance(command, typer.core.TyperGroup)
+    return command
 
 
 def _internal(exc: Exception) -> int:
