@@ -117,6 +117,7 @@ def test_a_base_refresh_moves_traffic_from_the_r1_pool_to_the_r2_pool_and_back(
     assert set(green.engine.loras()) == {"support-bot@2.0.0", "sql-helper@2.0.0"}
     gw.reload(refreshed)
     gw.wait_routes("support-bot", "2.0.0", ["node-b"])
+    gw.wait_routes("sql-helper", "2.0.0", ["node-b"])  # a poll during the sync saw one of two
     assert ask(gw) == "support-bot@2.0.0"
     assert ask(gw, "sql-helper") == "sql-helper@2.0.0"
 
@@ -127,6 +128,7 @@ def test_a_base_refresh_moves_traffic_from_the_r1_pool_to_the_r2_pool_and_back(
     reverted = _merge(checkout, branch)
     gw.reload(reverted)
     gw.wait_routes("support-bot", "1.1.0", ["node-a"])
+    gw.wait_routes("sql-helper", "1.1.0", ["node-a"])
     assert ask(gw) == "support-bot@1.1.0"  # back on the r1 pool, which never stopped serving
     assert ask(gw, "sql-helper") == "sql-helper@1.1.0"
     code, out = _sync(capsys, checkout, checkout.config)

@@ -144,10 +144,12 @@ class Run:
     evidence: dict[str, Any]
 
     @property
-    def verdict(self) -> tuple[int, set[tuple[str, str]]]:
-        """The exit code, and the (rule, severity) of every finding that is not info."""
-        judged = {(f["rule"], f["severity"]) for f in self.findings if f["severity"] != "info"}
-        return self.code, judged
+    def verdict(self) -> tuple[int, set[str]]:
+        """The exit code, and the rule of every error: what decides. A warning is left out:
+        the gates warn of a ratio over its limit that is not significant in the run, which
+        noise from other work on the machine can give at full speed (seen with two test
+        workers) and is no verdict."""
+        return self.code, {f["rule"] for f in self.findings if f["severity"] == "error"}
 
     def errors(self, rule: str) -> list[dict[str, Any]]:
         return [f for f in self.findings if f["rule"] == rule and f["severity"] == "error"]
