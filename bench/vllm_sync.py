@@ -61,6 +61,7 @@ from adapterctl.store.digests import sha256_file
 from adapterctl.store.filestore import FileStore
 from examples.kit import AdapterSpec, BaseSpec, make_adapter
 from summary import figure
+from sync import git
 from tests.refnode import artifact
 from tests.syncnode import base_path
 from vllm_node import KEY, VLLM_PYTHON, free_port, start, stop, vllm_command
@@ -108,14 +109,6 @@ class Count:
         one: list[float] = getattr(self, minuend)
         other: list[float] = getattr(self, subtrahend)
         return statistics.median(a - b for a, b in zip(one, other, strict=True))
-
-
-def git(root: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}  # fmt: skip
-    done = subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True,
-                          text=True)  # fmt: skip
-    return done.stdout.strip()
 
 
 def cli(*args: str) -> None:
