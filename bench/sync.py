@@ -33,7 +33,8 @@ from pathlib import Path
 import syncnodes
 from adapterctl.registry import Registry
 from adapterctl.serving.nodeconfig import Node, load_node
-from adapterctl.serving.sync import MAX_PARALLEL, SyncOptions, sync_nodes
+from adapterctl.serving.sync import SyncOptions, sync_nodes
+from adapterctl.serving.vllm import MAX_PARALLEL
 from summary import figure
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,6 +18,7 @@ Prints both side by side with the vLLM/reference ratio. Skips vLLM (exit 0, said
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import socket
 import statistics
@@ -36,7 +37,7 @@ from openai import APIConnectionError, OpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests package
-from adapterctl.serving.vllm import VllmClient
+from adapterctl.serving.vllm import Card, VllmClient, session
 from summary import figure
 from tests.refnode import artifact
 from tests.syncnode import BASE, base_path
@@ -112,13 +113,38 @@ def group_rss_mib(pgid: int) -> float:
     return sum(int(kib) for kib in shown.split()) / 1024
 
 
+class BlockingClient:
+    """The sync's own vLLM client, one request at a time from plain code: the peer figures
+    are vLLM's loads through the very client a sync uses, with nothing in between."""
+
+    def __init__(self, endpoint: str, api_key: str | None) -> None:
+        self.endpoint = endpoint
+        self._loop = asyncio.new_event_loop()
+        self._pool = session(1)
+        http = self._loop.run_until_complete(self._pool.__aenter__())
+        self._client = VllmClient(endpoint, http, api_key)
+
+    def models(self) -> list[Card]:
+        return self._loop.run_until_complete(self._client.models())
+
+    def load(self, name: str, path: str) -> None:
+        self._loop.run_until_complete(self._client.load(name, path))
+
+    def unload(self, name: str) -> None:
+        self._loop.run_until_complete(self._client.unload(name))
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._pool.__aexit__(None, None, None))
+        self._loop.close()
+
+
 def timed(action: Callable[[], object]) -> float:
     began = time.perf_counter()
     action()
     return time.perf_counter() - began
 
 
-def measure_loads(client: VllmClient, figures: Figures) -> None:
+def measure_loads(client: BlockingClient, figures: Figures) -> None:
     path = artifact(REVISION)
     loads = [timed(partial(client.load, f"one-{i}@1.0.0", path)) for i in range(5)]
     figures.load_s = statistics.median(loads)
@@ -166,9 +192,10 @@ def run_engine(name: str, command: list[str], port: int, repeats: int, logs: Pat
     process, figures.startup_s = start(command, port, logs / f"{name}.log")
     figures.rss_mib = group_rss_mib(process.pid)
     try:
-        client = VllmClient(f"http://127.0.0.1:{port}/v1", api_key=KEY)
+        client = BlockingClient(f"http://127.0.0.1:{port}/v1", KEY)
         measure_loads(client, figures)
         client.load(REVISION, artifact(REVISION))
+        client.close()
         measure_golden(port, repeats, figures)
     finally:
         stop(process)

@@ -56,7 +56,6 @@ from adapterctl.cli.app import main as adapterctl_main
 from adapterctl.serving.desired import desired_state
 from adapterctl.serving.nodeconfig import Node, load_node
 from adapterctl.serving.sync import SyncOptions, sync_nodes
-from adapterctl.serving.vllm import VllmClient
 from adapterctl.store.digests import sha256_file
 from adapterctl.store.filestore import FileStore
 from examples.kit import AdapterSpec, BaseSpec, make_adapter
@@ -64,7 +63,7 @@ from summary import figure
 from sync import git
 from tests.refnode import artifact
 from tests.syncnode import base_path
-from vllm_node import KEY, VLLM_PYTHON, free_port, start, stop, vllm_command
+from vllm_node import KEY, VLLM_PYTHON, BlockingClient, free_port, start, stop, vllm_command
 
 REPO = Path(__file__).resolve().parent.parent
 LINES = 8
@@ -168,17 +167,17 @@ def node_config(folder: Path, endpoint: str, store: Path) -> tuple[Path, Node]:
     return path, load_node(path)
 
 
-def loaded(client: VllmClient) -> dict[str, str]:
+def loaded(client: BlockingClient) -> dict[str, str]:
     """Adapter name → root, as /v1/models lists them."""
     return {card.id: card.root for card in client.models() if card.parent is not None}
 
 
-def reset(client: VllmClient) -> None:
+def reset(client: BlockingClient) -> None:
     for name in loaded(client):
         client.unload(name)
 
 
-def confirm(client: VllmClient, names: list[str]) -> dict[str, str]:
+def confirm(client: BlockingClient, names: list[str]) -> dict[str, str]:
     shown = loaded(client)
     if sorted(shown) != sorted(names):
         raise SystemExit(f"/v1/models shows {sorted(shown)}, expected {sorted(names)}")
@@ -218,7 +217,7 @@ def by_cli(root: Path, config: Path) -> None:
         raise SystemExit(f"adapterctl sync: exit {done.returncode}\n{done.stdout}{done.stderr}")
 
 
-def measure(root: Path, client: VllmClient, count: int, repeats: int, work: Path) -> Count:
+def measure(root: Path, client: BlockingClient, count: int, repeats: int, work: Path) -> Count:
     names = route(root, count)
     store = root / "examples/store"
     figures = Count()
@@ -350,8 +349,8 @@ def main() -> int:
         port = free_port()
         process, startup = start(vllm_command(port), port, work / "vllm.log")
         print(f"vLLM up in {startup:.1f} s", flush=True)
+        client = BlockingClient(f"http://127.0.0.1:{port}/v1", KEY)
         try:
-            client = VllmClient(f"http://127.0.0.1:{port}/v1", api_key=KEY)
             client.load("warm-up", str(artifact("support-bot@1.1.0")))  # vLLM's first load
             client.unload("warm-up")
             _, node = node_config(work / "warm-up", client.endpoint, root / "examples/store")
@@ -363,6 +362,7 @@ def main() -> int:
                 table[count] = measure(root, client, count, args.repeats, work)
                 runs(count, table[count])
         finally:
+            client.close()
             stop(process)
     report(table)
     return 0

@@ -96,7 +96,7 @@ def sync(capsys: pytest.CaptureFixture[str], setup: Checkout[Any], *args: str) -
         capsys, "sync", "--env", "staging", "--node-config", setup.config,
         "--root", setup.root, *args,
     )  # fmt: skip
-    assert err == ""
+    assert err == "", err
     return code, out
 
 

@@ -11,6 +11,8 @@ import errno
 import json
 import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -262,6 +264,34 @@ def test_two_syncs_at_once_on_one_node(setup: Setup, capsys: pytest.CaptureFixtu
     )
     assert line.endswith("); not started")
     assert setup.faults.requests == []
+
+
+def test_wait_waits_for_the_sync_already_running(setup: Setup) -> None:
+    """With --wait a second sync blocks on the node's lock (the kernel shows it waiting)
+    without asking the node anything, and goes on once the first lets go."""
+    command = [sys.executable, "-m", "adapterctl", "sync", "--env", "staging", "--wait",
+               "--node-config", str(setup.config), "--root", str(setup.root)]  # fmt: skip
+    with node_lock(setup.cache, "node-a"):
+        waiting = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        _wait_until_blocked_on(setup.cache / "sync.lock", waiting)
+        assert setup.faults.requests == []
+    out, _ = waiting.communicate(timeout=120)
+    assert (waiting.returncode, out.splitlines()[1]) == (
+        0,
+        "  node-a  converged  load support-bot@1.1.0, load sql-helper@1.1.0",
+    )
+
+
+def _wait_until_blocked_on(path: Path, process: subprocess.Popen[str]) -> None:
+    """Until /proc/locks lists a request waiting (``->``) for the lock on ``path``."""
+    inode = f":{path.stat().st_ino} "
+    deadline = time.monotonic() + 60  # a safety net: only a broken sync waits this long
+    while time.monotonic() < deadline and process.poll() is None:
+        lines = Path("/proc/locks").read_text().splitlines()
+        if any("->" in line and inode in line for line in lines):
+            return
+        time.sleep(0.01)
+    pytest.fail(f"no sync waited for {path} (exit {process.poll()})")
 
 
 def test_another_base_fails_fast(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,6 +23,7 @@ from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode
 from adapterctl.layout import check_env_name
 from adapterctl.serving.nodeconfig import Node, load_node, load_nodes
+from adapterctl.serving.vllm import MAX_PARALLEL
 
 NodesOption = Annotated[
     list[Path],
@@ -59,7 +60,7 @@ def sync_command(
     ] = False,
     parallel: Annotated[
         int, typer.Option("--parallel", min=1, metavar="N", help="Nodes synced at once.")
-    ] = 128,
+    ] = MAX_PARALLEL,
     root: RootOption = None,
     where: StoreArgs = DEFAULT_STORE,
     fmt: TextOrJsonOption = TextOrJson.TEXT,

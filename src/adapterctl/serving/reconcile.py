@@ -4,21 +4,27 @@ confirm → record. Push mode (``sync``) and pull mode (``agent``) both call :fu
 Apply loads before it unloads, one call at a time, so every prefix of a plan is a safe
 state: more revisions loaded than needed, never an alias without one. A stop request
 (SIGTERM in the agent) is honoured between calls, never inside one.
+
+A node's reconcile is a coroutine: its calls to the node wait in the event loop that drives
+every node of a sync, and the blocking steps (fetching and hashing an artifact, waiting for
+a lock or for gateways to drain) run in worker threads, so no node holds up the others.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adapterctl.serving.basecheck import check_base
 from adapterctl.serving.cache import Verification, ensure_cached
-from adapterctl.serving.desired import DesiredState
+from adapterctl.serving.desired import DesiredRevision, DesiredState
 from adapterctl.serving.drain import Drain
 from adapterctl.serving.lock import node_lock
 from adapterctl.serving.nodeconfig import Node
@@ -26,6 +32,9 @@ from adapterctl.serving.plan import Load, Plan, make_plan
 from adapterctl.serving.record import SyncRecord, read_record, write_record
 from adapterctl.serving.vllm import Card, NodeCallError, VllmClient
 from adapterctl.store.base import Store
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 @dataclass(frozen=True)
@@ -84,19 +93,19 @@ class _Run:
         )
 
 
-def client_for(node: Node) -> VllmClient:
+def client_for(node: Node, http: aiohttp.ClientSession) -> VllmClient:
     settings = node.config.sync
     return VllmClient(
-        node.endpoint, node.api_key, settings.timeout_s, settings.retries, settings.backoff_s
+        node.endpoint, http, node.api_key, settings.timeout_s, settings.retries, settings.backoff_s
     )
 
 
-def reconcile(node: Node, ctx: SyncContext, client: VllmClient | None = None) -> NodeResult:
+async def reconcile(node: Node, ctx: SyncContext, client: VllmClient) -> NodeResult:
     """Bring ``node`` to ``ctx.desired``; a failure is a result, never an exception."""
-    run = _Run(node, ctx, client or client_for(node))
+    run = _Run(node, ctx, client)
     try:
-        with node_lock(node.cache_dir, node.name, wait=ctx.wait_lock):
-            result = _apply(run)
+        async with _locked(node, ctx):
+            result = await _apply(run)
             if not ctx.dry_run:
                 _record(node, ctx.desired, result)
             return result
@@ -107,9 +116,21 @@ def reconcile(node: Node, ctx: SyncContext, client: VllmClient | None = None) ->
         return result
 
 
-def _apply(run: _Run) -> NodeResult:
+@contextlib.asynccontextmanager
+async def _locked(node: Node, ctx: SyncContext) -> AsyncIterator[None]:
+    """The node's lock: taken at once or refused; waited for in a thread with ``--wait``."""
+    with contextlib.ExitStack() as stack:
+        held = node_lock(node.cache_dir, node.name, wait=ctx.wait_lock)
+        if ctx.wait_lock:
+            await asyncio.to_thread(stack.enter_context, held)
+        else:
+            stack.enter_context(held)
+        yield
+
+
+async def _apply(run: _Run) -> NodeResult:
     desired = run.ctx.desired
-    run.cards = run.client.models()
+    run.cards = await run.client.models()
     check_base(run.node, desired.base, run.cards)
     plan = make_plan(desired.revisions, run.cards, run.node.cache_dir)
     run.unmanaged = plan.unmanaged
@@ -118,20 +139,20 @@ def _apply(run: _Run) -> NodeResult:
         return run.result()
     for load in plan.loads:
         _stop_point(run)
-        _load(run, load)
+        await _load(run, load)
     for revision in plan.prefetch:
         _stop_point(run)
-        ensure_cached(revision, run.ctx.store, run.node.cache_dir, run.ctx.verification)
+        await _cached(run, revision)
         run.done.append(f"cache {revision.served_name}")
     if plan.unloads and run.node.config.gateways:
         _stop_point(run)
         config = run.node.config
         drain = Drain(config.gateways, desired.commit, run.node.name, config.sync.gateway_wait_s)
-        drain.wait(plan.unloads)
+        await asyncio.to_thread(drain.wait, plan.unloads)
     for name in plan.unloads:
         _stop_point(run)
-        _unload(run, name)
-    run.cards = run.client.models()
+        await _unload(run, name)
+    run.cards = await run.client.models()
     left = make_plan(desired.revisions, run.cards, run.node.cache_dir)
     if not left.empty:
         still = ", ".join(_describe(left))
@@ -158,17 +179,25 @@ def _stop_point(run: _Run) -> None:
         )
 
 
-def _load(run: _Run, load: Load) -> None:
+async def _cached(run: _Run, revision: DesiredRevision) -> Path:
+    """The verified local copy (fetched, digests and signature checked, or hashed again)."""
+    ctx = run.ctx
+    return await asyncio.to_thread(
+        ensure_cached, revision, ctx.store, run.node.cache_dir, ctx.verification
+    )
+
+
+async def _load(run: _Run, load: Load) -> None:
     name = load.revision.served_name
-    path = ensure_cached(load.revision, run.ctx.store, run.node.cache_dir, run.ctx.verification)
+    path = await _cached(run, load.revision)
     if load.replaces_wrong_root is not None:
-        run.client.unload(name)
+        await run.client.unload(name)
         run.done.append(f"unload {name} (root was {load.replaces_wrong_root})")
     started = time.perf_counter()
     try:
-        run.client.load(name, str(path))
+        await run.client.load(name, str(path))
     except NodeCallError as exc:
-        if not (exc.status == 400 and "already" in exc.message and _shows(run, name, path)):
+        if not (exc.status == 400 and "already" in exc.message and await _shows(run, name, path)):
             reason = "node-down" if exc.reason == "node-down" else "load-failed"
             raise NodeCallError(f"load {name}: {exc.message}", reason, exc.status) from None
     if run.ctx.on_load is not None:
@@ -176,14 +205,14 @@ def _load(run: _Run, load: Load) -> None:
     run.done.append(f"load {name}")
 
 
-def _shows(run: _Run, name: str, path: Path) -> bool:
+async def _shows(run: _Run, name: str, path: Path) -> bool:
     """vLLM says 'already loaded': fine only when /v1/models shows our root for it."""
-    return any(c.id == name and c.root == str(path) for c in run.client.models())
+    return any(c.id == name and c.root == str(path) for c in await run.client.models())
 
 
-def _unload(run: _Run, name: str) -> None:
+async def _unload(run: _Run, name: str) -> None:
     try:
-        run.client.unload(name)
+        await run.client.unload(name)
     except NodeCallError as exc:
         if exc.status != 404:
             raise NodeCallError(f"unload {name}: {exc.message}", "unload-failed",

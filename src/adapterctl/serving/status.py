@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from adapterctl.serving.basecheck import check_base
 from adapterctl.serving.desired import DesiredState
@@ -12,9 +13,10 @@ from adapterctl.serving.nodeconfig import Node
 from adapterctl.serving.plan import adapter_path, make_plan
 from adapterctl.serving.reconcile import client_for
 from adapterctl.serving.record import SyncRecord, read_record
-from adapterctl.serving.vllm import Card, NodeCallError
+from adapterctl.serving.vllm import MAX_PARALLEL, Card, NodeCallError, nodes_at_once, session
 
-MAX_PARALLEL = 32
+if TYPE_CHECKING:
+    import aiohttp
 
 
 @dataclass(frozen=True)
@@ -62,17 +64,28 @@ class NodeStatus:
 
 
 def node_statuses(desired: DesiredState, nodes: Sequence[Node]) -> list[NodeStatus]:
-    workers = max(1, min(MAX_PARALLEL, len(nodes)))
-    with ThreadPoolExecutor(workers, thread_name_prefix="status") as pool:
-        return list(pool.map(lambda node: node_status(desired, node), nodes))
+    """Every node's status, asked at once from one event loop (as many as ``sync`` drives)."""
+    return asyncio.run(_statuses(desired, nodes))
 
 
-def node_status(desired: DesiredState, node: Node) -> NodeStatus:
+async def _statuses(desired: DesiredState, nodes: Sequence[Node]) -> list[NodeStatus]:
+    at_once = nodes_at_once(min(MAX_PARALLEL, len(nodes)))
+    gate = asyncio.Semaphore(at_once)
+    async with session(at_once) as http:
+
+        async def one(node: Node) -> NodeStatus:
+            async with gate:
+                return await node_status(desired, node, http)
+
+        return list(await asyncio.gather(*(one(node) for node in nodes)))
+
+
+async def node_status(desired: DesiredState, node: Node, http: aiohttp.ClientSession) -> NodeStatus:
     record = read_record(node.cache_dir)
-    client = client_for(node)
+    client = client_for(node, http)
     client.retries = 1
     try:
-        cards = client.models()
+        cards = await client.models()
     except NodeCallError as exc:
         return NodeStatus(node.name, False, _unknown(desired), (), exc.message, record)
     problem = None

@@ -4,15 +4,19 @@ Per node, with that node's own trust anchors (never the repository's): the commi
 signed by an allowed principal where the environment requires signed commits, and artifact
 signatures are checked where the environment lists adapter signers. A node that fails
 any of these loads and unloads nothing; the others still converge.
+
+Every node is driven from one event loop (:mod:`adapterctl.serving.reconcile`), up to
+``parallel`` at once, through one pool of kept-alive connections.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adapterctl.config import store_uri
 from adapterctl.gates.trust import load_trust
@@ -22,16 +26,14 @@ from adapterctl.serving.cache import Verification, Verified
 from adapterctl.serving.commitcheck import CommitAnchors, commit_problem
 from adapterctl.serving.desired import DesiredState, desired_state
 from adapterctl.serving.nodeconfig import Node
-from adapterctl.serving.reconcile import NodeResult, SyncContext, reconcile
-from adapterctl.serving.vllm import NodeCallError
+from adapterctl.serving.reconcile import NodeResult, SyncContext, client_for, reconcile
+from adapterctl.serving.vllm import MAX_PARALLEL, NodeCallError, nodes_at_once, session
 from adapterctl.signing.signers import Policy
 from adapterctl.store.base import Store
 from adapterctl.store.uri import open_store
 
-MAX_PARALLEL = 128
-"""Nodes synced at once: a sync mostly waits (a GPU load takes seconds), so a hundred nodes
-converge in one wave; the CPU-bound part per node is small. Each node in flight holds a
-few descriptors (its lock, a socket, files being copied): 128 stay under the usual 1,024."""
+if TYPE_CHECKING:
+    import aiohttp
 
 
 @dataclass(frozen=True)
@@ -52,23 +54,42 @@ def sync_nodes(
     """The desired state at ``options.ref`` and each node's result, in the nodes' order."""
     desired = desired_state(root, env, options.ref)
     trust = _Anchors(root, desired)
-    workers = max(1, min(options.parallel, len(nodes)))
-
-    def one(node: Node) -> NodeResult:
-        return sync_node(root, node, desired, options, trust)
-
-    with ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
-        return desired, list(pool.map(one, nodes))
+    at_once = nodes_at_once(min(options.parallel, len(nodes)))
+    return desired, asyncio.run(_sync_all(root, nodes, desired, options, trust, at_once))
 
 
-def sync_node(
+def sync_node(root: Path, node: Node, desired: DesiredState, options: SyncOptions) -> NodeResult:
+    """One node (the agent's pass): the same reconcile, on an event loop of its own."""
+    anchors = _Anchors(root, desired)
+    return asyncio.run(_sync_all(root, [node], desired, options, anchors, 1))[0]
+
+
+async def _sync_all(
+    root: Path,
+    nodes: Sequence[Node],
+    desired: DesiredState,
+    options: SyncOptions,
+    trust: _Anchors,
+    at_once: int,
+) -> list[NodeResult]:
+    gate = asyncio.Semaphore(at_once)
+    async with session(at_once) as http:
+
+        async def one(node: Node) -> NodeResult:
+            async with gate:
+                return await _sync_one(root, node, desired, options, trust, http)
+
+        return list(await asyncio.gather(*(one(node) for node in nodes)))
+
+
+async def _sync_one(
     root: Path,
     node: Node,
     desired: DesiredState,
     options: SyncOptions,
-    trust: _Anchors | None = None,
+    anchors: _Anchors,
+    http: aiohttp.ClientSession,
 ) -> NodeResult:
-    anchors = trust or _Anchors(root, desired)
     try:
         anchors.check_commit(node)
         ctx = SyncContext(
@@ -82,7 +103,7 @@ def sync_node(
         )
     except NodeCallError as exc:
         return NodeResult(node.name, False, desired.commit, exc.reason, exc.message)
-    return reconcile(node, ctx)
+    return await reconcile(node, ctx, client_for(node, http))
 
 
 def _store(root: Path, node: Node, options: SyncOptions) -> Store:

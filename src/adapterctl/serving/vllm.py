@@ -5,25 +5,42 @@ plain-text body; errors are ``{"error": {"message", "type", "code"}}`` or, from 
 servers, the flat ``{"message", "type", "code"}``. Connection failures, timeouts, 429 and
 5xx are retried with exponential backoff, except vLLM's 500 for an adapter its worker
 refuses; other answers are final.
+
+The client is asynchronous (aiohttp, DESIGN §5a's choice for the gateway's upstream calls):
+a push sync drives every node from one event loop, so a thousand nodes' loads wait at once
+without a thread each, and a node's calls reuse one kept-alive connection. :func:`session`
+opens the connection pool all clients of one sync or status share.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
+import resource
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from http.client import HTTPException
+from typing import TYPE_CHECKING
 
 from adapterctl.errors import InputError
+
+if TYPE_CHECKING:
+    import aiohttp
 
 MAX_ANSWER = 4 * 1024 * 1024
 RETRIED = frozenset({408, 429, 500, 502, 503, 504})
 WORKER_REFUSAL = "Call to add_lora method failed: Worker failed with error"
 """vLLM 0.32 answers 500 when its worker refuses an adapter (a rank above --max-lora-rank,
 DoRA, bias, missing tensors): the same adapter is refused again, so it is not retried."""
+USER_AGENT = "adapterctl-sync"
+MAX_PARALLEL = 1024
+"""Nodes driven at once by default: a sync mostly waits (a GPU load takes seconds), and a
+node waiting holds no thread, so a thousand nodes converge in one wave. Each node in flight
+holds two descriptors (its lock and its connection): fewer run at once where the open-files
+limit would not allow as many (:func:`nodes_at_once`)."""
+DESCRIPTORS_PER_NODE = 2
+RESERVED_DESCRIPTORS = 64
+"""Left for everything else: the worker threads' files being copied, git, the trust files."""
 
 
 class NodeCallError(InputError):
@@ -44,72 +61,95 @@ class Card:
     parent: str | None
 
 
+def nodes_at_once(wanted: int) -> int:
+    """How many nodes may be in flight at once under the open-files limit (at least one)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return max(1, wanted)
+    room = (soft - RESERVED_DESCRIPTORS) // DESCRIPTORS_PER_NODE
+    return max(1, min(wanted, room))
+
+
+@asynccontextmanager
+async def session(connections: int) -> AsyncIterator[aiohttp.ClientSession]:
+    """One connection pool for many nodes: at most ``connections`` open at once, kept alive
+    between one node's calls; no cookies; proxies from the environment (``HTTP_PROXY``,
+    ``NO_PROXY``) honoured, as every HTTP client of this tool does."""
+    import aiohttp  # noqa: PLC0415 (commands that only name NodeCallError never pay for it)
+
+    connector = aiohttp.TCPConnector(limit=connections, limit_per_host=0)
+    jar = aiohttp.DummyCookieJar()
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    async with aiohttp.ClientSession(
+        connector=connector, cookie_jar=jar, headers=headers, trust_env=True
+    ) as pool:
+        yield pool
+
+
 @dataclass
 class VllmClient:
     endpoint: str
     """The API base URL, ending in /v1."""
+    http: aiohttp.ClientSession
     api_key: str | None = None
     timeout_s: float = 120.0
     retries: int = 3
     backoff_s: float = 0.5
-    sleep: Callable[[float], None] = time.sleep
     calls: list[str] = field(default_factory=list)
     """Every request made, as ``METHOD /path`` (for reports and tests)."""
 
-    def models(self) -> list[Card]:
-        data = self._call("GET", "/models", None, "models")
+    async def models(self) -> list[Card]:
+        data = await self._call("GET", "/models", None, "models")
         cards = data.get("data") if isinstance(data, dict) else None
         if not isinstance(cards, list):
             raise NodeCallError(f"{self.endpoint}/models: not a model list", "bad-answer")
         return [_card(item) for item in cards if isinstance(item, dict)]
 
-    def load(self, name: str, path: str) -> None:
+    async def load(self, name: str, path: str) -> None:
         body = {"lora_name": name, "lora_path": path, "load_inplace": False}
-        self._call("POST", "/load_lora_adapter", body, "load")
+        await self._call("POST", "/load_lora_adapter", body, "load")
 
-    def unload(self, name: str) -> None:
-        self._call("POST", "/unload_lora_adapter", {"lora_name": name}, "unload")
+    async def unload(self, name: str) -> None:
+        await self._call("POST", "/unload_lora_adapter", {"lora_name": name}, "unload")
 
-    def _call(self, method: str, path: str, body: object, what: str) -> object:
+    async def _call(self, method: str, path: str, body: object, what: str) -> object:
         attempt = 0
         while True:
             attempt += 1
             self.calls.append(f"{method} {path}")
             try:
-                return self._once(method, path, body)
+                return await self._once(method, path, body)
             except _Retryable as exc:
                 if attempt >= self.retries:
                     raise NodeCallError(
                         f"{what} failed after {attempt} attempts: {exc}", exc.reason, exc.status
                     ) from None
-                self.sleep(self.backoff_s * 2 ** (attempt - 1))
+                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
 
-    def _once(self, method: str, path: str, body: object) -> object:
-        request = urllib.request.Request(
-            self.endpoint + path,
-            data=None if body is None else json.dumps(body).encode(),
-            method=method,
-            headers=self._headers(body is not None),
-        )
+    async def _once(self, method: str, path: str, body: object) -> object:
+        import aiohttp  # noqa: PLC0415 (imported once a session exists)
+
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
-                raw = answer.read(MAX_ANSWER + 1)
-                kind = answer.headers.get_content_type()
-        except urllib.error.HTTPError as exc:
-            raise _http_error(exc) from None
-        except (TimeoutError, urllib.error.URLError, HTTPException, OSError) as exc:
-            raise _unreachable(exc, self.endpoint, self.timeout_s) from None
+            async with self.http.request(
+                method, self.endpoint + path, data=data, headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+            ) as answer:  # fmt: skip
+                raw = await answer.content.read(MAX_ANSWER + 1)
+                status, kind, phrase = answer.status, answer.content_type, answer.reason
+        except TimeoutError:
+            raise _Retryable(f"no answer within {self.timeout_s:g} s", "timeout") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise _unreachable(exc, self.endpoint) from None
+        if status >= 400:
+            raise _http_error(status, raw, phrase or "error")
         if kind != "application/json":
             return raw.decode("utf-8", "replace")
         return _json(raw)
-
-    def _headers(self, has_body: bool) -> dict[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": "adapterctl-sync"}
-        if has_body:
-            headers["Content-Type"] = "application/json"
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        return headers
 
 
 class _Retryable(Exception):
@@ -119,22 +159,22 @@ class _Retryable(Exception):
         self.status = status
 
 
-def _unreachable(exc: Exception, endpoint: str, timeout_s: float) -> _Retryable:
-    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, TimeoutError):
-        return _Retryable(f"no answer within {timeout_s:g} s", "timeout")
-    return _Retryable(f"cannot reach {endpoint} ({reason or type(exc).__name__})", "node-down")
+def _unreachable(exc: Exception, endpoint: str) -> _Retryable:
+    """``cannot reach URL ([Errno 111] Connect call failed …)``: the operating system's words
+    where the transport kept them."""
+    cause = getattr(exc, "os_error", None) or exc
+    return _Retryable(f"cannot reach {endpoint} ({cause or type(exc).__name__})", "node-down")
 
 
-def _http_error(exc: urllib.error.HTTPError) -> Exception:
-    message = _error_message(exc.read(MAX_ANSWER + 1)) or exc.reason
-    text = f"HTTP {exc.code}: {message}"
-    if exc.code == 500 and WORKER_REFUSAL in str(message):
-        return NodeCallError(text, "rejected", exc.code)  # the adapter, not the node: final
-    if exc.code in RETRIED:
-        reason = "timeout" if exc.code == 408 else "server-error"
-        return _Retryable(text, reason, exc.code)
-    return NodeCallError(text, "rejected", exc.code)
+def _http_error(status: int, raw: bytes, phrase: str) -> Exception:
+    message = _error_message(raw[:MAX_ANSWER]) or phrase
+    text = f"HTTP {status}: {message}"
+    if status == 500 and WORKER_REFUSAL in str(message):
+        return NodeCallError(text, "rejected", status)  # the adapter, not the node: final
+    if status in RETRIED:
+        reason = "timeout" if status == 408 else "server-error"
+        return _Retryable(text, reason, status)
+    return NodeCallError(text, "rejected", status)
 
 
 def _error_message(raw: bytes) -> str | None:
