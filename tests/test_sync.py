@@ -73,6 +73,33 @@ def test_sync_converges_then_only_looks(setup: Setup, capsys: pytest.CaptureFixt
     assert setup.faults.requests == ["GET /v1/models"]
 
 
+def test_a_sync_that_changes_nothing_rewrites_only_the_record_s_time_in_place(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same file (inode) with a new time and nothing else new; a sync that changes
+    something writes a new record whole (a new file renamed over the old one)."""
+    sync(capsys, setup)
+    record = setup.cache / "last-sync.json"
+    first = json.loads(record.read_text())
+    record.write_text(record.read_text().replace(first["finished"], "2000-01-01T00:00:00Z"))
+    inode = record.stat().st_ino
+    sync(capsys, setup)
+    second = json.loads(record.read_text())
+    assert record.stat().st_ino == inode
+    assert second["finished"] != "2000-01-01T00:00:00Z"
+    assert {**second, "finished": None} == {**first, "finished": None}
+    setup.route(
+        "    - {version: 1.1.0, weight: 100}\n  sql",
+        "    - {version: 1.1.0, weight: 90}\n    - {version: 1.2.0, weight: 10}\n  sql",
+        "Canary support-bot 1.2.0",
+    )
+    sync(capsys, setup)
+    third = json.loads(record.read_text())
+    assert record.stat().st_ino != inode
+    assert (third["commit"], third["ok"]) == (setup.git("rev-parse", "HEAD"), True)
+    assert "support-bot@1.2.0" in third["loaded"]
+
+
 def test_canary_finish_rollback_cycle(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
     """Promotion → sync → both served during canary → finish → old unloaded but cached →
     rollback (git revert) → sync restores it from the cache."""

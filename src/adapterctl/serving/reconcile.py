@@ -237,4 +237,4 @@ def _record(node: Node, desired: DesiredState, result: NodeResult) -> None:
     )
     # A full disk must not turn a finished sync into a crash; status then says "unknown".
     with contextlib.suppress(OSError):
-        write_record(node.cache_dir, record)
+        write_record(node.cache_dir, record, previous)

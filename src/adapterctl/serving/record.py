@@ -1,9 +1,19 @@
-"""The node's record of its last sync (``<cache>/last-sync.json``), for ``status``."""
+"""The node's record of its last sync (``<cache>/last-sync.json``), for ``status``.
+
+A record that says something new is written whole through a temporary file and a rename.
+One that differs from the last only in its time (a converged node checked again, every pass
+of an agent) is overwritten where it stands: the same number of bytes in one write, where
+only the time's digits differ, so a reader (or the disk after a crash) always holds a whole
+document; and the node's disk is not made to flush on every pass, as a rename over the old
+file does on ext4 (its ``auto_da_alloc`` writes the new file back at once).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import os
+import stat
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from adapterctl.fsutil import TooLarge, read_capped, write_atomic
@@ -26,9 +36,31 @@ class SyncRecord:
     last_success_commit: str | None
 
 
-def write_record(cache_dir: Path, record: SyncRecord) -> None:
+def write_record(cache_dir: Path, record: SyncRecord, previous: SyncRecord | None = None) -> None:
+    """Write ``record``; ``previous`` is the record read before the sync, if any."""
     document = {"format": FORMAT, **asdict(record)}
-    write_atomic(cache_dir / RECORD_FILE, json.dumps(document, indent=2) + "\n")
+    text = json.dumps(document, indent=2) + "\n"
+    path = cache_dir / RECORD_FILE
+    only_time = previous is not None and replace(previous, finished=record.finished) == record
+    if not (only_time and _overwrite(path, text.encode())):
+        write_atomic(path, text)
+
+
+def _overwrite(path: Path, data: bytes) -> bool:
+    """Overwrite a regular file of exactly ``len(data)`` bytes in place; False otherwise."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != len(data):
+            return False
+        return os.pwrite(fd, data, 0) == len(data)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def read_record(cache_dir: Path) -> SyncRecord | None:
