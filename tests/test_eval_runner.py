@@ -251,7 +251,9 @@ def test_candidate_and_baseline_requests_alternate(stub: Stub) -> None:
 
 
 def test_prompt_and_chat_cases_use_their_endpoints(stub: Stub) -> None:
-    run(_plan(stub.url, repeats=1, revisions=(CAND,), default_max_tokens=33, temperature=0.0))
+    # one in flight: the order of arrival is the order of dispatch (with more, it is a race)
+    changes: dict[str, Any] = {"default_max_tokens": 33, "temperature": 0.0, "concurrency": 1}
+    run(_plan(stub.url, repeats=1, revisions=(CAND,), **changes))
     (chat_endpoint, chat), (prompt_endpoint, prompt) = stub.arrivals
     assert (chat_endpoint, prompt_endpoint) == ("chat", "completions")
     assert chat["messages"] == [
@@ -270,7 +272,7 @@ def test_a_seed_varies_with_the_repeat_not_the_revision(stub: Stub) -> None:
 
 def test_extra_body_reaches_the_node_but_cannot_override_the_plan(stub: Stub) -> None:
     extra = {"top_k": 1, "repetition_penalty": 1.1, "model": "other", "max_tokens": 999}
-    run(_plan(stub.url, repeats=1, extra_body=extra))
+    run(_plan(stub.url, repeats=1, concurrency=1, extra_body=extra))  # the candidate's first
     window = next(body for endpoint, body in stub.arrivals if endpoint == "chat")
     legacy = next(body for endpoint, body in stub.arrivals if endpoint == "completions")
     assert (window["top_k"], window["repetition_penalty"]) == (1, 1.1)
