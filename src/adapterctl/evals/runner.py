@@ -12,9 +12,10 @@ Requests go out through aiohttp directly (one session, as vLLM's own serving ben
 does), not the openai SDK: even its generic ``post`` on its aiohttp transport built request
 options, deep-copied them and built httpx2 header and URL models before aiohttp did the
 work, and at 32 requests in flight that CPU was the wait. ``bench/eval.py`` (500 cases, a
-stub answering in 50 ms, 32 in flight, two cores): 1.29–1.55× the ideal and 0.73–0.91 ms of
-runner CPU per request through the SDK; 1.11–1.15× and 0.20–0.23 ms through aiohttp. The
-client (:mod:`adapterctl.evals.client`) keeps the SDK's retry policy and error words.
+stub answering in 50 ms, 32 in flight, two cores, six runs each): 1.29–1.55× the ideal and
+0.73–1.12 ms of runner CPU per request through the SDK; 1.11–1.17× (1.29× once, at load 7)
+and 0.20–0.32 ms through aiohttp. The client (:mod:`adapterctl.evals.client`) keeps the
+SDK's retry policy and error words.
 """
 
 from __future__ import annotations
