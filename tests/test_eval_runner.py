@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
+import re
 import socket
 import threading
 import time
@@ -53,8 +55,12 @@ class Stub:
     failures: dict[str, int] = field(default_factory=dict)
     """Per model: how many of its next requests get a 500."""
     retry_after_ms: int = 1
+    script: dict[str, list[tuple[int, dict[str, str], str]]] = field(default_factory=dict)
+    """Per model: (status, headers, error message) to answer its next requests with, in turn."""
     malformed: dict[str, str] = field(default_factory=dict)
     """Per model: a 200 body to send instead of a completion."""
+    listing: str | None = None
+    """A ``/v1/models`` body to send instead of the list of ``models``."""
     key: str | None = None
     arrivals: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """(endpoint, request body), in arrival order."""
@@ -69,6 +75,9 @@ class Stub:
         self.arrivals.append((endpoint, body))
         self.arrived_at.append(time.perf_counter())
         model = str(body["model"])
+        if self.script.get(model):
+            status, headers, said = self.script[model].pop(0)
+            return JSONResponse(_error(said, status), status_code=status, headers=headers)
         if self.failures.get(model, 0) > 0:
             self.failures[model] -= 1
             headers = {"retry-after-ms": str(self.retry_after_ms)}
@@ -124,11 +133,13 @@ def stub_app(current: Callable[[], Stub]) -> FastAPI:
         return await call_next(request)
 
     @app.get("/v1/models")
-    async def models() -> dict[str, Any]:
+    async def models() -> Response:
+        if current().listing is not None:
+            return Response(current().listing, media_type="application/json")
         cards = [
             {"id": m, "object": "model", "created": 0, "owned_by": "stub"} for m in current().models
         ]
-        return {"object": "list", "data": cards}
+        return JSONResponse({"object": "list", "data": cards})
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
@@ -251,7 +262,9 @@ def test_candidate_and_baseline_requests_alternate(stub: Stub) -> None:
 
 
 def test_prompt_and_chat_cases_use_their_endpoints(stub: Stub) -> None:
-    run(_plan(stub.url, repeats=1, revisions=(CAND,), default_max_tokens=33, temperature=0.0))
+    # one in flight: the order of arrival is the order of dispatch (with more, it is a race)
+    changes: dict[str, Any] = {"default_max_tokens": 33, "temperature": 0.0, "concurrency": 1}
+    run(_plan(stub.url, repeats=1, revisions=(CAND,), **changes))
     (chat_endpoint, chat), (prompt_endpoint, prompt) = stub.arrivals
     assert (chat_endpoint, prompt_endpoint) == ("chat", "completions")
     assert chat["messages"] == [
@@ -270,7 +283,7 @@ def test_a_seed_varies_with_the_repeat_not_the_revision(stub: Stub) -> None:
 
 def test_extra_body_reaches_the_node_but_cannot_override_the_plan(stub: Stub) -> None:
     extra = {"top_k": 1, "repetition_penalty": 1.1, "model": "other", "max_tokens": 999}
-    run(_plan(stub.url, repeats=1, extra_body=extra))
+    run(_plan(stub.url, repeats=1, concurrency=1, extra_body=extra))  # the candidate's first
     window = next(body for endpoint, body in stub.arrivals if endpoint == "chat")
     legacy = next(body for endpoint, body in stub.arrivals if endpoint == "completions")
     assert (window["top_k"], window["repetition_penalty"]) == (1, 1.1)
@@ -326,6 +339,118 @@ def test_a_timeout_fails_the_case(stub: Stub) -> None:
     ]
     assert results[1].answer.error == "APITimeoutError: Request timed out."
     assert results[1].answer.latency_ms >= 2000
+
+
+def test_a_429_is_retried_after_the_wait_the_node_asks_for(stub: Stub) -> None:
+    stub.script = {CAND: [(429, {"retry-after": "1"}, "Rate limit reached")]}
+    results = run(_plan(stub.url, repeats=1, revisions=(CAND,), concurrency=1))
+    assert [(r.passed, r.answer.error) for r in results] == [(True, None), (True, None)]
+    assert len(stub.arrivals) == 3  # the 429, its retry, the other case
+    # without the header the first retry would wait at most 0.5 s
+    assert stub.arrived_at[1] - stub.arrived_at[0] > 0.9
+
+
+def test_a_500_the_node_says_not_to_retry_is_not_retried(stub: Stub) -> None:
+    stub.script = {BASE: [(500, {"x-should-retry": "false"}, "boom")]}
+    results = run(_plan(stub.url, repeats=1, revisions=(BASE,), concurrency=1, retries=2))
+    assert len(stub.arrivals) == 2  # one try per case
+    assert [r.answer.error for r in results] == [
+        "InternalServerError: Error code: 500 - boom",
+        None,
+    ]
+
+
+def test_a_404_is_not_retried_and_named_as_the_sdk_names_it(stub: Stub) -> None:
+    said = f"The model `{CAND}` does not exist."
+    stub.script = {CAND: [(404, {}, said)]}
+    results = run(_plan(stub.url, repeats=1, revisions=(CAND,), concurrency=1, retries=2))
+    assert len(stub.arrivals) == 2
+    assert [(r.passed, r.answer.error) for r in results] == [
+        (False, f"NotFoundError: Error code: 404 - {said}"),
+        (True, None),
+    ]
+
+
+@pytest.mark.parametrize(("key", "sent"), [(None, "Bearer EMPTY"), ("secret", "Bearer secret")])
+def test_every_request_carries_the_plans_key(
+    stub: Stub, monkeypatch: pytest.MonkeyPatch, key: str | None, sent: str
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-the-developers-own")  # never sent
+    run(_plan(stub.url, repeats=1, api_key=key))
+    assert stub.authorizations == [sent] * 5  # /v1/models, then 2 cases × 2 revisions
+
+
+@dataclass
+class DroppingNode:
+    """Lists the models on ``/v1/models``, then closes every connection it is sent a POST
+    on, once the request is read and before answering it."""
+
+    url: str
+    posts: list[str] = field(default_factory=list)
+    """The paths POSTed to, in arrival order."""
+
+    async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        listing = json.dumps({"object": "list", "data": [{"id": CAND}]}).encode()
+        try:
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+                length = re.search(r"(?i)content-length: *(\d+)", head)
+                await reader.readexactly(int(length.group(1)) if length else 0)
+                method, path, _ = head.split(" ", 2)
+                if method == "POST":
+                    self.posts.append(path)
+                    break
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n")
+                writer.write(b"content-length: %d\r\n\r\n%s" % (len(listing), listing))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+
+@pytest.fixture
+def dropping_node() -> Iterator[DroppingNode]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    node = DroppingNode(f"http://127.0.0.1:{listener.getsockname()[1]}/v1")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    serving = asyncio.start_server(node.connection, sock=listener)
+    server = asyncio.run_coroutine_threadsafe(serving, loop).result(SAFETY_S)
+    yield node
+
+    async def close() -> None:
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run_coroutine_threadsafe(close(), loop).result(SAFETY_S)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(SAFETY_S)
+    loop.close()
+
+
+def test_a_dropped_connection_is_retried_then_fails_the_case(dropping_node: DroppingNode) -> None:
+    results = run(_plan(dropping_node.url, repeats=1, revisions=(CAND,), retries=1))
+    assert sorted(dropping_node.posts) == ["/v1/chat/completions"] * 2 + ["/v1/completions"] * 2
+    for result in results:
+        assert (result.passed, result.answer.error) == (
+            False,
+            "APIConnectionError: Connection error.",
+        )
+        assert result.answer.latency_ms >= 375  # until giving up: the back-off (0.5 s less 25 %)
+
+
+@pytest.mark.parametrize(
+    "listing", ["<html>busy</html>", '{"data": 5}', '{"data": [{"object": "model"}]}', "[]"]
+)
+def test_a_node_that_does_not_list_models_like_openai(stub: Stub, listing: str) -> None:
+    stub.listing = listing
+    with pytest.raises(EvalError) as caught:
+        run(_plan(stub.url))
+    assert caught.value.message == (
+        f"the node at {stub.url} does not answer like an OpenAI server:"
+        " its /models answer is not a list of models"
+    )
+    assert stub.arrivals == []
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,16 @@
 """What every command that talks to a serving node checks first: that it answers and serves
-the models the run needs; and how a failed connection is described."""
+the models the run needs; and how a failed connection is described.
+
+The wording lives here once, whatever client asked: :func:`check_node` for the openai SDK's
+client (the pressure replay), and the pieces it is built from (:func:`unreachable`,
+:func:`refused`, :func:`not_openai`, :func:`require_served`, :func:`reason`) for the golden
+runner's own aiohttp client (``evals/client.py``).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from adapterctl.errors import InputError
@@ -16,35 +22,43 @@ if TYPE_CHECKING:
 NO_KEY = "EMPTY"
 """Sent when the node needs no key (vLLM's convention); never the user's ``OPENAI_API_KEY``."""
 ENDPOINT_HINT = "is it running? --endpoint takes the base URL, e.g. http://host:8000/v1"
+KEY_HINT = "check --api-key (or ADAPTERCTL_API_KEY)"
+LOAD_HINT = "load the revision on the node first (POST /v1/load_lora_adapter)"
 
 
 class NodeError(InputError):
     """The run cannot start: the node is unreachable or does not serve a model."""
 
 
-async def check_node(
-    client: AsyncOpenAI,
+def unreachable(url: str, why: str, *, error: type[NodeError] = NodeError) -> NodeError:
+    """The node did not answer at all; ``why`` as :func:`reason` gives it."""
+    return error(f"cannot reach the node at {url}: {why}", hint=ENDPOINT_HINT)
+
+
+def refused(url: str, status: int, said: str, *, error: type[NodeError] = NodeError) -> NodeError:
+    """The node answered ``/v1/models`` with an error status; ``said`` is the client's
+    ``Error code: N - message``."""
+    key = status in (401, 403)
+    return error(
+        f"the node at {url} refused to list its models: {said}",
+        hint=KEY_HINT if key else None,
+    )
+
+
+def not_openai(url: str, detail: str, *, error: type[NodeError] = NodeError) -> NodeError:
+    """The node answered ``/v1/models``, but not with a model list."""
+    return error(f"the node at {url} does not answer like an OpenAI server: {detail}")
+
+
+def require_served(
     url: str,
+    served: Collection[str],
     models: Sequence[str],
     *,
     error: type[NodeError] = NodeError,
-    missing_hint: str = "load the revision on the node first (POST /v1/load_lora_adapter)",
+    missing_hint: str = LOAD_HINT,
 ) -> None:
-    """Raise ``error`` unless the node answers ``/v1/models`` and lists every one of ``models``."""
-    import openai  # noqa: PLC0415 (this module is imported by commands that never call it)
-
-    try:
-        served = {model.id async for model in client.models.list()}
-    except openai.APIConnectionError as exc:
-        raise error(f"cannot reach the node at {url}: {cause(exc)}", hint=ENDPOINT_HINT) from None
-    except openai.APIStatusError as exc:
-        key = exc.status_code in (401, 403)
-        raise error(
-            f"the node at {url} refused to list its models: {exc.message}",
-            hint="check --api-key (or ADAPTERCTL_API_KEY)" if key else None,
-        ) from None
-    except openai.APIError as exc:
-        raise error(f"the node at {url} does not answer like an OpenAI server: {exc}") from None
+    """Raise ``error`` unless ``served`` (what the node listed) holds every one of ``models``."""
     missing = [model for model in models if model not in served]
     if missing:
         serves = ", ".join(sorted(served)) or "no models"
@@ -54,12 +68,42 @@ async def check_node(
         )
 
 
+async def check_node(
+    client: AsyncOpenAI,
+    url: str,
+    models: Sequence[str],
+    *,
+    error: type[NodeError] = NodeError,
+    missing_hint: str = LOAD_HINT,
+) -> None:
+    """Raise ``error`` unless the node answers ``/v1/models`` and lists every one of ``models``."""
+    import openai  # noqa: PLC0415 (this module is imported by commands that never call it)
+
+    try:
+        served = {model.id async for model in client.models.list()}
+    except openai.APIConnectionError as exc:
+        raise unreachable(url, cause(exc), error=error) from None
+    except openai.APIStatusError as exc:
+        raise refused(url, exc.status_code, exc.message, error=error) from None
+    except openai.APIError as exc:
+        raise not_openai(url, str(exc), error=error) from None
+    require_served(url, served, models, error=error, missing_hint=missing_hint)
+
+
 def cause(exc: openai.APIConnectionError) -> str:
     """The underlying reason of a connection error, without the client's generic wording: the
     operating system's words where the transport kept them ("connection refused")."""
-    reason: BaseException | None = exc.__cause__
-    while reason is not None:
-        if isinstance(reason, OSError) and reason.errno is not None:
-            return os.strerror(reason.errno).lower()
-        reason = getattr(reason, "os_error", None) or reason.__cause__
-    return (str(exc.__cause__ or "") or exc.message).rstrip(".")
+    return reason(exc.__cause__, exc.message)
+
+
+def reason(failure: BaseException | None, fallback: str) -> str:
+    """Why a connection failed: the operating system's words for the first error number in
+    ``failure``'s chain (an :class:`OSError`, or a transport error keeping one as
+    ``os_error``, as aiohttp's do), else ``failure``'s own words, else ``fallback``; without a
+    final full stop."""
+    found = failure
+    while found is not None:
+        if isinstance(found, OSError) and found.errno is not None:
+            return os.strerror(found.errno).lower()
+        found = getattr(found, "os_error", None) or found.__cause__
+    return (str(failure or "") or fallback).rstrip(".")

@@ -1,16 +1,21 @@
 """Running golden suites against a serving node: every case × revision × repeat.
 
-One async openai client and a bounded pool of workers. The revisions are interleaved: for
-each repeat and case, the candidate's request is dispatched right next to the baseline's,
-so drift on the node (load, thermal throttling, a neighbour's burst) affects both alike.
+One HTTP client for the node (:mod:`adapterctl.evals.client`) and a bounded pool of workers.
+The revisions are interleaved: for each repeat and case, the candidate's request is
+dispatched right next to the baseline's, so drift on the node (load, thermal throttling, a
+neighbour's burst) affects both alike.
 The node is checked first (``/v1/models`` must list every revision); after that a failed
 request (past the client's bounded retries) becomes an :class:`Answer` with an error, which
 fails the case — it never passes.
 
-Requests go through the client's documented generic ``post`` (its way to send any body,
-with the same auth, timeouts and retries) and the answer's JSON is read directly: the
-typed ``create`` transforms every parameter and builds pydantic models, about 0.6 ms of
-CPU per request, which at 32 requests in flight was most of the runner's overhead.
+Requests go out through aiohttp directly (one session, as vLLM's own serving benchmark
+does), not the openai SDK: even its generic ``post`` on its aiohttp transport built request
+options, deep-copied them and built httpx2 header and URL models before aiohttp did the
+work, and at 32 requests in flight that CPU was the wait. ``bench/eval.py`` (500 cases, a
+stub answering in 50 ms, 32 in flight, two cores, six runs each): 1.29–1.55× the ideal and
+0.73–1.12 ms of runner CPU per request through the SDK; 1.11–1.17× (1.29× once, at load 7)
+and 0.20–0.32 ms through aiohttp. The client (:mod:`adapterctl.evals.client`) keeps the
+SDK's retry policy and error words.
 """
 
 from __future__ import annotations
@@ -18,26 +23,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx2
-import openai
-from openai import AsyncOpenAI, DefaultAioHttpClient
 from rich.console import Console
 from rich.progress import Progress
 
-from adapterctl import nodeclient
 from adapterctl.errors import UsageError
 from adapterctl.evals.assertions import case_outcome, evaluate
+from adapterctl.evals.client import NodeClient, Reply, RequestError
 from adapterctl.evals.results import Answer, CaseResult
 from adapterctl.evals.templating import render
 from adapterctl.model.golden import Case, GoldenSuite, Message
-from adapterctl.nodeclient import NO_KEY, NodeError
+from adapterctl.nodeclient import NodeError
 from adapterctl.report.progress import counting_bar
 
 OnResult = Callable[[CaseResult], None]
@@ -130,15 +132,14 @@ async def run_plan(plan: EvalPlan, progress: OnResult | None = None) -> list[Cas
     has answered, nothing else raises for a request. Results are sorted by suite and case
     (plan and file order), revision (plan order) and repeat.
     """
-    async with AsyncOpenAI(
-        base_url=plan.base_url,
-        api_key=plan.api_key or NO_KEY,
-        timeout=plan.timeout_s,
-        max_retries=plan.retries,
-        # the SDK's aiohttp transport: a third of httpx's CPU per request (bench/eval.py)
-        http_client=DefaultAioHttpClient(timeout=plan.timeout_s),
+    async with NodeClient(
+        plan.base_url,
+        api_key=plan.api_key,
+        concurrency=plan.concurrency,
+        timeout_s=plan.timeout_s,
+        retries=plan.retries,
     ) as client:
-        await check_node(client, plan)
+        await client.check(plan.revisions, error=EvalError)
         jobs = schedule(plan)
         pending = iter(jobs)
         done: list[tuple[tuple[int, int, int, int], CaseResult]] = []
@@ -156,12 +157,7 @@ async def run_plan(plan: EvalPlan, progress: OnResult | None = None) -> list[Cas
     return [result for _, result in sorted(done, key=lambda item: item[0])]
 
 
-async def check_node(client: AsyncOpenAI, plan: EvalPlan) -> None:
-    """Raise :class:`EvalError` unless the node answers and lists every revision."""
-    await nodeclient.check_node(client, plan.base_url, plan.revisions, error=EvalError)
-
-
-async def judge(client: AsyncOpenAI, plan: EvalPlan, job: Job) -> CaseResult:
+async def judge(client: NodeClient, plan: EvalPlan, job: Job) -> CaseResult:
     """Ask ``job``'s question and check the answer against the case's assertions."""
     answer = await ask(client, plan, job)
     assertions = evaluate(job.case, answer, root=plan.root)
@@ -178,7 +174,7 @@ async def judge(client: AsyncOpenAI, plan: EvalPlan, job: Job) -> CaseResult:
     )
 
 
-async def ask(client: AsyncOpenAI, plan: EvalPlan, job: Job) -> Answer:
+async def ask(client: NodeClient, plan: EvalPlan, job: Job) -> Answer:
     """The node's answer; a request that failed past the retries gives an error answer.
 
     ``latency_ms`` of an answer is the time of the attempt that answered (the client's
@@ -189,18 +185,20 @@ async def ask(client: AsyncOpenAI, plan: EvalPlan, job: Job) -> Answer:
         if job.case.messages is not None:
             return await _chat(client, plan, job, job.case.messages)
         return await _complete(client, plan, job, job.case.prompt or "")
-    except (openai.APIError, NoChoiceError) as exc:
-        latency = (time.perf_counter() - started) * 1000
-        return Answer("", None, latency, error=f"{type(exc).__name__}: {exc}")
+    except RequestError as exc:
+        error = exc.summary
+    except NoChoiceError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return Answer("", None, (time.perf_counter() - started) * 1000, error=error)
 
 
 async def _chat(
-    client: AsyncOpenAI, plan: EvalPlan, job: Job, messages: tuple[Message, ...]
+    client: NodeClient, plan: EvalPlan, job: Job, messages: tuple[Message, ...]
 ) -> Answer:
     variables = _variables(job)
     body = _body(plan, job)
     body["messages"] = [{"role": m.role, "content": render(m.content, variables)} for m in messages]
-    response = await client.post("/chat/completions", body=body, cast_to=httpx2.Response)
+    response = await client.post("/chat/completions", body)
     choice = _first_choice(response)
     message = choice.get("message")
     if not isinstance(message, dict):
@@ -208,10 +206,10 @@ async def _chat(
     return _answer(response, choice, message.get("content"))
 
 
-async def _complete(client: AsyncOpenAI, plan: EvalPlan, job: Job, prompt: str) -> Answer:
+async def _complete(client: NodeClient, plan: EvalPlan, job: Job, prompt: str) -> Answer:
     body = _body(plan, job)
     body["prompt"] = render(prompt, _variables(job))
-    response = await client.post("/completions", body=body, cast_to=httpx2.Response)
+    response = await client.post("/completions", body)
     choice = _first_choice(response)
     text = choice.get("text")
     if text is None:
@@ -231,9 +229,9 @@ def _body(plan: EvalPlan, job: Job) -> dict[str, object]:
     return body
 
 
-def _first_choice(response: httpx2.Response) -> dict[str, Any]:
+def _first_choice(response: Reply) -> dict[str, Any]:
     try:
-        document = response.json()
+        document = json.loads(response.body)
     except ValueError:
         raise NoChoiceError("the node answered with a body that is not JSON") from None
     choices = document.get("choices") if isinstance(document, dict) else None
@@ -242,16 +240,12 @@ def _first_choice(response: httpx2.Response) -> dict[str, Any]:
     return choices[0]
 
 
-def _answer(response: httpx2.Response, choice: dict[str, Any], content: object) -> Answer:
+def _answer(response: Reply, choice: dict[str, Any], content: object) -> Answer:
     if content is not None and not isinstance(content, str):
         raise NoChoiceError("the node answered with content that is not text")
     finish = choice.get("finish_reason")
     finish_reason = finish if isinstance(finish, str) else None
-    return Answer(content or "", finish_reason, _ms(response.elapsed))
-
-
-def _ms(elapsed: timedelta) -> float:
-    return elapsed.total_seconds() * 1000
+    return Answer(content or "", finish_reason, response.latency_ms)
 
 
 def _variables(job: Job) -> dict[str, str]:
