@@ -11,13 +11,13 @@ import pytest
 
 from adapterctl.evals.client import (
     MAX_RETRY_AFTER_DELAY,
-    env_proxy,
     model_ids,
     retry_after,
     retry_delay,
     should_retry,
     status_error,
 )
+from adapterctl.nodeclient import env_proxy
 
 
 @pytest.mark.parametrize(

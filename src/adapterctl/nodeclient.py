@@ -10,6 +10,8 @@ runner's own aiohttp client (``evals/client.py``).
 from __future__ import annotations
 
 import os
+import urllib.parse
+import urllib.request
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
@@ -107,3 +109,15 @@ def reason(failure: BaseException | None, fallback: str) -> str:
             return os.strerror(found.errno).lower()
         found = getattr(found, "os_error", None) or found.__cause__
     return (str(failure or "") or fallback).rstrip(".")
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTP_PROXY``, ``HTTPS_PROXY``,
+    ``ALL_PROXY``, less ``NO_PROXY``), as the openai SDK and urllib honour it; looked up once
+    per node and run by the aiohttp clients (the golden runner's, the sync's), whose own
+    ``trust_env`` would look it up, and read ``~/.netrc``, in a thread for every request."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname is None or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all")

@@ -20,8 +20,6 @@ import json
 import math
 import random
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -113,7 +111,7 @@ class NodeClient:
             headers=self._headers,
             timeout=self._timeout,
         )
-        self._proxy = env_proxy(self._root)
+        self._proxy = nodeclient.env_proxy(self._root)
         return self
 
     async def __aexit__(
@@ -240,17 +238,6 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
         return None if parsed is None else float(email.utils.mktime_tz(parsed) - time.time())
     except (TypeError, ValueError, OverflowError, OSError):
         return None
-
-
-def env_proxy(url: str) -> str | None:
-    """The proxy the environment names for ``url`` (``HTTP_PROXY``, ``HTTPS_PROXY``,
-    ``ALL_PROXY``, less ``NO_PROXY``), which the SDK's client honoured; looked up once per
-    run (aiohttp's ``trust_env`` looks it up, and reads ``~/.netrc``, in a thread per request)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.hostname is None or urllib.request.proxy_bypass(parts.hostname):
-        return None
-    proxies = urllib.request.getproxies()
-    return proxies.get(parts.scheme) or proxies.get("all")
 
 
 def model_ids(body: bytes) -> set[str] | None:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adapterctl.nodeclient import env_proxy
 from adapterctl.serving.basecheck import check_base
 from adapterctl.serving.cache import Verification, ensure_cached
 from adapterctl.serving.desired import DesiredRevision, DesiredState
@@ -96,7 +97,13 @@ class _Run:
 def client_for(node: Node, http: aiohttp.ClientSession) -> VllmClient:
     settings = node.config.sync
     return VllmClient(
-        node.endpoint, http, node.api_key, settings.timeout_s, settings.retries, settings.backoff_s
+        node.endpoint,
+        http,
+        node.api_key,
+        settings.timeout_s,
+        settings.retries,
+        settings.backoff_s,
+        proxy=env_proxy(node.endpoint),
     )
 
 

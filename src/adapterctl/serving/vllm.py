@@ -73,16 +73,14 @@ def nodes_at_once(wanted: int) -> int:
 @asynccontextmanager
 async def session(connections: int) -> AsyncIterator[aiohttp.ClientSession]:
     """One connection pool for many nodes: at most ``connections`` open at once, kept alive
-    between one node's calls; no cookies; proxies from the environment (``HTTP_PROXY``,
-    ``NO_PROXY``) honoured, as every HTTP client of this tool does."""
+    between one node's calls; no cookies. Each client names its node's proxy
+    (:func:`~adapterctl.nodeclient.env_proxy`)."""
     import aiohttp  # noqa: PLC0415 (commands that only name NodeCallError never pay for it)
 
     connector = aiohttp.TCPConnector(limit=connections, limit_per_host=0)
     jar = aiohttp.DummyCookieJar()
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-    async with aiohttp.ClientSession(
-        connector=connector, cookie_jar=jar, headers=headers, trust_env=True
-    ) as pool:
+    async with aiohttp.ClientSession(connector=connector, cookie_jar=jar, headers=headers) as pool:
         yield pool
 
 
@@ -95,6 +93,8 @@ class VllmClient:
     timeout_s: float = 120.0
     retries: int = 3
     backoff_s: float = 0.5
+    proxy: str | None = None
+    """The proxy the environment names for the endpoint (``HTTP_PROXY``, less ``NO_PROXY``)."""
     calls: list[str] = field(default_factory=list)
     """Every request made, as ``METHOD /path`` (for reports and tests)."""
 
@@ -136,7 +136,7 @@ class VllmClient:
             headers["Content-Type"] = "application/json"
         try:
             async with self.http.request(
-                method, self.endpoint + path, data=data, headers=headers,
+                method, self.endpoint + path, data=data, headers=headers, proxy=self.proxy,
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s),
             ) as answer:  # fmt: skip
                 raw = await answer.content.read(MAX_ANSWER + 1)
