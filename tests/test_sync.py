@@ -244,10 +244,23 @@ def test_models_that_lie_about_the_root(setup: Setup, capsys: pytest.CaptureFixt
     assert sync(capsys, setup)[0] == 0
 
 
+def test_what_a_killed_sync_left_half_fetched_is_cleared_and_fetched_again(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    staging = setup.cache / ".staging"
+    half = staging / "sha256" / Path(setup.path("support-bot@1.1.0")).name
+    half.mkdir(parents=True)
+    (half / "adapter_config.json").write_text("{}")  # a partial copy: one file, not its bytes
+    (staging / "bundle.sigstore.json").write_text("{}")
+    assert sync(capsys, setup)[0] == 0
+    assert setup.node.engine.loras()["support-bot@1.1.0"] == setup.path("support-bot@1.1.0")
+    assert [p.name for p in staging.rglob("*")] == ["sha256"]
+
+
 def test_disk_full_in_the_cache(
     setup: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full(revision: object, store: object, staging: Path) -> Path:
+    def full(revision: object, store: object, folder: Path) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(cache_module, "_fetch", full)
@@ -258,7 +271,7 @@ def test_disk_full_in_the_cache(
         "(No space left on device); not loaded",
     )
     assert setup.node.engine.loras() == {}
-    assert list((setup.cache / ".staging").iterdir()) == []
+    assert [p.name for p in (setup.cache / ".staging").rglob("*")] == ["sha256"]  # none half-done
 
 
 def test_tampered_artifact_is_refused_and_the_previous_keeps_serving(
@@ -403,7 +416,7 @@ def test_agent_sigterm_finishes_the_step_in_flight(setup: Setup) -> None:
         "(every step done is whole; the next sync goes on)\n"
     )
     assert set(setup.node.engine.loras()) == {"support-bot@1.1.0"}
-    assert list((setup.cache / ".staging").iterdir()) == []
+    assert [p.name for p in (setup.cache / ".staging").rglob("*")] == ["sha256"]  # none half-done
 
 
 def _stderr_line(process: subprocess.Popen[str]) -> str:

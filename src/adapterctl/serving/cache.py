@@ -1,10 +1,14 @@
 """The node's adapter cache: artifacts fetched from the store, verified, then renamed into
 ``<cache>/sha256/<hex>`` — so a path the server loads from is always complete and checked.
 
-An artifact is first copied into ``<cache>/.staging/<random>/``; every file's digest is
-compared with the manifest merged at the synced commit (the exact set of files, too), and,
-where the node holds trust anchors, the signature bundle merged with it is verified by
-model-signing. Only then is it renamed into place. Anything else is removed.
+An artifact is first fetched into ``<cache>/.staging/sha256/<hex>`` (the store writes it
+whole or not at all); every file's digest is compared with the manifest merged at the
+synced commit (the exact set of files, too), and, where the node holds trust anchors, the
+signature bundle merged with it is verified by model-signing. Only then is it renamed into
+place. Anything else is removed. One node fetches one artifact at a time (its sync holds
+the node's lock and loads one revision after another), so ``.staging`` needs no folder of
+its own per fetch: on this kind of disk each folder made and removed costs as much as
+hashing a small adapter.
 
 The cache is a disk anyone with access to the node can change, so a cached copy is hashed
 again against the manifest every time it is about to be loaded (DESIGN §4.3). A copy that
@@ -15,10 +19,10 @@ verified copy) and nothing is loaded from it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import shutil
 import stat
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +38,9 @@ from adapterctl.signing.verify import Target, Verifier
 from adapterctl.store.base import Store, StoreError
 from adapterctl.store.digests import sha256_file
 from adapterctl.store.filestore import FileStore
+
+STAGING = ".staging"
+"""``<cache>/.staging/``: where an artifact is fetched and checked before it is renamed in."""
 
 
 class Verified:
@@ -80,14 +87,12 @@ def ensure_cached(
     if target.is_dir():
         _check_cached(revision, target, cache_dir)
         return target
-    staging_root = cache_dir / ".staging"
+    staging = cache_dir / STAGING
+    fetched = adapter_path(staging, revision.digest)
     try:
-        staging_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=staging_root))
-    except OSError as exc:
-        raise _os_error(exc, revision) from None
-    try:
-        fetched = _fetch(revision, store, staging)
+        _clear(staging)  # what a sync killed mid-fetch left
+        fetched.parent.mkdir(parents=True, exist_ok=True)
+        _fetch(revision, store, fetched)
         _check_files(revision, fetched)
         if check.policy is not None:
             _check_signature(revision, staging, check)
@@ -96,18 +101,32 @@ def ensure_cached(
     except OSError as exc:
         raise _os_error(exc, revision) from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _clear(staging)
     return target
 
 
-def _fetch(revision: DesiredRevision, store: Store, staging: Path) -> Path:
-    folder = adapter_path(staging, revision.digest)
-    folder.parent.mkdir(parents=True)
+def _clear(staging: Path) -> None:
+    """Remove everything in ``<cache>/.staging/`` but its ``sha256`` folder."""
+    with contextlib.suppress(FileNotFoundError):
+        for entry in staging.iterdir():
+            if entry.name != "sha256":
+                _remove(entry)
+        for entry in (staging / "sha256").iterdir():
+            _remove(entry)
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
+
+
+def _fetch(revision: DesiredRevision, store: Store, folder: Path) -> None:
     try:
         store.fetch(revision.digest, folder)
     except StoreError as exc:
         raise NodeCallError(f"{revision.served_name}: {exc.message}", "store") from None
-    return folder
 
 
 def _check_cached(revision: DesiredRevision, target: Path, cache_dir: Path) -> None:
