@@ -9,6 +9,7 @@ runner's own aiohttp client (``evals/client.py``).
 
 from __future__ import annotations
 
+import functools
 import os
 import urllib.parse
 import urllib.request
@@ -26,6 +27,12 @@ NO_KEY = "EMPTY"
 ENDPOINT_HINT = "is it running? --endpoint takes the base URL, e.g. http://host:8000/v1"
 KEY_HINT = "check --api-key (or ADAPTERCTL_API_KEY)"
 LOAD_HINT = "load the revision on the node first (POST /v1/load_lora_adapter)"
+PROXY_VARIABLES = tuple(
+    case(f"{kind}_proxy")
+    for kind in ("http", "https", "all", "no")
+    for case in (str.lower, str.upper)
+)
+"""What decides which proxy reaches a node (urllib reads both cases)."""
 
 
 class NodeError(InputError):
@@ -115,9 +122,18 @@ def env_proxy(url: str) -> str | None:
     """The proxy the environment names for ``url`` (``HTTP_PROXY``, ``HTTPS_PROXY``,
     ``ALL_PROXY``, less ``NO_PROXY``), as the openai SDK and urllib honour it; looked up once
     per node and run by the aiohttp clients (the golden runner's, the sync's), whose own
-    ``trust_env`` would look it up, and read ``~/.netrc``, in a thread for every request."""
+    ``trust_env`` would look it up, and read ``~/.netrc``, in a thread for every request.
+    Remembered per host while those variables stay as they are (a sync of a thousand nodes
+    asks for each of them)."""
     parts = urllib.parse.urlsplit(url)
-    if parts.hostname is None or urllib.request.proxy_bypass(parts.hostname):
+    settings = tuple(os.environ.get(name) for name in PROXY_VARIABLES)
+    return _proxy_for(parts.scheme, parts.hostname, settings)
+
+
+@functools.lru_cache(maxsize=4096)
+def _proxy_for(scheme: str, host: str | None, settings: tuple[str | None, ...]) -> str | None:
+    del settings  # part of the cache key only
+    if host is None or urllib.request.proxy_bypass(host):
         return None
     proxies = urllib.request.getproxies()
-    return proxies.get(parts.scheme) or proxies.get("all")
+    return proxies.get(scheme) or proxies.get("all")

@@ -4,6 +4,10 @@ Two checks, before anything is loaded or unloaded: the base card of ``/v1/models
 one without a parent) must carry the node's served name and local base path, and the local
 base directory's fingerprints (config, tokenizer, chat template) must equal the base
 manifest's — the same fingerprints ``register-base`` recorded, never the weights.
+
+Within one sync or status, each local base folder is read once (:class:`LocalBases`): the
+nodes of one host share their base folder, and a thousand of them would otherwise list and
+stat it a thousand times. Never across syncs: a base replaced between two is read again.
 """
 
 from __future__ import annotations
@@ -21,8 +25,45 @@ from adapterctl.serving.vllm import Card, NodeCallError
 FINGERPRINTS = ("config_digest", "tokenizer_digest", "chat_template_digest")
 
 
-def check_base(node: Node, base: BaseManifest, cards: list[Card]) -> None:
+class LocalBases:
+    """What one sync has learnt of local paths and base folders, each asked once."""
+
+    def __init__(self) -> None:
+        self._paths: dict[str, Path | None] = {}
+        self._differing: dict[tuple[Path, str], list[str] | NodeCallError] = {}
+
+    def same_path(self, root: str, path: Path) -> bool:
+        """Whether the node's base card ``root`` and the configured ``path`` are one folder."""
+        found, wanted = self._resolved(root), self._resolved(str(path))
+        return found is not None and found == wanted
+
+    def differing(self, path: Path, base: BaseManifest) -> list[str]:
+        """The fingerprints of the folder ``path`` that are not ``base``'s."""
+        key = (path, f"{base.name}@{base.revision}")
+        if key not in self._differing:
+            try:
+                self._differing[key] = _differing(path, base)
+            except NodeCallError as exc:
+                self._differing[key] = exc
+        found = self._differing[key]
+        if isinstance(found, NodeCallError):
+            raise NodeCallError(found.message, found.reason)
+        return found
+
+    def _resolved(self, path: str) -> Path | None:
+        if path not in self._paths:
+            try:
+                self._paths[path] = Path(path).resolve()
+            except OSError:
+                self._paths[path] = None
+        return self._paths[path]
+
+
+def check_base(
+    node: Node, base: BaseManifest, cards: list[Card], local: LocalBases | None = None
+) -> None:
     """Raise ``base-mismatch`` or ``base-fingerprint`` when the node is on another base."""
+    local = local or LocalBases()
     expected_id = node.base_served_name(str(base.name))
     label = f"{base.name} {base.revision}"
     bases = [card for card in cards if card.parent is None]
@@ -30,26 +71,19 @@ def check_base(node: Node, base: BaseManifest, cards: list[Card]) -> None:
         raise NodeCallError(f"the node lists no base model in /v1/models; {label} expected",
                             "base-mismatch")  # fmt: skip
     card = bases[0]
-    if card.id != expected_id or not _same_path(card.root, node.base_path):
+    if card.id != expected_id or not local.same_path(card.root, node.base_path):
         raise NodeCallError(
             f"the node serves base '{card.id}' from {card.root}, but {node.config.environment} "
             f"needs {label} as '{expected_id}' from {node.base_path}; nothing loaded or unloaded",
             "base-mismatch",
         )
-    differing = _differing(node.base_path, base)
+    differing = local.differing(node.base_path, base)
     if differing:
         raise NodeCallError(
             f"the local base at {node.base_path} is not {label}: its {', '.join(differing)} "
             "differ from the base manifest; nothing loaded or unloaded",
             "base-fingerprint",
         )
-
-
-def _same_path(root: str, path: Path) -> bool:
-    try:
-        return Path(root).resolve() == path.resolve()
-    except OSError:
-        return False
 
 
 def _differing(path: Path, base: BaseManifest) -> list[str]:

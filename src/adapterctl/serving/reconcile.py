@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adapterctl.nodeclient import env_proxy
-from adapterctl.serving.basecheck import check_base
+from adapterctl.serving.basecheck import LocalBases, check_base
 from adapterctl.serving.cache import Verification, ensure_cached
 from adapterctl.serving.desired import DesiredRevision, DesiredState
 from adapterctl.serving.drain import Drain
@@ -50,6 +50,8 @@ class SyncContext:
     stop: threading.Event = field(default_factory=threading.Event)
     on_load: Callable[[str, float], None] | None = None
     """Called with (node, seconds) after each load (the agent's metrics)."""
+    bases: LocalBases = field(default_factory=LocalBases)
+    """Local base folders read once for every node of the sync."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ async def _locked(node: Node, ctx: SyncContext) -> AsyncIterator[None]:
 async def _apply(run: _Run) -> NodeResult:
     desired = run.ctx.desired
     run.cards = await run.client.models()
-    check_base(run.node, desired.base, run.cards)
+    check_base(run.node, desired.base, run.cards, run.ctx.bases)
     plan = make_plan(desired.revisions, run.cards, run.node.cache_dir)
     run.unmanaged = plan.unmanaged
     run.planned = _describe(plan)

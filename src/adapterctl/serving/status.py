@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from adapterctl.serving.basecheck import check_base
+from adapterctl.serving.basecheck import LocalBases, check_base
 from adapterctl.serving.desired import DesiredState
 from adapterctl.serving.nodeconfig import Node
 from adapterctl.serving.plan import adapter_path, make_plan
@@ -71,16 +71,19 @@ def node_statuses(desired: DesiredState, nodes: Sequence[Node]) -> list[NodeStat
 async def _statuses(desired: DesiredState, nodes: Sequence[Node]) -> list[NodeStatus]:
     at_once = nodes_at_once(min(MAX_PARALLEL, len(nodes)))
     gate = asyncio.Semaphore(at_once)
+    bases = LocalBases()
     async with session(at_once) as http:
 
         async def one(node: Node) -> NodeStatus:
             async with gate:
-                return await node_status(desired, node, http)
+                return await node_status(desired, node, http, bases)
 
         return list(await asyncio.gather(*(one(node) for node in nodes)))
 
 
-async def node_status(desired: DesiredState, node: Node, http: aiohttp.ClientSession) -> NodeStatus:
+async def node_status(
+    desired: DesiredState, node: Node, http: aiohttp.ClientSession, bases: LocalBases
+) -> NodeStatus:
     record = read_record(node.cache_dir)
     client = client_for(node, http)
     client.retries = 1
@@ -90,7 +93,7 @@ async def node_status(desired: DesiredState, node: Node, http: aiohttp.ClientSes
         return NodeStatus(node.name, False, _unknown(desired), (), exc.message, record)
     problem = None
     try:
-        check_base(node, desired.base, cards)
+        check_base(node, desired.base, cards, bases)
     except NodeCallError as exc:
         problem = exc.message
     revisions, stale = _compare(desired, node, cards)

@@ -22,6 +22,7 @@ from adapterctl.config import store_uri
 from adapterctl.gates.trust import load_trust
 from adapterctl.gitrepo import RegistryRepo
 from adapterctl.layout import bundle_path
+from adapterctl.serving.basecheck import LocalBases
 from adapterctl.serving.cache import Verification, Verified
 from adapterctl.serving.commitcheck import CommitAnchors, commit_problem
 from adapterctl.serving.desired import DesiredState, desired_state
@@ -73,11 +74,12 @@ async def _sync_all(
     at_once: int,
 ) -> list[NodeResult]:
     gate = asyncio.Semaphore(at_once)
+    bases = LocalBases()
     async with session(at_once) as http:
 
         async def one(node: Node) -> NodeResult:
             async with gate:
-                return await _sync_one(root, node, desired, options, trust, http)
+                return await _sync_one(root, node, desired, options, trust, (http, bases))
 
         return list(await asyncio.gather(*(one(node) for node in nodes)))
 
@@ -88,8 +90,9 @@ async def _sync_one(
     desired: DesiredState,
     options: SyncOptions,
     anchors: _Anchors,
-    http: aiohttp.ClientSession,
+    shared: tuple[aiohttp.ClientSession, LocalBases],
 ) -> NodeResult:
+    http, bases = shared
     try:
         anchors.check_commit(node)
         ctx = SyncContext(
@@ -100,6 +103,7 @@ async def _sync_one(
             wait_lock=options.wait_lock,
             stop=options.stop or threading.Event(),
             on_load=options.on_load,
+            bases=bases,
         )
     except NodeCallError as exc:
         return NodeResult(node.name, False, desired.commit, exc.reason, exc.message)
