@@ -12,18 +12,22 @@ from typing import Any
 from adapterctl.errors import InputError
 
 
-def write_atomic(path: Path, text: str, *, exclusive: bool = False) -> None:
+def write_atomic(path: Path, text: str, *, exclusive: bool = False, durable: bool = True) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder.
 
     With ``exclusive`` the final step refuses to replace an existing file (a hard link
-    fails if the name exists), so two writers of the same new file cannot both win.
+    fails if the name exists), so two writers of the same new file cannot both win. Without
+    ``durable`` the new file is not forced to disk before the rename: for notes that the
+    next run writes again anyway (ext4 still writes a file back when it is renamed over
+    another), where an fsync per write is most of the cost.
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         if exclusive:
             os.link(tmp, path)
         else:

@@ -1,6 +1,8 @@
 """The node's record of its last sync (``<cache>/last-sync.json``), for ``status``.
 
-A record that says something new is written whole through a temporary file and a rename.
+A record that says something new is written whole through a temporary file and a rename,
+not forced to disk first: it is a note of the last sync, which the next sync writes again,
+and an fsync for each node of a sync cost more than the rest of its record.
 One that differs from the last only in its time (a converged node checked again, every pass
 of an agent) is overwritten where it stands: the same number of bytes in one write, where
 only the time's digits differ, so a reader (or the disk after a crash) always holds a whole
@@ -43,7 +45,7 @@ def write_record(cache_dir: Path, record: SyncRecord, previous: SyncRecord | Non
     path = cache_dir / RECORD_FILE
     only_time = previous is not None and replace(previous, finished=record.finished) == record
     if not (only_time and _overwrite(path, text.encode())):
-        write_atomic(path, text)
+        write_atomic(path, text, durable=False)  # the next sync writes it again
 
 
 def _overwrite(path: Path, data: bytes) -> bool:
