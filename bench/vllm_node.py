@@ -120,7 +120,7 @@ class BlockingClient:
     def __init__(self, endpoint: str, api_key: str | None) -> None:
         self.endpoint = endpoint
         self._loop = asyncio.new_event_loop()
-        self._pool = session(1)
+        self._pool = session()
         http = self._loop.run_until_complete(self._pool.__aenter__())
         self._client = VllmClient(endpoint, http, api_key)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from adapterctl.serving.basecheck import LocalBases, check_base
 from adapterctl.serving.desired import DesiredState
@@ -14,9 +13,6 @@ from adapterctl.serving.plan import adapter_path, make_plan
 from adapterctl.serving.reconcile import client_for
 from adapterctl.serving.record import SyncRecord, read_record
 from adapterctl.serving.vllm import MAX_PARALLEL, Card, NodeCallError, nodes_at_once, session
-
-if TYPE_CHECKING:
-    import aiohttp
 
 
 @dataclass(frozen=True)
@@ -72,23 +68,21 @@ async def _statuses(desired: DesiredState, nodes: Sequence[Node]) -> list[NodeSt
     at_once = nodes_at_once(min(MAX_PARALLEL, len(nodes)))
     gate = asyncio.Semaphore(at_once)
     bases = LocalBases()
-    async with session(at_once) as http:
 
-        async def one(node: Node) -> NodeStatus:
-            async with gate:
-                return await node_status(desired, node, http, bases)
+    async def one(node: Node) -> NodeStatus:
+        async with gate:
+            return await node_status(desired, node, bases)
 
-        return list(await asyncio.gather(*(one(node) for node in nodes)))
+    return list(await asyncio.gather(*(one(node) for node in nodes)))
 
 
-async def node_status(
-    desired: DesiredState, node: Node, http: aiohttp.ClientSession, bases: LocalBases
-) -> NodeStatus:
+async def node_status(desired: DesiredState, node: Node, bases: LocalBases) -> NodeStatus:
     record = read_record(node.cache_dir)
-    client = client_for(node, http)
-    client.retries = 1
     try:
-        cards = await client.models()
+        async with session() as http:
+            client = client_for(node, http)
+            client.retries = 1
+            cards = await client.models()
     except NodeCallError as exc:
         return NodeStatus(node.name, False, _unknown(desired), (), exc.message, record)
     problem = None

@@ -6,7 +6,7 @@ signatures are checked where the environment lists adapter signers. A node that 
 any of these loads and unloads nothing; the others still converge.
 
 Every node is driven from one event loop (:mod:`adapterctl.serving.reconcile`), up to
-``parallel`` at once, through one pool of kept-alive connections.
+``parallel`` at once, each through one kept-alive connection closed when it is done.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from adapterctl.config import store_uri
 from adapterctl.gates.trust import load_trust
@@ -32,9 +31,6 @@ from adapterctl.serving.vllm import MAX_PARALLEL, NodeCallError, nodes_at_once, 
 from adapterctl.signing.signers import Policy
 from adapterctl.store.base import Store
 from adapterctl.store.uri import open_store
-
-if TYPE_CHECKING:
-    import aiohttp
 
 
 @dataclass(frozen=True)
@@ -75,13 +71,12 @@ async def _sync_all(
 ) -> list[NodeResult]:
     gate = asyncio.Semaphore(at_once)
     bases = LocalBases()
-    async with session(at_once) as http:
 
-        async def one(node: Node) -> NodeResult:
-            async with gate:
-                return await _sync_one(root, node, desired, options, trust, (http, bases))
+    async def one(node: Node) -> NodeResult:
+        async with gate:
+            return await _sync_one(root, node, desired, options, trust, bases)
 
-        return list(await asyncio.gather(*(one(node) for node in nodes)))
+    return list(await asyncio.gather(*(one(node) for node in nodes)))
 
 
 async def _sync_one(
@@ -90,9 +85,8 @@ async def _sync_one(
     desired: DesiredState,
     options: SyncOptions,
     anchors: _Anchors,
-    shared: tuple[aiohttp.ClientSession, LocalBases],
+    bases: LocalBases,
 ) -> NodeResult:
-    http, bases = shared
     try:
         anchors.check_commit(node)
         ctx = SyncContext(
@@ -107,7 +101,8 @@ async def _sync_one(
         )
     except NodeCallError as exc:
         return NodeResult(node.name, False, desired.commit, exc.reason, exc.message)
-    return await reconcile(node, ctx, client_for(node, http))
+    async with session() as http:  # the node's one connection, closed when it is done
+        return await reconcile(node, ctx, client_for(node, http))
 
 
 def _store(root: Path, node: Node, options: SyncOptions) -> Store:

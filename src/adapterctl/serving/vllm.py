@@ -8,8 +8,8 @@ refuses; other answers are final.
 
 The client is asynchronous (aiohttp, DESIGN §5a's choice for the gateway's upstream calls):
 a push sync drives every node from one event loop, so a thousand nodes' loads wait at once
-without a thread each, and a node's calls reuse one kept-alive connection. :func:`session`
-opens the connection pool all clients of one sync or status share.
+without a thread each, and a node's calls reuse one kept-alive connection (:func:`session`),
+closed when that node is done.
 """
 
 from __future__ import annotations
@@ -71,13 +71,13 @@ def nodes_at_once(wanted: int) -> int:
 
 
 @asynccontextmanager
-async def session(connections: int) -> AsyncIterator[aiohttp.ClientSession]:
-    """One connection pool for many nodes: at most ``connections`` open at once, kept alive
-    between one node's calls; no cookies. Each client names its node's proxy
-    (:func:`~adapterctl.nodeclient.env_proxy`)."""
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """One node's connection: kept alive between its calls, closed when its sync is done (a
+    thousand finished nodes keep no sockets open); no cookies. Each client names its node's
+    proxy (:func:`~adapterctl.nodeclient.env_proxy`)."""
     import aiohttp  # noqa: PLC0415 (commands that only name NodeCallError never pay for it)
 
-    connector = aiohttp.TCPConnector(limit=connections, limit_per_host=0)
+    connector = aiohttp.TCPConnector(limit=1)
     jar = aiohttp.DummyCookieJar()
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     async with aiohttp.ClientSession(connector=connector, cookie_jar=jar, headers=headers) as pool:
