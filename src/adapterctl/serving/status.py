@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ from adapterctl.serving.nodeconfig import Node
 from adapterctl.serving.plan import adapter_path, make_plan
 from adapterctl.serving.reconcile import client_for
 from adapterctl.serving.record import SyncRecord, read_record
-from adapterctl.serving.vllm import MAX_PARALLEL, Card, NodeCallError, nodes_at_once, session
+from adapterctl.serving.vllm import MAX_PARALLEL, Card, NodeCallError, each_node, session
 
 
 @dataclass(frozen=True)
@@ -61,19 +62,8 @@ class NodeStatus:
 
 def node_statuses(desired: DesiredState, nodes: Sequence[Node]) -> list[NodeStatus]:
     """Every node's status, asked at once from one event loop (as many as ``sync`` drives)."""
-    return asyncio.run(_statuses(desired, nodes))
-
-
-async def _statuses(desired: DesiredState, nodes: Sequence[Node]) -> list[NodeStatus]:
-    at_once = nodes_at_once(min(MAX_PARALLEL, len(nodes)))
-    gate = asyncio.Semaphore(at_once)
-    bases = LocalBases()
-
-    async def one(node: Node) -> NodeStatus:
-        async with gate:
-            return await node_status(desired, node, bases)
-
-    return list(await asyncio.gather(*(one(node) for node in nodes)))
+    work = functools.partial(node_status, desired, bases=LocalBases())
+    return asyncio.run(each_node(nodes, MAX_PARALLEL, work))
 
 
 async def node_status(desired: DesiredState, node: Node, bases: LocalBases) -> NodeStatus:

@@ -27,7 +27,7 @@ from adapterctl.serving.commitcheck import CommitAnchors, commit_problem
 from adapterctl.serving.desired import DesiredState, desired_state
 from adapterctl.serving.nodeconfig import Node
 from adapterctl.serving.reconcile import NodeResult, SyncContext, client_for, reconcile
-from adapterctl.serving.vllm import MAX_PARALLEL, NodeCallError, nodes_at_once, session
+from adapterctl.serving.vllm import MAX_PARALLEL, NodeCallError, each_node, session
 from adapterctl.signing.signers import Policy
 from adapterctl.store.base import Store
 from adapterctl.store.uri import open_store
@@ -50,33 +50,21 @@ def sync_nodes(
 ) -> tuple[DesiredState, list[NodeResult]]:
     """The desired state at ``options.ref`` and each node's result, in the nodes' order."""
     desired = desired_state(root, env, options.ref)
-    trust = _Anchors(root, desired)
-    at_once = nodes_at_once(min(options.parallel, len(nodes)))
-    return desired, asyncio.run(_sync_all(root, nodes, desired, options, trust, at_once))
+    return desired, asyncio.run(_sync_all(root, nodes, desired, options))
 
 
 def sync_node(root: Path, node: Node, desired: DesiredState, options: SyncOptions) -> NodeResult:
     """One node (the agent's pass): the same reconcile, on an event loop of its own."""
-    anchors = _Anchors(root, desired)
-    return asyncio.run(_sync_all(root, [node], desired, options, anchors, 1))[0]
+    return asyncio.run(_sync_all(root, [node], desired, options))[0]
 
 
 async def _sync_all(
-    root: Path,
-    nodes: Sequence[Node],
-    desired: DesiredState,
-    options: SyncOptions,
-    trust: _Anchors,
-    at_once: int,
+    root: Path, nodes: Sequence[Node], desired: DesiredState, options: SyncOptions
 ) -> list[NodeResult]:
-    gate = asyncio.Semaphore(at_once)
-    bases = LocalBases()
-
-    async def one(node: Node) -> NodeResult:
-        async with gate:
-            return await _sync_one(root, node, desired, options, trust, bases)
-
-    return list(await asyncio.gather(*(one(node) for node in nodes)))
+    trust, bases = _Anchors(root, desired), LocalBases()
+    return await each_node(
+        nodes, options.parallel, lambda node: _sync_one(root, node, desired, options, trust, bases)
+    )
 
 
 async def _sync_one(

@@ -17,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from adapterctl.errors import InputError
 
@@ -33,6 +33,8 @@ WORKER_REFUSAL = "Call to add_lora method failed: Worker failed with error"
 """vLLM 0.32 answers 500 when its worker refuses an adapter (a rank above --max-lora-rank,
 DoRA, bias, missing tensors): the same adapter is refused again, so it is not retried."""
 USER_AGENT = "adapterctl-sync"
+N = TypeVar("N")
+R = TypeVar("R")
 MAX_PARALLEL = 1024
 """Nodes driven at once by default: a sync mostly waits (a GPU load takes seconds), and a
 node waiting holds no thread, so a thousand nodes converge in one wave. Each node in flight
@@ -68,6 +70,18 @@ def nodes_at_once(wanted: int) -> int:
         return max(1, wanted)
     room = (soft - RESERVED_DESCRIPTORS) // DESCRIPTORS_PER_NODE
     return max(1, min(wanted, room))
+
+
+async def each_node(nodes: Sequence[N], wanted: int, work: Callable[[N], Awaitable[R]]) -> list[R]:
+    """``work(node)`` for every node from one event loop, at most ``wanted`` in flight (fewer
+    where the open-files limit says so); the results in the nodes' order."""
+    gate = asyncio.Semaphore(nodes_at_once(min(wanted, len(nodes))))
+
+    async def one(node: N) -> R:
+        async with gate:
+            return await work(node)
+
+    return list(await asyncio.gather(*(one(node) for node in nodes)))
 
 
 @asynccontextmanager
