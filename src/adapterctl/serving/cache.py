@@ -10,6 +10,14 @@ the node's lock and loads one revision after another), so ``.staging`` needs no 
 its own per fetch: on this kind of disk each folder made and removed costs as much as
 hashing a small adapter.
 
+A sync of several nodes fetches each artifact from the store once (:class:`Sources`): into
+a folder of its own under the system's temporary folder (``TMPDIR``), private to the sync's
+process, where its digests and signature are checked once; each node's copy is then made
+from that checked copy, file by file into new files, and renamed into the node's cache.
+It is not hashed again on its way in: its bytes are the ones just checked, read from a
+folder only the sync can write, and it is hashed before every later load like any cached
+copy. The folder is removed when the sync ends.
+
 The cache is a disk anyone with access to the node can change, so a cached copy is hashed
 again against the manifest every time it is about to be loaded (DESIGN §4.3). A copy that
 no longer matches is refused like a tampered store object: it is moved aside to
@@ -21,8 +29,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import shutil
 import stat
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,10 +89,70 @@ class Verification:
     """Signatures already verified with this policy in this sync (shared across nodes)."""
 
 
+class Sources:
+    """One checked copy of each artifact for every node of a sync (see the module's notes).
+
+    Keyed by (store, digest): nodes may name stores of their own. The first node to need
+    one fetches and checks it; the others wait for it rather than fetch it again. A fetch
+    that fails is not remembered, so the next node tries again, as it would on its own.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[tuple[str, str], threading.Lock] = {}
+        self._roots: dict[tuple[str, str], Path] = {}
+        self._folder: Path | None = None
+        """Made by the first fetch, so a sync that fetches nothing makes nothing."""
+
+    def checked(self, revision: DesiredRevision, store: Store, check: Verification) -> Path:
+        """The folder ``<root>/sha256/<hex>`` holding the artifact, digests and signature
+        checked (the signature with ``check``'s policy, remembered per policy)."""
+        key = (store.uri, revision.digest)
+        with self._lock:
+            if self._folder is None:
+                self._folder = Path(tempfile.mkdtemp(prefix="adapterctl-sync-"))
+            if key not in self._keys:
+                self._keys[key] = threading.Lock()
+                self._roots[key] = self._folder / str(len(self._roots))
+            key_lock, root = self._keys[key], self._roots[key]
+        with key_lock:
+            if not root.is_dir():
+                _fetch_checked(revision, store, root)
+        if check.policy is not None:
+            _check_signature(revision, root, check)
+        return adapter_path(root, revision.digest)
+
+    def close(self) -> None:
+        """Remove every copy (the end of the sync)."""
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _fetch_checked(revision: DesiredRevision, store: Store, root: Path) -> None:
+    """Fetch into ``<root>/sha256/<hex>`` and check the digests; ``root`` exists only if
+    that succeeded."""
+    staging = root.with_name(f"{root.name}.part")
+    folder = adapter_path(staging, revision.digest)
+    try:
+        folder.parent.mkdir(parents=True)
+        _fetch(revision, store, folder)
+        _check_files(revision, folder)
+        staging.rename(root)
+    except OSError as exc:
+        raise _os_error(exc, revision, f"the sync's temporary folder {root.parent}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def ensure_cached(
-    revision: DesiredRevision, store: Store, cache_dir: Path, check: Verification
+    revision: DesiredRevision,
+    store: Store,
+    cache_dir: Path,
+    check: Verification,
+    sources: Sources | None = None,
 ) -> Path:
-    """The verified local copy of ``revision``'s artifact, fetched if needed."""
+    """The verified local copy of ``revision``'s artifact, fetched if needed (from the
+    sync's checked copy where ``sources`` is given, else from the store)."""
     target = adapter_path(cache_dir, revision.digest)
     if target.is_dir():
         _check_cached(revision, target, cache_dir)
@@ -91,35 +161,61 @@ def ensure_cached(
     fetched = adapter_path(staging, revision.digest)
     try:
         _clear(staging)  # what a sync killed mid-fetch left
-        fetched.parent.mkdir(parents=True, exist_ok=True)
-        _fetch(revision, store, fetched)
-        _check_files(revision, fetched)
-        if check.policy is not None:
-            _check_signature(revision, staging, check)
+        if sources is None:
+            fetched.parent.mkdir(parents=True, exist_ok=True)
+            _fetch(revision, store, fetched)
+            _check_files(revision, fetched)
+            if check.policy is not None:
+                _check_signature(revision, staging, check)
+        else:
+            _copy(sources.checked(revision, store, check), fetched)
         target.parent.mkdir(parents=True, exist_ok=True)
         fetched.rename(target)
     except OSError as exc:
-        raise _os_error(exc, revision) from None
-    finally:
         _clear(staging)
+        raise _os_error(exc, revision) from None
+    except BaseException:
+        _clear(staging)
+        raise
     return target
+
+
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+_CHUNK = 1024 * 1024
+
+
+def _copy(source: Path, folder: Path) -> None:
+    """Copy the flat folder ``source`` into the new folder ``folder``, each file into a new
+    file (never through a link someone placed there)."""
+    folder.mkdir(parents=True)
+    with os.scandir(source) as entries:
+        names = [entry.name for entry in entries]
+    for name in names:
+        with (
+            (source / name).open("rb") as reader,
+            open(  # noqa: PTH123 (a descriptor)
+                os.open(folder / name, _NEW_FILE, 0o644), "wb"
+            ) as writer,
+        ):
+            shutil.copyfileobj(reader, writer, _CHUNK)
 
 
 def _clear(staging: Path) -> None:
     """Remove everything in ``<cache>/.staging/`` but its ``sha256`` folder."""
-    with contextlib.suppress(FileNotFoundError):
-        for entry in staging.iterdir():
+    with contextlib.suppress(FileNotFoundError), os.scandir(staging) as entries:
+        for entry in entries:
             if entry.name != "sha256":
                 _remove(entry)
-        for entry in (staging / "sha256").iterdir():
+    with contextlib.suppress(FileNotFoundError), os.scandir(staging / "sha256") as entries:
+        for entry in entries:
             _remove(entry)
 
 
-def _remove(entry: Path) -> None:
-    if entry.is_dir() and not entry.is_symlink():
-        shutil.rmtree(entry, ignore_errors=True)
+def _remove(entry: os.DirEntry[str]) -> None:
+    if entry.is_dir(follow_symlinks=False):
+        shutil.rmtree(entry.path, ignore_errors=True)
     else:
-        entry.unlink(missing_ok=True)
+        Path(entry.path).unlink(missing_ok=True)
 
 
 def _fetch(revision: DesiredRevision, store: Store, folder: Path) -> None:
@@ -200,19 +296,30 @@ def _signature_problem(revision: DesiredRevision, staging: Path, check: Verifica
     bundle = check.bundles.get(name)
     if bundle is None:
         return "no signature bundle was merged with it"
-    bundle_file = staging / "bundle.sigstore.json"
-    bundle_file.write_bytes(bundle)
-    listed = {file: item.digest for file, item in revision.manifest.artifact.files.items()}
-    target = Target(name, bundle_file, f"{name} bundle", revision.digest, Location(name), listed)
-    local = FileStore(staging, f"file://{staging}")
-    findings = Verifier(check.policy, local, None, datetime.now(UTC)).verify(target)
+    # A file of its own per check: with a sync's shared copy, nodes with other trust files
+    # check the same folder at the same time.
+    fd, bundle_name = tempfile.mkstemp(prefix="bundle-", suffix=".sigstore.json", dir=staging)
+    bundle_file = Path(bundle_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(bundle)
+        listed = {file: item.digest for file, item in revision.manifest.artifact.files.items()}
+        target = Target(
+            name, bundle_file, f"{name} bundle", revision.digest, Location(name), listed
+        )
+        local = FileStore(staging, f"file://{staging}")
+        findings = Verifier(check.policy, local, None, datetime.now(UTC)).verify(target)
+    finally:
+        bundle_file.unlink(missing_ok=True)
     return f"signature rejected: {findings[0].message}" if findings else None
 
 
-def _os_error(exc: OSError, revision: DesiredRevision) -> NodeCallError:
+def _os_error(exc: OSError, revision: DesiredRevision, where: str | None = None) -> NodeCallError:
+    """``where``: the folder that failed, when it is not the node's cache."""
+    name = revision.served_name
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return NodeCallError(
-            f"{revision.served_name}: the adapter cache is full ({exc.strerror}); not loaded",
+            f"{name}: {where or 'the adapter cache'} is full ({exc.strerror}); not loaded",
             "disk-full",
         )
-    return NodeCallError(f"{revision.served_name}: cache: {exc}", "cache")
+    return NodeCallError(f"{name}: {where or 'cache'}: {exc}", "cache")

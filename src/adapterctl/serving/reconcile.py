@@ -6,8 +6,9 @@ state: more revisions loaded than needed, never an alias without one. A stop req
 (SIGTERM in the agent) is honoured between calls, never inside one.
 
 A node's reconcile is a coroutine: its calls to the node wait in the event loop that drives
-every node of a sync, and the blocking steps (fetching and hashing an artifact, waiting for
-a lock or for gateways to drain) run in worker threads, so no node holds up the others.
+every node of a sync, and the blocking steps (fetching and hashing an artifact, writing the
+record, waiting for a lock or for gateways to drain) run in worker threads, so no node holds
+up the others.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from adapterctl.nodeclient import env_proxy
 from adapterctl.serving.basecheck import LocalBases, check_base
-from adapterctl.serving.cache import Verification, ensure_cached
+from adapterctl.serving.cache import Sources, Verification, ensure_cached
 from adapterctl.serving.desired import DesiredRevision, DesiredState
 from adapterctl.serving.drain import Drain
 from adapterctl.serving.lock import node_lock
@@ -52,6 +53,8 @@ class SyncContext:
     """Called with (node, seconds) after each load (the agent's metrics)."""
     bases: LocalBases = field(default_factory=LocalBases)
     """Local base folders read once for every node of the sync."""
+    sources: Sources | None = None
+    """Each artifact fetched and checked once for every node (a sync of several nodes)."""
 
 
 @dataclass(frozen=True)
@@ -116,12 +119,12 @@ async def reconcile(node: Node, ctx: SyncContext, client: VllmClient) -> NodeRes
         async with _locked(node, ctx):
             result = await _apply(run)
             if not ctx.dry_run:
-                _record(node, ctx.desired, result)
+                await asyncio.to_thread(_record, node, ctx.desired, result)
             return result
     except NodeCallError as exc:
         result = run.result(error=exc)
         if exc.reason != "locked" and not ctx.dry_run:
-            _record(node, ctx.desired, result)
+            await asyncio.to_thread(_record, node, ctx.desired, result)
         return result
 
 
@@ -192,7 +195,7 @@ async def _cached(run: _Run, revision: DesiredRevision) -> Path:
     """The verified local copy (fetched, digests and signature checked, or hashed again)."""
     ctx = run.ctx
     return await asyncio.to_thread(
-        ensure_cached, revision, ctx.store, run.node.cache_dir, ctx.verification
+        ensure_cached, revision, ctx.store, run.node.cache_dir, ctx.verification, ctx.sources
     )
 
 

@@ -22,7 +22,7 @@ from adapterctl.gates.trust import load_trust
 from adapterctl.gitrepo import RegistryRepo
 from adapterctl.layout import bundle_path
 from adapterctl.serving.basecheck import LocalBases
-from adapterctl.serving.cache import Verification, Verified
+from adapterctl.serving.cache import Sources, Verification, Verified
 from adapterctl.serving.commitcheck import CommitAnchors, commit_problem
 from adapterctl.serving.desired import DesiredState, desired_state
 from adapterctl.serving.nodeconfig import Node
@@ -61,10 +61,24 @@ def sync_node(root: Path, node: Node, desired: DesiredState, options: SyncOption
 async def _sync_all(
     root: Path, nodes: Sequence[Node], desired: DesiredState, options: SyncOptions
 ) -> list[NodeResult]:
-    trust, bases = _Anchors(root, desired), LocalBases()
-    return await each_node(
-        nodes, options.parallel, lambda node: _sync_one(root, node, desired, options, trust, bases)
-    )
+    shared = _Shared(_Anchors(root, desired), LocalBases(), Sources() if len(nodes) > 1 else None)
+    try:
+        return await each_node(
+            nodes, options.parallel, lambda node: _sync_one(root, node, desired, options, shared)
+        )
+    finally:
+        if shared.sources is not None:
+            shared.sources.close()
+
+
+@dataclass(frozen=True)
+class _Shared:
+    """What every node of one sync shares (never two syncs: an agent must see a rotated
+    key, a revocation, a changed base folder)."""
+
+    anchors: _Anchors
+    bases: LocalBases
+    sources: Sources | None
 
 
 async def _sync_one(
@@ -72,20 +86,20 @@ async def _sync_one(
     node: Node,
     desired: DesiredState,
     options: SyncOptions,
-    anchors: _Anchors,
-    bases: LocalBases,
+    shared: _Shared,
 ) -> NodeResult:
     try:
-        anchors.check_commit(node)
+        shared.anchors.check_commit(node)
         ctx = SyncContext(
             desired=desired,
             store=_store(root, node, options),
-            verification=anchors.verification(node),
+            verification=shared.anchors.verification(node),
             dry_run=options.dry_run,
             wait_lock=options.wait_lock,
             stop=options.stop or threading.Event(),
             on_load=options.on_load,
-            bases=bases,
+            bases=shared.bases,
+            sources=shared.sources,
         )
     except NodeCallError as exc:
         return NodeResult(node.name, False, desired.commit, exc.reason, exc.message)

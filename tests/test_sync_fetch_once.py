@@ -1,0 +1,178 @@
+"""A sync of several nodes fetches each artifact from the store once, checks it once, and
+gives every node its own copy (``serving.cache.Sources``): two real reference nodes on
+loopback, each with its own cache, and the sync's temporary folder under ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adapterctl.serving import cache as cache_module
+from adapterctl.serving.cache import Sources, Verification
+from adapterctl.serving.desired import DesiredRevision, desired_state
+from adapterctl.store.filestore import FileStore
+from tests.conftest import isolate_git
+from tests.synccheckout import Checkout, cli, head
+from tests.syncnode import Faults, RuntimeNode, fault_proxy, runtime_node
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+LOADS = "load support-bot@1.1.0, load sql-helper@1.1.0"
+
+
+@pytest.fixture(scope="module")
+def nodes() -> Iterator[tuple[RuntimeNode, RuntimeNode]]:
+    with runtime_node() as first, runtime_node() as second:
+        yield first, second
+
+
+@pytest.fixture(autouse=True)
+def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_git(monkeypatch, ("Rita Release", "rita@example.com"))
+
+
+class Two(Checkout[RuntimeNode]):
+    """node-a as in the other sync tests, and node-b on a second node with its own cache;
+    the system's temporary folder is ``tmp``."""
+
+    def __init__(
+        self, tmp_path: Path, nodes: tuple[RuntimeNode, RuntimeNode], proxy: str, faults: Faults
+    ) -> None:
+        super().__init__(tmp_path, nodes[0], proxy, faults)
+        self.other = nodes[1]
+        self.other.reset()
+        self.cache_b = tmp_path / "cache-b"
+        self.config_b = tmp_path / "node-b.yaml"
+        text = self.config.read_text().replace("name: node-a", "name: node-b")
+        text = text.replace(f"cache_dir: {self.cache}", f"cache_dir: {self.cache_b}")
+        self.config_b.write_text(text.replace(f"{proxy}/v1", f"{self.other.url}/v1"))
+        self.tmp = tmp_path / "tmp"
+        self.tmp.mkdir()
+
+    def sync(self, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+        code, out, err = cli(capsys, "sync", "--env", "staging", "--node-config", self.config,
+                             "--node-config", self.config_b, "--root", self.root)  # fmt: skip
+        assert err == "", err
+        return code, out.splitlines()
+
+
+@pytest.fixture
+def two(
+    tmp_path: Path, nodes: tuple[RuntimeNode, RuntimeNode], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Two]:
+    with fault_proxy(nodes[0].url) as (proxy, faults):
+        setup = Two(tmp_path, nodes, proxy, faults)
+        monkeypatch.setattr(tempfile, "tempdir", str(setup.tmp))
+        yield setup
+
+
+@pytest.fixture
+def fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The served names fetched from the store, in order (the real fetch still runs)."""
+    seen: list[str] = []
+    real = cache_module._fetch
+
+    def counted(revision: DesiredRevision, store: FileStore, folder: Path) -> None:
+        seen.append(revision.served_name)
+        real(revision, store, folder)
+
+    monkeypatch.setattr(cache_module, "_fetch", counted)
+    return seen
+
+
+def test_each_artifact_is_fetched_once_and_every_node_gets_its_own_copy(
+    two: Two, fetches: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = two.sync(capsys)
+    assert (code, lines) == (
+        0,
+        [
+            f"sync staging at {head(two)} (2 nodes)",
+            f"  node-a  converged  {LOADS}",
+            f"  node-b  converged  {LOADS}",
+            "✓ 2 nodes converged",
+        ],
+    )
+    assert sorted(fetches) == ["sql-helper@1.1.0", "support-bot@1.1.0"]
+    for node, cache in ((two.node, two.cache), (two.other, two.cache_b)):
+        for name, root in node.engine.loras().items():
+            folder = Path(root)
+            assert folder.parent == cache / "sha256"
+            stored = two.store / "sha256" / folder.name
+            assert sorted(p.name for p in folder.iterdir()) == sorted(
+                p.name for p in stored.iterdir()
+            ), name
+            for file in stored.iterdir():
+                assert (folder / file.name).read_bytes() == file.read_bytes()
+                assert not (folder / file.name).is_symlink()
+    assert list(two.tmp.iterdir()) == []  # the sync's checked copies are gone with it
+
+
+def test_a_tampered_store_object_fails_every_node_and_leaves_nothing(
+    two: Two, capsys: pytest.CaptureFixture[str]
+) -> None:
+    digest = Path(two.path("support-bot@1.1.0")).name
+    weights = two.store / "sha256" / digest / "adapter_model.safetensors"
+    weights.chmod(0o644)
+    weights.write_bytes(weights.read_bytes()[:-1] + b"!")
+    code, lines = two.sync(capsys)
+    assert code == 1
+    for line, node in zip(lines[1:3], ("node-a", "node-b"), strict=True):
+        assert line.startswith(
+            f"  {node}  FAILED     tampered-artifact: support-bot@1.1.0: adapter_model.safetensors "
+            "in the store does not match the manifest"
+        )
+    assert (two.node.engine.loras(), two.other.engine.loras()) == ({}, {})
+    assert list(two.tmp.iterdir()) == []
+    for cache in (two.cache, two.cache_b):
+        assert not (cache / "sha256" / digest).exists()
+        assert [p.name for p in (cache / ".staging").rglob("*") if p.name != "sha256"] == []
+
+
+def test_a_full_temporary_folder_is_named(
+    two: Two, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(revision: object, store: object, folder: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache_module, "_fetch", full)
+    code, lines = two.sync(capsys)
+    assert code == 1
+    for line, node in zip(lines[1:3], ("node-a", "node-b"), strict=True):
+        assert re.fullmatch(
+            f"  {node}  FAILED     disk-full: support-bot@1.1.0: the sync's temporary folder "
+            f"{re.escape(str(two.tmp))}/adapterctl-sync-[^/ ]+ is full \\(No space left on "
+            "device\\); not loaded",
+            line,
+        ), line
+    assert (two.node.engine.loras(), two.other.engine.loras()) == ({}, {})
+    assert list(two.tmp.iterdir()) == []
+
+
+def test_nodes_asking_at_once_wait_for_one_fetch(two: Two, fetches: list[str]) -> None:
+    revision = desired_state(two.root, "staging", "HEAD").revisions[0]
+    store = FileStore(two.store, two.store.as_uri())
+    sources, folders = Sources(), []
+    start = threading.Barrier(8)
+
+    def ask() -> None:
+        start.wait()
+        folders.append(sources.checked(revision, store, Verification(None, {})))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert fetches == [revision.served_name]
+    assert (len(folders), len(set(folders))) == (8, 1)
+    assert folders[0].is_relative_to(two.tmp)
+    sources.close()
+    assert list(two.tmp.iterdir()) == []
