@@ -111,12 +111,7 @@ def _environments(
     """The named environments, or by default every environment serving the revision's base."""
     if names:
         for name in names:
-            env = registry.environment(name)
-            if env is None:
-                raise UsageError(
-                    f"no environment {name}: {layout.environment_path(name)} is missing or invalid"
-                )
-            yield env
+            yield registry.require_environment(name)
         return
     for entry in registry.of_kind(Kind.ENVIRONMENT):
         env = registry.environment(entry.placement.name)

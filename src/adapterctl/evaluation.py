@@ -25,11 +25,7 @@ from adapterctl.report.json import finding_dict
 
 def auto_baseline(registry: Registry, env_name: str, name: str, candidate: str) -> str | None:
     """The version the environment routes most of the alias's traffic to (not the candidate)."""
-    env = registry.environment(env_name)
-    if env is None:
-        raise UsageError(
-            f"no environment {env_name}: {layout.environment_path(env_name)} is missing or invalid"
-        )
+    env = registry.require_environment(env_name)
     routes = [r for r in env.routes.get(name, ()) if r.key != candidate]
     if not routes:
         return None

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from adapterctl import layout
 from adapterctl.documents import Entry, Loaded, load_document
-from adapterctl.errors import InputError
+from adapterctl.errors import InputError, UsageError
 from adapterctl.findings import Finding, JsonPath, Location, Report, Severity
 from adapterctl.layout import Placement
 from adapterctl.model import AdapterLine, AdapterRevision, BaseManifest, Environment, GoldenSuite
@@ -219,6 +219,14 @@ class Registry:
 
     def environment(self, name: str) -> Environment | None:
         return self.model(layout.environment_path(name), Environment)
+
+    def require_environment(self, name: str) -> Environment:
+        """The environment a command names; a usage error when its file is missing or invalid."""
+        environment = self.environment(name)
+        if environment is None:
+            path = layout.environment_path(name)
+            raise UsageError(f"no environment {name}: {path} is missing or invalid")
+        return environment
 
     def suite(self, line: str, suite: str) -> GoldenSuite | None:
         return self.model(layout.suite_path(line, suite), GoldenSuite)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from adapterctl import layout
 from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import (
     DEFAULT_REPORT,
@@ -103,7 +102,7 @@ def command(
     except InvalidDocument as problems:
         return out.emit(problems.report)
     node_class = hardware_class(registry, hardware)
-    _require_environment(registry, env)
+    registry.require_environment(env)
     base_version = _baseline(registry, env, name, version, baseline)
     revisions = (served_name(name, version),) + (
         (served_name(name, base_version),) if base_version else ()
@@ -152,13 +151,6 @@ def _write_evidence(
     write_evidence(path, comparison, report, run)
     page.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(page, html.render(comparison, report))
-
-
-def _require_environment(registry: Registry, env: str) -> None:
-    if registry.environment(env) is None:
-        raise UsageError(
-            f"no environment {env}: {layout.environment_path(env)} is missing or invalid"
-        )
 
 
 def _baseline(registry: Registry, env: str, name: str, version: str, asked: str) -> str | None:

@@ -6,6 +6,8 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,13 +135,20 @@ def promote_command(
         if not judged.passed:
             return _rolled_back(registry_root, request, judged, stored, how)
         request = replace(request, analysis=(judged.trailer, judged.markdown))
-    try:
+    with gates_shown():
         promotion = promote(registry_root, stored, request, datetime.now(UTC))
+    body = prbody.promotion_body(promotion)
+    return publish(registry_root, promotion.step, body, how)
+
+
+@contextmanager
+def gates_shown() -> Iterator[None]:
+    """When the gates refuse the change, their report on stdout before the refusal."""
+    try:
+        yield
     except GatesFailed as exc:
         sys.stdout.write(render(exc.report, Format.TEXT))
         raise
-    body = prbody.promotion_body(promotion)
-    return publish(registry_root, promotion.step, body, how)
 
 
 def _tenants(given: list[str] | None, finish: bool) -> tuple[str, ...] | None:

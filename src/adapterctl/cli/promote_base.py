@@ -3,7 +3,6 @@ alias with it, on a pull-request branch."""
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -11,17 +10,15 @@ import typer
 
 from adapterctl.cli.groups import option_groups
 from adapterctl.cli.options import DEFAULT_STORE, EnvOption, RootOption, StoreArgs
-from adapterctl.cli.promote import DEFAULT_PUBLISH, PublishArgs, publish
+from adapterctl.cli.promote import DEFAULT_PUBLISH, PublishArgs, gates_shown, publish
 from adapterctl.cli.register import valid_base_ref
 from adapterctl.config import resolve_root
 from adapterctl.errors import ExitCode, UsageError
 from adapterctl.gitops import prbody
 from adapterctl.gitops.base_refresh import BaseRequest, promote_base
 from adapterctl.gitops.changes import Step
-from adapterctl.gitops.promote import GatesFailed
 from adapterctl.layout import check_env_name
 from adapterctl.model import BaseRef
-from adapterctl.report import Format, render
 
 
 @option_groups
@@ -52,12 +49,8 @@ def command(
     registry_root = resolve_root(root)
     how.check_remote(registry_root)
     request = BaseRequest(env, BaseRef(name=name, revision=revision), chosen, how.sign)
-    try:
-        moved = promote_base(registry_root, where.open(registry_root),
-                             request, datetime.now(UTC))  # fmt: skip
-    except GatesFailed as exc:
-        sys.stdout.write(render(exc.report, Format.TEXT))
-        raise
+    with gates_shown():
+        moved = promote_base(registry_root, where.open(registry_root), request, datetime.now(UTC))
     step = Step("promote", env, "", "", (), (), moved.branch, moved.message,
                 moved.base_branch, moved.commit, moved.signed)  # fmt: skip
     publish(registry_root, step, prbody.base_body(moved), how)

@@ -97,10 +97,8 @@ class Setup:
 
 def environment_signers(registry: Registry, name: str) -> tuple[str, ...] | Finding:
     """The identities environment ``name`` allows, or a finding when it allows none."""
-    env = registry.environment(name)
+    env = registry.require_environment(name)
     path = layout.environment_path(name)
-    if env is None:
-        raise UsageError(f"no environment {name}: {path} is missing or invalid")
     if env.promotion.adapter_signers:
         return env.promotion.adapter_signers
     where = registry.locate(path, ("promotion",))

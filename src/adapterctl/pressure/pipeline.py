@@ -105,7 +105,7 @@ def prepare(
     """Resolve a run. ``baseline`` is a version, ``auto`` or ``none``. A candidate without a
     version is an alias: its requests name the alias, and a gateway in front of the nodes
     picks the revision for each of them (no baseline: the gateway's split is the point)."""
-    environment = _environment(registry, env)
+    environment = registry.require_environment(env)
     profile = load_profile(registry, path)
     name, version = candidate
     if version is None:
@@ -129,15 +129,6 @@ def prepare(
         requests=requests,
         rounds=tuple(plan_rounds(requests, targets, new, old)),
     )
-
-
-def _environment(registry: Registry, env: str) -> Environment:
-    environment = registry.environment(env)
-    if environment is None:
-        raise UsageError(
-            f"no environment {env}: {layout.environment_path(env)} is missing or invalid"
-        )
-    return environment
 
 
 def _check_alias(environment: Environment, alias: str, baseline: str) -> None:
