@@ -13,6 +13,10 @@ the first sync (cold caches), a promotion (staging: support-bot 1.2.0 at 100 %, 
 retained: fetch, verify, load, unload), a rollback (``git revert`` of it: 1.1.0 loads from
 the cache) and the steady-state check of converged nodes (one ``GET /v1/models`` each),
 with the ratio of each to one node's, the sync's CPU per node and the simulator's CPU.
+Beside them, the floor: a promotion's four calls alone (``GET /v1/models``, load, unload,
+``GET /v1/models``: the sync's own client, a connection per node, as many at once), with
+no lock, fetch, check or record — what the promotion would take if everything but the
+calls cost nothing.
 Targets: a promotion of 100 nodes within 1.5× one node's, of 1,000 within 3×; the
 steady-state check of 1,000 nodes under 2 s.
 Usage: ``python bench/sync.py [--nodes 1,10,100,1000] [--load-latency 0.2] [--parallel N]``
@@ -22,6 +26,7 @@ Usage: ``python bench/sync.py [--nodes 1,10,100,1000] [--load-latency 0.2] [--pa
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import subprocess
 import sys
@@ -33,12 +38,14 @@ from pathlib import Path
 import syncnodes
 from adapterctl.registry import Registry
 from adapterctl.serving.nodeconfig import Node, load_node
+from adapterctl.serving.reconcile import client_for
 from adapterctl.serving.sync import SyncOptions, sync_nodes
-from adapterctl.serving.vllm import MAX_PARALLEL
+from adapterctl.serving.vllm import MAX_PARALLEL, each_node, session
 from summary import figure
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ("cold", "promotion", "rollback", "steady")
+FLOOR = "calls only"
 RATIO_TARGETS = {100: 1.5, 1000: 3.0}
 """Node count → the most a promotion may take, as a multiple of one node's."""
 STEADY_TARGET = (1000, 2.0)
@@ -96,6 +103,29 @@ def timed(root: Path, nodes: list[Node], parallel: int, sim_port: int) -> Step:
     return Step(elapsed, cpu, syncnodes.cpu_seconds(sim_port) - sim_before)
 
 
+def calls_only(nodes: list[Node], parallel: int, sim_port: int) -> Step:
+    """A promotion's four calls on every node, and nothing else."""
+
+    async def promote(node: Node) -> None:
+        async with session() as http:
+            client = client_for(node, http)
+            await client.models()
+            await client.load("floor@1.0.0", str(node.cache_dir))
+            await client.unload("floor@1.0.0")
+            await client.models()
+
+    async def every() -> None:
+        await each_node(nodes, parallel, promote)
+
+    sim_before = syncnodes.cpu_seconds(sim_port)
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    asyncio.run(every())
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
+    return Step(elapsed, cpu, syncnodes.cpu_seconds(sim_port) - sim_before)
+
+
 def run(count: int, latency: float, parallel: int, work: Path) -> dict[str, Step]:
     root = work / "registry"
     git(work, "clone", "-q", str(REPO), str(root))
@@ -113,6 +143,7 @@ def run(count: int, latency: float, parallel: int, work: Path) -> dict[str, Step
         git(root, "revert", "--no-edit", "HEAD")
         steps["rollback"] = timed(root, nodes, parallel, ports[0])
         steps["steady"] = timed(root, nodes, parallel, ports[0])
+        steps[FLOOR] = calls_only(nodes, parallel, ports[0])
     finally:
         process.kill()
         process.wait()
@@ -120,14 +151,17 @@ def run(count: int, latency: float, parallel: int, work: Path) -> dict[str, Step
 
 
 def report(count: int, steps: dict[str, Step], single: dict[str, Step]) -> None:
-    cells = [f"{steps[s].wall_s:6.2f} {steps[s].wall_s / single[s].wall_s:5.1f}×" for s in STEPS]
+    cells = [f"{steps[s].wall_s:6.2f} {steps[s].wall_s / single[s].wall_s:5.1f}×"
+             for s in (*STEPS, FLOOR)]  # fmt: skip
     cpu = sum(steps[s].cpu_s for s in STEPS[:3]) / count * 1000
     sim = sum(steps[s].sim_cpu_s for s in STEPS[:3])
     print(f"{count:>6}  " + "  ".join(cells) + f"  {cpu:8.2f}  {sim:6.2f}", flush=True)
     promotion, one = steps["promotion"].wall_s, single["promotion"].wall_s
     limit = RATIO_TARGETS.get(count)
+    floor = steps[FLOOR].wall_s / single[FLOOR].wall_s
     figure("sync", f"{count} nodes: promotion / rollback",
-           f"{promotion:.2f} s / {steps['rollback'].wall_s:.2f} s", peer=f"1 node {one:.2f} s",
+           f"{promotion:.2f} s / {steps['rollback'].wall_s:.2f} s",
+           peer=f"1 node {one:.2f} s; its four calls alone {floor:.2f}× one node's",
            ratio=f"{promotion / one:.2f}×", target="" if limit is None else f"≤ {limit:g}×",
            met=None if limit is None else promotion / one <= limit)  # fmt: skip
     if count == STEADY_TARGET[0]:
@@ -141,8 +175,10 @@ def verdicts(table: dict[int, dict[str, Step]]) -> None:
     for count, limit in RATIO_TARGETS.items():
         if count in table:
             ratio = table[count]["promotion"].wall_s / one
+            floor = table[count][FLOOR].wall_s / table[min(table)][FLOOR].wall_s
             print(f"promotion of {count} nodes: {ratio:.2f}× one node's "
-                  f"(target ≤ {limit:g}×: {'met' if ratio <= limit else 'MISSED'})")  # fmt: skip
+                  f"(target ≤ {limit:g}×: {'met' if ratio <= limit else 'MISSED'}); "
+                  f"its four calls alone: {floor:.2f}×")  # fmt: skip
     count, limit_s = STEADY_TARGET
     if count in table:
         steady = table[count]["steady"].wall_s
@@ -161,7 +197,7 @@ def main() -> None:
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print("wall seconds, and the ratio to the first row's; sync CPU ms per node and simulator "
           "CPU s over cold + promotion + rollback")  # fmt: skip
-    print(f"{'nodes':>6}  " + "  ".join(f"{s:>12}" for s in STEPS) + "  cpu ms/n  sim s")
+    print(f"{'nodes':>6}  " + "  ".join(f"{s:>12}" for s in (*STEPS, FLOOR)) + "  cpu ms/n  sim s")
     table: dict[int, dict[str, Step]] = {}
     for count in counts:
         with tempfile.TemporaryDirectory(prefix="adapterctl-bench-sync-") as tmp:
