@@ -235,7 +235,10 @@ def test_a_schedule_without_candidate_requests_is_reported(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--baseline", "9.9.9"], "no valid revision support-bot@9.9.9 for --baseline"),
+        (
+            ["--baseline", "9.9.9"],
+            "no valid revision support-bot@9.9.9 to compare with (--baseline)",
+        ),
         (["--baseline", "1.2.0"], "--baseline 1.2.0 is the candidate itself"),
         (["--env", "nowhere"], "no environment nowhere: environments/nowhere/environment.yaml"),
         (

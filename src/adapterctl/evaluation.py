@@ -23,13 +23,24 @@ from adapterctl.registry import InvalidDocument, Registry
 from adapterctl.report.json import finding_dict
 
 
-def auto_baseline(registry: Registry, env_name: str, name: str, candidate: str) -> str | None:
-    """The version the environment routes most of the alias's traffic to (not the candidate)."""
-    env = registry.require_environment(env_name)
-    routes = [r for r in env.routes.get(name, ()) if r.key != candidate]
-    if not routes:
+def chosen_baseline(
+    registry: Registry, env_name: str, name: str, candidate: str, asked: str
+) -> str | None:
+    """What ``--baseline`` names (``eval`` and ``pressure``): ``none``, ``auto`` (the version
+    the environment routes most of the alias's traffic to, not the candidate) or a version."""
+    if asked == "none":
         return None
-    return max(routes, key=lambda route: route.weight).key
+    if asked == "auto":
+        env = registry.require_environment(env_name)
+        routes = [r for r in env.routes.get(name, ()) if r.key != candidate]
+        if not routes:
+            return None
+        return max(routes, key=lambda route: route.weight).key
+    if asked == candidate:
+        raise UsageError(f"--baseline {asked} is the candidate itself")
+    if registry.revision(name, asked) is None:
+        raise UsageError(f"no valid revision {name}@{asked} to compare with (--baseline)")
+    return asked
 
 
 def line_and_suites(registry: Registry, name: str) -> tuple[AdapterLine, tuple[GoldenSuite, ...]]:

@@ -90,6 +90,7 @@ def command(
     from adapterctl.evals.runner import EvalPlan, progress_reporter  # noqa: PLC0415
     from adapterctl.evaluation import (  # noqa: PLC0415
         RunContext,
+        chosen_baseline,
         evaluate,
         head_commit,
         line_and_suites,
@@ -103,7 +104,7 @@ def command(
         return out.emit(problems.report)
     node_class = hardware_class(registry, hardware)
     registry.require_environment(env)
-    base_version = _baseline(registry, env, name, version, baseline)
+    base_version = chosen_baseline(registry, env, name, version, baseline)
     revisions = (served_name(name, version),) + (
         (served_name(name, base_version),) if base_version else ()
     )
@@ -151,20 +152,6 @@ def _write_evidence(
     write_evidence(path, comparison, report, run)
     page.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(page, html.render(comparison, report))
-
-
-def _baseline(registry: Registry, env: str, name: str, version: str, asked: str) -> str | None:
-    if asked == "none":
-        return None
-    if asked == "auto":
-        from adapterctl.evaluation import auto_baseline  # noqa: PLC0415
-
-        return auto_baseline(registry, env, name, version)
-    if asked == version:
-        raise UsageError(f"--baseline {asked} is the candidate itself")
-    if registry.revision(name, asked) is None:
-        raise UsageError(f"no valid revision {name}@{asked} to compare with (--baseline)")
-    return asked
 
 
 def _extra_body(text: str | None) -> dict[str, object]:

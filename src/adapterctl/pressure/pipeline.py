@@ -15,7 +15,7 @@ from pathlib import Path
 
 from adapterctl import layout
 from adapterctl.errors import UsageError
-from adapterctl.evaluation import auto_baseline
+from adapterctl.evaluation import chosen_baseline
 from adapterctl.findings import Finding, JsonPath, Report, Severity
 from adapterctl.gates.pressure import Comparison
 from adapterctl.layout import served_name
@@ -114,7 +114,7 @@ def prepare(
     elif registry.revision(name, version) is None:
         raise UsageError(f"no valid revision {name}@{version}: run adapterctl validate first")
     else:
-        base_version = _baseline(registry, env, name, version, baseline)
+        base_version = chosen_baseline(registry, env, name, version, baseline)
     targets = _targets(registry, path, profile, environment, base_model)
     requests = _schedule(registry, path, profile)
     new = name if version is None else served_name(name, version)
@@ -142,18 +142,6 @@ def _check_alias(environment: Environment, alias: str, baseline: str) -> None:
             f"--baseline {baseline}: a replay against the alias {alias} has no baseline (the "
             "gateway splits it); give NAME@VERSION to compare two revisions"
         )
-
-
-def _baseline(registry: Registry, env: str, name: str, version: str, given: str) -> str | None:
-    if given == "none":
-        return None
-    if given == "auto":
-        return auto_baseline(registry, env, name, version)
-    if given == version:
-        raise UsageError(f"--baseline {given} is the candidate itself")
-    if registry.revision(name, given) is None:
-        raise UsageError(f"no valid revision {name}@{given} for --baseline")
-    return given
 
 
 def _targets(
