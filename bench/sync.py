@@ -5,8 +5,8 @@ The nodes are simulated vLLM servers on loopback (:mod:`syncnodes`: ``/v1/models
 all in one uvloop process apart from this one, so the simulator's CPU is not counted as
 the sync's: a fixture for scale only — correctness is tested against the real reference
 node. The registry is a clone of this repository in a temporary folder; every node has its
-own adapter cache, so each one fetches and digest-checks what it loads, and hashes its
-cached copy again before every load.
+own adapter cache: the sync fetches and checks each artifact once, copies it into every
+node's cache, and each node hashes its cached copy again before every later load.
 
 Per node count it times, with ``sync_nodes`` (the function behind ``adapterctl sync``):
 the first sync (cold caches), a promotion (staging: support-bot 1.2.0 at 100 %, 1.1.0
