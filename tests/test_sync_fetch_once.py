@@ -17,8 +17,11 @@ import pytest
 from adapterctl.serving import cache as cache_module
 from adapterctl.serving.cache import Sources, Verification
 from adapterctl.serving.desired import DesiredRevision, desired_state
+from adapterctl.store.base import Store
 from adapterctl.store.filestore import FileStore
-from tests.conftest import isolate_git
+from adapterctl.store.s3store import S3Store
+from adapterctl.store.uri import open_store
+from tests.conftest import BUCKET, isolate_git
 from tests.synccheckout import Checkout, cli, head
 from tests.syncnode import Faults, RuntimeNode, fault_proxy, runtime_node
 
@@ -175,4 +178,41 @@ def test_nodes_asking_at_once_wait_for_one_fetch(two: Two, fetches: list[str]) -
     assert (len(folders), len(set(folders))) == (8, 1)
     assert folders[0].is_relative_to(two.tmp)
     sources.close()
+    assert list(two.tmp.iterdir()) == []
+
+
+def test_nodes_on_an_s3_store_share_one_client_and_one_download(
+    two: Two,
+    fetches: list[str],
+    moto_endpoint: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Opening an s3:// store makes a boto3 client (milliseconds of CPU each): once a sync."""
+    uri = f"s3://{BUCKET}/sync-{two.tmp.parent.name}"
+    bucket = S3Store(BUCKET, f"sync-{two.tmp.parent.name}", uri, endpoint_url=moto_endpoint)
+    for folder in (two.store / "sha256").iterdir():
+        bucket.put(f"sha256:{folder.name}", folder)
+    for config in (two.config, two.config_b):
+        config.write_text(
+            config.read_text().replace(f"store: {two.store.as_uri()}", f"store: {uri}")
+        )
+    opened: list[str] = []
+
+    def counted(uri: str, *, endpoint_url: str | None = None, base: Path | None = None) -> Store:
+        opened.append(uri)
+        return open_store(uri, endpoint_url=endpoint_url, base=base)
+
+    monkeypatch.setattr("adapterctl.serving.sync.open_store", counted)
+    code, out, err = cli(capsys, "sync", "--env", "staging", "--node-config", two.config,
+                         "--node-config", two.config_b, "--root", two.root,
+                         "--endpoint-url", moto_endpoint)  # fmt: skip
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1:] == [
+        f"  node-a  converged  {LOADS}",
+        f"  node-b  converged  {LOADS}",
+        "✓ 2 nodes converged",
+    ]
+    assert opened == [uri]
+    assert sorted(fetches) == ["sql-helper@1.1.0", "support-bot@1.1.0"]
     assert list(two.tmp.iterdir()) == []
