@@ -22,6 +22,7 @@ from adapterctl.model import (
 from adapterctl.model.common import Frozen
 from adapterctl.model.kinds import Kind
 from adapterctl.model.pressure import KEYWORDS
+from adapterctl.semver import names_a_base
 
 ROOTS = ("adapters", "bases", "environments", "hardware")
 SIGNATURE_SUFFIX = ".sigstore.json"
@@ -198,7 +199,7 @@ def served_name(name: str, version: str) -> str:
     """The immutable name a revision is loaded under on every node (DESIGN §2); ``version``
     is a route's key, and a base routed as a model of its own is served as its
     ``NAME@REVISION``."""
-    return version if "@" in version else f"{name}@{version}"
+    return version if names_a_base(version) else f"{name}@{version}"
 
 
 def route_key(alias: str, served: str) -> str:

@@ -5,10 +5,17 @@ from __future__ import annotations
 SemverKey = tuple[int, int, int, int, tuple[tuple[int, int, str], ...], str]
 
 
+def names_a_base(key: str) -> bool:
+    """Whether a route's key (an environment's ``version`` or ``base``) names a base served as
+    a model of its own (``NAME@REVISION``) rather than an adapter version: a semantic version
+    never holds '@'."""
+    return "@" in key
+
+
 def route_key_order(key: str) -> tuple[int, SemverKey]:
     """Sort key of a route's key: adapter versions by precedence, then bases served as models
     of their own (``NAME@REVISION``, merged from the line: newer than its revisions)."""
-    if "@" in key:
+    if names_a_base(key):
         return 1, (0, 0, 0, 0, (), key)
     return 0, semver_key(key)
 

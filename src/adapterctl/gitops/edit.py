@@ -17,6 +17,7 @@ from ruamel.yaml.util import load_yaml_guess_indent
 
 from adapterctl.errors import InputError
 from adapterctl.gitops.steps import Route, Routes
+from adapterctl.semver import names_a_base
 
 RETAINED_COMMENT = "retained for rollback"
 CANARY_COMMENT = "canary"
@@ -96,7 +97,7 @@ def _sequence(routes: Routes) -> CommentedSeq:
     seq = CommentedSeq()
     canary = len([r for r in routes if r.weight > 0 or r.tenants]) > 1
     for index, route in enumerate(routes):
-        field = "base" if "@" in route.version else "version"  # a base served on its own
+        field = "base" if names_a_base(route.version) else "version"
         entry = CommentedMap([(field, route.version), ("weight", route.weight)])
         if route.tenants:
             tenants = CommentedSeq(route.tenants)

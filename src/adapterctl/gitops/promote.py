@@ -24,6 +24,7 @@ from adapterctl.mergedbases import merged_base
 from adapterctl.model import Environment
 from adapterctl.model.base import Merge
 from adapterctl.registry import Registry
+from adapterctl.semver import names_a_base
 from adapterctl.store.base import Store
 from adapterctl.store.digests import DigestCache
 
@@ -100,7 +101,7 @@ def promote(root: Path, store: Store, request: Request, now: datetime) -> Promot
     committed = write_step(root, checkout, step, sign=request.sign)
     evidence = find_evidence(root, request.name, request.version)
     analysis = None if request.analysis is None else request.analysis[1]
-    merged = merged_base(registry, request.version) if "@" in request.version else None
+    merged = merged_base(registry, request.version) if names_a_base(request.version) else None
     merge = None if merged is None else merged.merge
     return Promotion(committed, report, soaked, evidence, analysis, merge)
 
@@ -141,7 +142,7 @@ def _gates(registry: Registry, store: Store, request: Request) -> Report:
     """The schema findings of the files involved, then integrity and compat for ENV (for a
     merged base: its schema and its chain of sources; its equivalence gate is the merge's
     pull request's, ``adapterctl check --base``)."""
-    if "@" in request.version:
+    if names_a_base(request.version):
         return _merged_base_gates(registry, request)
     revision = registry.revision(request.name, request.version)
     path = layout.revision_path(request.name, request.version)
@@ -192,7 +193,7 @@ def check_soak(root: Path, env: Environment, request: Request, now: datetime) ->
 
 def _message(request: Request, before: steps.Routes, after: steps.Routes) -> str:
     label = f"{request.name} {request.version}"
-    if "@" in request.version:
+    if names_a_base(request.version):
         label = f"merged base {request.version} for {request.name}"
     weight = steps.weight_of(after, request.version)
     tenants = next(route.tenants for route in after if route.version == request.version)

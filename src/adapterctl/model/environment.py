@@ -22,6 +22,7 @@ from adapterctl.model.common import (
     Str,
 )
 from adapterctl.model.refs import BaseRef
+from adapterctl.semver import names_a_base
 
 # vLLM's accepted values for --max-lora-rank (vllm/config/lora.py, MaxLoRARanks).
 MaxLoRARank = Literal[1, 8, 16, 32, 64, 128, 256, 320, 512]
@@ -88,7 +89,7 @@ def _check_routes(routes: tuple[Route, ...]) -> tuple[Route, ...]:
     keys = [route.key for route in routes]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
-        what = "base" if "@" in duplicates[0] else "version"
+        what = "base" if names_a_base(duplicates[0]) else "version"
         raise ValueError(f"{what} {duplicates[0]} is listed twice")
     tenants = [tenant for route in routes for tenant in route.tenants]
     twice = sorted({t for t in tenants if tenants.count(t) > 1})
