@@ -59,9 +59,9 @@ class Two(Checkout[RuntimeNode]):
         self.tmp = tmp_path / "tmp"
         self.tmp.mkdir()
 
-    def sync(self, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    def sync(self, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
         code, out, err = cli(capsys, "sync", "--env", "staging", "--node-config", self.config,
-                             "--node-config", self.config_b, "--root", self.root)  # fmt: skip
+                             "--node-config", self.config_b, "--root", self.root, *args)  # fmt: skip
         assert err == "", err
         return code, out.splitlines()
 
@@ -216,3 +216,30 @@ def test_nodes_on_an_s3_store_share_one_client_and_one_download(
     assert opened == [uri]
     assert sorted(fetches) == ["sql-helper@1.1.0", "support-bot@1.1.0"]
     assert list(two.tmp.iterdir()) == []
+
+
+def test_every_node_gets_the_checked_bytes_when_the_store_changes_under_the_sync(
+    two: Two, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Threat: the store's object is swapped for other weights after the sync checked it.
+    Every node's copy comes from the sync's checked copy, never from the store again."""
+    digest = Path(two.path("support-bot@1.1.0")).name
+    weights = two.store / "sha256" / digest / "adapter_model.safetensors"
+    expected = weights.read_bytes()
+    other = next(
+        path.read_bytes()
+        for path in (two.store / "sha256").glob("*/adapter_model.safetensors")
+        if path.read_bytes() != expected
+    )
+
+    def swap() -> None:
+        weights.chmod(0o644)
+        weights.write_bytes(other)
+
+    two.faults.at_load = swap  # when node-a's first load reaches it
+    code, lines = two.sync(capsys, "--parallel", "1")  # node-b's turn comes after the swap
+    assert (code, lines[-1]) == (0, "✓ 2 nodes converged")
+    assert weights.read_bytes() == other  # the store was swapped under the sync
+    for node in (two.node, two.other):
+        loaded = Path(node.engine.loras()["support-bot@1.1.0"])
+        assert (loaded / "adapter_model.safetensors").read_bytes() == expected
