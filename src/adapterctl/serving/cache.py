@@ -16,7 +16,8 @@ process, where its digests and signature are checked once; each node's copy is t
 from that checked copy, file by file into new files, and renamed into the node's cache.
 It is not hashed again on its way in: its bytes are the ones just checked, read from a
 folder only the sync can write, and it is hashed before every later load like any cached
-copy. The folder is removed when the sync ends.
+copy. The folder is removed when the sync ends. Where it cannot be written (a small or full
+``TMPDIR``), each node fetches on its own instead, as a sync of one node does.
 
 The cache is a disk anyone with access to the node can change, so a cached copy is hashed
 again against the manifest every time it is about to be loaded (DESIGN §4.3). A copy that
@@ -95,6 +96,8 @@ class Sources:
     Keyed by (store, digest): nodes may name stores of their own. The first node to need
     one fetches and checks it; the others wait for it rather than fetch it again. A fetch
     that fails is not remembered, so the next node tries again, as it would on its own.
+    Where the temporary folder cannot be written (full, or not there), the sync stops using
+    it and each node fetches on its own, as before: slower, never a failed sync.
     """
 
     def __init__(self) -> None:
@@ -103,24 +106,42 @@ class Sources:
         self._roots: dict[tuple[str, str], Path] = {}
         self._folder: Path | None = None
         """Made by the first fetch, so a sync that fetches nothing makes nothing."""
+        self._unusable = False
 
-    def checked(self, revision: DesiredRevision, store: Store, check: Verification) -> Path:
+    def checked(self, revision: DesiredRevision, store: Store, check: Verification) -> Path | None:
         """The folder ``<root>/sha256/<hex>`` holding the artifact, digests and signature
-        checked (the signature with ``check``'s policy, remembered per policy)."""
+        checked (the signature with ``check``'s policy, remembered per policy); None when
+        the temporary folder cannot hold it (the node then fetches on its own)."""
         key = (store.uri, revision.digest)
         with self._lock:
-            if self._folder is None:
-                self._folder = Path(tempfile.mkdtemp(prefix="adapterctl-sync-"))
+            if self._unusable or not self._made():
+                return None
+            assert self._folder is not None
             if key not in self._keys:
                 self._keys[key] = threading.Lock()
                 self._roots[key] = self._folder / str(len(self._roots))
             key_lock, root = self._keys[key], self._roots[key]
         with key_lock:
+            if self._unusable:
+                return None
             if not root.is_dir():
-                _fetch_checked(revision, store, root)
+                try:
+                    _fetch_checked(revision, store, root)
+                except OSError:
+                    self._unusable = True
+                    return None
         if check.policy is not None:
             _check_signature(revision, root, check)
         return adapter_path(root, revision.digest)
+
+    def _made(self) -> bool:
+        if self._folder is None:
+            try:
+                self._folder = Path(tempfile.mkdtemp(prefix="adapterctl-sync-"))
+            except OSError:
+                self._unusable = True
+                return False
+        return True
 
     def close(self) -> None:
         """Remove every copy (the end of the sync)."""
@@ -138,8 +159,6 @@ def _fetch_checked(revision: DesiredRevision, store: Store, root: Path) -> None:
         _fetch(revision, store, folder)
         _check_files(revision, folder)
         staging.rename(root)
-    except OSError as exc:
-        raise _os_error(exc, revision, f"the sync's temporary folder {root.parent}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -161,14 +180,15 @@ def ensure_cached(
     fetched = adapter_path(staging, revision.digest)
     try:
         _clear(staging)  # what a sync killed mid-fetch left
-        if sources is None:
+        source = None if sources is None else sources.checked(revision, store, check)
+        if source is None:
             fetched.parent.mkdir(parents=True, exist_ok=True)
             _fetch(revision, store, fetched)
             _check_files(revision, fetched)
             if check.policy is not None:
                 _check_signature(revision, staging, check)
         else:
-            _copy(sources.checked(revision, store, check), fetched)
+            _copy(source, fetched)
         target.parent.mkdir(parents=True, exist_ok=True)
         fetched.rename(target)
     except OSError as exc:
@@ -314,12 +334,10 @@ def _signature_problem(revision: DesiredRevision, staging: Path, check: Verifica
     return f"signature rejected: {findings[0].message}" if findings else None
 
 
-def _os_error(exc: OSError, revision: DesiredRevision, where: str | None = None) -> NodeCallError:
-    """``where``: the folder that failed, when it is not the node's cache."""
-    name = revision.served_name
+def _os_error(exc: OSError, revision: DesiredRevision) -> NodeCallError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return NodeCallError(
-            f"{name}: {where or 'the adapter cache'} is full ({exc.strerror}); not loaded",
+            f"{revision.served_name}: the adapter cache is full ({exc.strerror}); not loaded",
             "disk-full",
         )
-    return NodeCallError(f"{name}: {where or 'cache'}: {exc}", "cache")
+    return NodeCallError(f"{revision.served_name}: cache: {exc}", "cache")
