@@ -107,6 +107,7 @@ class Sources:
         self._folder: Path | None = None
         """Made by the first fetch, so a sync that fetches nothing makes nothing."""
         self._unusable = False
+        """The folder could not be made or written: every node fetches on its own."""
 
     def checked(self, revision: DesiredRevision, store: Store, check: Verification) -> Path | None:
         """The folder ``<root>/sha256/<hex>`` holding the artifact, digests and signature
@@ -114,12 +115,12 @@ class Sources:
         the temporary folder cannot hold it (the node then fetches on its own)."""
         key = (store.uri, revision.digest)
         with self._lock:
-            if self._unusable or not self._made():
+            folder = None if self._unusable else self._temporary_folder()
+            if folder is None:
                 return None
-            assert self._folder is not None
             if key not in self._keys:
                 self._keys[key] = threading.Lock()
-                self._roots[key] = self._folder / str(len(self._roots))
+                self._roots[key] = folder / str(len(self._roots))
             key_lock, root = self._keys[key], self._roots[key]
         with key_lock:
             if self._unusable:
@@ -134,14 +135,14 @@ class Sources:
             _check_signature(revision, root, check)
         return adapter_path(root, revision.digest)
 
-    def _made(self) -> bool:
+    def _temporary_folder(self) -> Path | None:
+        """The sync's folder, made at the first fetch; None where it cannot be made."""
         if self._folder is None:
             try:
                 self._folder = Path(tempfile.mkdtemp(prefix="adapterctl-sync-"))
             except OSError:
                 self._unusable = True
-                return False
-        return True
+        return self._folder
 
     def close(self) -> None:
         """Remove every copy (the end of the sync)."""
