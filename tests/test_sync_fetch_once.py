@@ -249,3 +249,15 @@ def test_every_node_gets_the_checked_bytes_when_the_store_changes_under_the_sync
     for node in (two.node, two.other):
         loaded = Path(node.engine.loras()["support-bot@1.1.0"])
         assert (loaded / "adapter_model.safetensors").read_bytes() == expected
+
+
+def test_a_missing_temporary_folder_leaves_each_node_to_fetch_on_its_own(
+    two: Two,
+    fetches: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(two.tmp / "missing"))
+    code, lines = two.sync(capsys)
+    assert (code, lines[-1]) == (0, "✓ 2 nodes converged")
+    assert sorted(fetches) == sorted(["support-bot@1.1.0", "sql-helper@1.1.0"] * 2)
