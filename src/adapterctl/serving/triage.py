@@ -3,13 +3,8 @@
 Pure: node scrapes in (``adapterctl.serving.scrape``), tables and findings out. A served
 name with ``@`` is an adapter revision (``<alias>@<version>``); the node configuration's
 ``base.served_name`` (else any other name) is the base; ``unknown`` (requests for models the
-node does not serve) is shown but never judged. A count below ``min_requests`` is shown
-but never judged either. "Elevated" means, with :class:`Thresholds` ``t``:
-
-- against a reference (other nodes, other models): error rate ≥ ``t.error_rate`` and
-  ≥ ``t.ratio`` × the reference's, or p95 latency ≥ ``t.ratio`` × the reference's;
-- with no healthy reference (base-specific): error rate ≥ ``t.error_rate`` or p95 latency
-  ≥ ``t.latency_s``; a reference is normal when it is below both.
+node does not serve) is shown but never judged. What counts as judged and as elevated is
+``adapterctl.serving.triage_stats``'s.
 
 The findings, checked in this order (a node found faulty is left out of the later checks):
 
@@ -28,12 +23,21 @@ cannot be read is an infrastructure finding too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from adapterctl.serving.gateway_scrape import GATEWAY, GatewayScrape, combine, unmatched
-from adapterctl.serving.scrape import UNKNOWN_MODEL, Latency, ModelCounts, NodeScrape
+from adapterctl.serving.scrape import UNKNOWN_MODEL, NodeScrape
+from adapterctl.serving.triage_stats import (
+    Stats,
+    Thresholds,
+    above,
+    elevated,
+    judged,
+    numbers,
+    pooled,
+)
 
 
 class Verdict(StrEnum):
@@ -41,55 +45,6 @@ class Verdict(StrEnum):
     BASE = "base-specific"
     INFRASTRUCTURE = "infrastructure"
     NONE = "none"
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    error_rate: float = 0.05
-    """Error rate at or above which a model is elevated (with ``ratio`` against a reference)."""
-    ratio: float = 3.0
-    """How many times the reference's error rate or p95 latency counts as elevated."""
-    latency_s: float = 10.0
-    """p95 latency (seconds) at or above which a model is elevated with no reference."""
-    min_requests: int = 20
-    """Fewer requests than this are shown but never judged."""
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    """Pooled counts: requests, errors and the latency histogram."""
-
-    requests: float = 0.0
-    errors: float = 0.0
-    latency: Latency | None = None
-
-    @classmethod
-    def of(cls, counts: ModelCounts) -> Stats:
-        return cls(counts.requests, counts.errors, counts.latency)
-
-    @property
-    def error_rate(self) -> float | None:
-        return self.errors / self.requests if self.requests > 0 else None
-
-    @property
-    def mean_s(self) -> float | None:
-        return None if self.latency is None else self.latency.mean_s
-
-    @property
-    def p95_s(self) -> float | None:
-        return None if self.latency is None else self.latency.quantile(0.95)
-
-    def plus(self, other: Stats) -> Stats:
-        mine, theirs = self.latency, other.latency
-        latency = mine.plus(theirs) if mine and theirs else (mine or theirs)
-        return Stats(self.requests + other.requests, self.errors + other.errors, latency)
-
-
-def pooled(stats: Iterable[Stats]) -> Stats:
-    total = Stats()
-    for one in stats:
-        total = total.plus(one)
-    return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,35 +120,6 @@ class Triage:
 
 
 # --- judging ---------------------------------------------------------------------------
-
-
-def judged(stats: Stats, t: Thresholds) -> bool:
-    return stats.requests >= t.min_requests
-
-
-def errors_above(cell: Stats, reference: Stats, t: Thresholds) -> bool:
-    rate, other = cell.error_rate, reference.error_rate
-    if rate is None or rate < t.error_rate:
-        return False
-    return other is None or rate >= t.ratio * other
-
-
-def latency_above(cell: Stats, reference: Stats, t: Thresholds) -> bool:
-    mine, theirs = cell.p95_s, reference.p95_s
-    return mine is not None and theirs is not None and theirs > 0 and mine >= t.ratio * theirs
-
-
-def above(cell: Stats, reference: Stats, t: Thresholds) -> bool:
-    """Elevated against a reference (both judged)."""
-    if not (judged(cell, t) and judged(reference, t)):
-        return False
-    return errors_above(cell, reference, t) or latency_above(cell, reference, t)
-
-
-def elevated(stats: Stats, t: Thresholds) -> bool:
-    """Elevated with no reference: the absolute thresholds."""
-    rate, p95 = stats.error_rate, stats.p95_s
-    return (rate is not None and rate >= t.error_rate) or (p95 is not None and p95 >= t.latency_s)
 
 
 def node_degraded(node: NodeView, others: Sequence[NodeView], t: Thresholds) -> bool:
@@ -298,15 +224,6 @@ def _adapter_finding(model: str, serving: Sequence[NodeView]) -> Finding:
         f"{numbers(mine)}, against {numbers(rest)} for the base and other revisions there"
     )
     return Finding(Verdict.ADAPTER, model, names, message)
-
-
-def numbers(stats: Stats) -> str:
-    """``error rate 30.0% (31 of 100), p95 0.29 s`` (n/a where unknown)."""
-    rate = stats.error_rate
-    shown = "n/a" if rate is None else f"{rate:.1%}"
-    p95 = stats.p95_s
-    latency = "n/a" if p95 is None else f"{p95:.3g} s"
-    return f"error rate {shown} ({stats.errors:g} of {stats.requests:g}), p95 {latency}"
 
 
 # --- tables ----------------------------------------------------------------------------
