@@ -1,10 +1,8 @@
 """Triage: is an incident adapter-specific, base-specific or shared infrastructure?
 
-Pure: node scrapes in (``adapterctl.serving.scrape``), tables and findings out. A served
-name with ``@`` is an adapter revision (``<alias>@<version>``); the node configuration's
-``base.served_name`` (else any other name) is the base; ``unknown`` (requests for models the
-node does not serve) is shown but never judged. What counts as judged and as elevated is
-``adapterctl.serving.triage_stats``'s.
+Pure: node scrapes in (``adapterctl.serving.scrape``), tables and findings out. Which
+served name is the base and which a revision is ``adapterctl.serving.triage_nodes``'s; what
+counts as judged and as elevated is ``adapterctl.serving.triage_stats``'s.
 
 The findings, checked in this order (a node found faulty is left out of the later checks):
 
@@ -23,12 +21,13 @@ cannot be read is an infrastructure finding too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from adapterctl.serving.gateway_scrape import GATEWAY, GatewayScrape, combine, unmatched
 from adapterctl.serving.scrape import UNKNOWN_MODEL, NodeScrape
+from adapterctl.serving.triage_nodes import NodeView, by_base, by_model, kind, view
 from adapterctl.serving.triage_stats import (
     Stats,
     Thresholds,
@@ -45,40 +44,6 @@ class Verdict(StrEnum):
     BASE = "base-specific"
     INFRASTRUCTURE = "infrastructure"
     NONE = "none"
-
-
-@dataclass(frozen=True, slots=True)
-class NodeView:
-    """One node's judged models (``unknown`` apart), or its problem."""
-
-    name: str
-    base: str | None
-    models: Mapping[str, Stats]
-    unknown: Stats
-    problem: str | None
-    source: str
-
-    @property
-    def total(self) -> Stats:
-        return pooled(self.models.values())
-
-
-def kind(model: str, base: str | None) -> str:
-    """base, adapter or unknown, by served name."""
-    if model == UNKNOWN_MODEL:
-        return "unknown"
-    if model == base or (base is None and "@" not in model):
-        return "base"
-    return "adapter"
-
-
-def view(scrape: NodeScrape) -> NodeView:
-    models = {name: Stats.of(c) for name, c in scrape.models.items() if name != UNKNOWN_MODEL}
-    bases = [name for name in models if kind(name, scrape.base) == "base"]
-    base = scrape.base or (bases[0] if len(bases) == 1 else None)
-    unknown = scrape.models.get(UNKNOWN_MODEL)
-    unknown_stats = Stats() if unknown is None else Stats.of(unknown)
-    return NodeView(scrape.node, base, models, unknown_stats, scrape.problem, scrape.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,18 +123,10 @@ def _degraded(node: NodeView, others: Stats) -> Finding:
 
 def base_specific(views: Sequence[NodeView], t: Thresholds) -> list[Finding]:
     findings = []
-    for base, family in _families(views).items():
+    for base, family in by_base(views).items():
         if _all_elevated(base, family, t):
             findings.append(_base_finding(base, family, t))
     return findings
-
-
-def _families(views: Sequence[NodeView]) -> dict[str, list[NodeView]]:
-    families: dict[str, list[NodeView]] = {}
-    for node in views:
-        if node.base is not None:
-            families.setdefault(node.base, []).append(node)
-    return families
 
 
 def _all_elevated(base: str, family: Sequence[NodeView], t: Thresholds) -> bool:
@@ -181,7 +138,7 @@ def _all_elevated(base: str, family: Sequence[NodeView], t: Thresholds) -> bool:
 
 
 def _base_finding(base: str, family: Sequence[NodeView], t: Thresholds) -> Finding:
-    per_model = _per_model(family)
+    per_model = by_model(family)
     shown = "; ".join(f"{name} {numbers(s)}" for name, s in per_model.items() if judged(s, t))
     message = (
         f"base {base}: it and every revision on it are elevated on every node "
@@ -229,14 +186,6 @@ def _adapter_finding(model: str, serving: Sequence[NodeView]) -> Finding:
 # --- tables ----------------------------------------------------------------------------
 
 
-def _per_model(views: Sequence[NodeView]) -> dict[str, Stats]:
-    found: dict[str, Stats] = {}
-    for node in views:
-        for name, stats in node.models.items():
-            found[name] = found.get(name, Stats()).plus(stats)
-    return dict(sorted(found.items()))
-
-
 def _note(stats: Stats, t: Thresholds) -> str:
     return "" if judged(stats, t) else f"under {t.min_requests} requests: not judged"
 
@@ -244,7 +193,7 @@ def _note(stats: Stats, t: Thresholds) -> str:
 def revision_rows(views: Sequence[NodeView], t: Thresholds) -> list[Row]:
     reachable = [v for v in views if v.problem is None]
     rows = []
-    for name, stats in _per_model(reachable).items():
+    for name, stats in by_model(reachable).items():
         nodes = tuple(v.name for v in reachable if name in v.models)
         owner = next(v for v in reachable if name in v.models)
         rows.append(Row(name, kind(name, owner.base), nodes, stats, _note(stats, t)))
@@ -259,7 +208,7 @@ def revision_rows(views: Sequence[NodeView], t: Thresholds) -> list[Row]:
 def base_rows(views: Sequence[NodeView], t: Thresholds) -> list[Row]:
     reachable = [v for v in views if v.problem is None]
     rows = []
-    for base, family in sorted(_families(reachable).items()):
+    for base, family in sorted(by_base(reachable).items()):
         stats = pooled(v.total for v in family)
         nodes = tuple(v.name for v in family)
         rows.append(Row(base, "base and its revisions", nodes, stats, _note(stats, t)))
