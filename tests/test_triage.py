@@ -29,7 +29,9 @@ from adapterctl.serving import gateway_scrape, scrape
 from adapterctl.serving.gateway_scrape import GatewayScrape, gateway_url, parse_gateway
 from adapterctl.serving.nodeconfig import load_nodes
 from adapterctl.serving.scrape import Latency, ModelCounts, NodeScrape, metrics_url, parse
-from adapterctl.serving.triage import Stats, Thresholds, Verdict, triage
+from adapterctl.serving.triage import triage
+from adapterctl.serving.triage_findings import Verdict
+from adapterctl.serving.triage_stats import Stats, Thresholds
 from tests.gatewayproc import Gateway, Registry, ask, start
 from tests.regressing import regressing
 

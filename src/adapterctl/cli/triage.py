@@ -12,7 +12,9 @@ import typer
 from adapterctl.errors import ExitCode
 from adapterctl.serving import gateway_scrape, triage_present
 from adapterctl.serving.nodeconfig import load_nodes
-from adapterctl.serving.triage import Thresholds, Verdict, triage
+from adapterctl.serving.triage import triage
+from adapterctl.serving.triage_findings import Verdict
+from adapterctl.serving.triage_stats import Thresholds
 
 _DEFAULTS = Thresholds()
 

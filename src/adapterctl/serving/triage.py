@@ -1,24 +1,12 @@
 """Triage: is an incident adapter-specific, base-specific or shared infrastructure?
 
-Pure: node scrapes in (``adapterctl.serving.scrape``), tables and findings out. A served
-name with ``@`` is an adapter revision (``<alias>@<version>``); the node configuration's
-``base.served_name`` (else any other name) is the base; ``unknown`` (requests for models the
-node does not serve) is shown but never judged. A count below ``min_requests`` is shown
-but never judged either. "Elevated" means, with :class:`Thresholds` ``t``:
+Pure: node scrapes in (``adapterctl.serving.scrape``), tables and findings out. Which
+served name is the base and which a revision is ``adapterctl.serving.triage_nodes``'s; what
+counts as judged and as elevated is ``adapterctl.serving.triage_stats``'s.
 
-- against a reference (other nodes, other models): error rate ≥ ``t.error_rate`` and
-  ≥ ``t.ratio`` × the reference's, or p95 latency ≥ ``t.ratio`` × the reference's;
-- with no healthy reference (base-specific): error rate ≥ ``t.error_rate`` or p95 latency
-  ≥ ``t.latency_s``; a reference is normal when it is below both.
-
-The findings, checked in this order (a node found faulty is left out of the later checks):
-
-- infrastructure: a node is unreachable, or its pooled numbers are elevated against the
-  other nodes' and so is every model on it that the others serve too;
-- base-specific: on every node of a base, every judged model (the base and its revisions,
-  two at least, or the base alone) is elevated;
-- adapter-specific: on every node that serves a revision, it is elevated against the other
-  models of that node, which are normal.
+The findings (``adapterctl.serving.triage_findings``) are checked in this order:
+infrastructure, base-specific, adapter-specific; a node found faulty is left out of the
+later checks.
 
 With gateway scrapes (``adapterctl.serving.gateway_scrape``), the revisions' numbers come
 from the gateways' series per node (vLLM cannot tell revisions apart), the nodes' own
@@ -28,102 +16,21 @@ cannot be read is an infrastructure finding too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from adapterctl.serving.gateway_scrape import GATEWAY, GatewayScrape, combine, unmatched
-from adapterctl.serving.scrape import UNKNOWN_MODEL, Latency, ModelCounts, NodeScrape
-
-
-class Verdict(StrEnum):
-    ADAPTER = "adapter-specific"
-    BASE = "base-specific"
-    INFRASTRUCTURE = "infrastructure"
-    NONE = "none"
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    error_rate: float = 0.05
-    """Error rate at or above which a model is elevated (with ``ratio`` against a reference)."""
-    ratio: float = 3.0
-    """How many times the reference's error rate or p95 latency counts as elevated."""
-    latency_s: float = 10.0
-    """p95 latency (seconds) at or above which a model is elevated with no reference."""
-    min_requests: int = 20
-    """Fewer requests than this are shown but never judged."""
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    """Pooled counts: requests, errors and the latency histogram."""
-
-    requests: float = 0.0
-    errors: float = 0.0
-    latency: Latency | None = None
-
-    @classmethod
-    def of(cls, counts: ModelCounts) -> Stats:
-        return cls(counts.requests, counts.errors, counts.latency)
-
-    @property
-    def error_rate(self) -> float | None:
-        return self.errors / self.requests if self.requests > 0 else None
-
-    @property
-    def mean_s(self) -> float | None:
-        return None if self.latency is None else self.latency.mean_s
-
-    @property
-    def p95_s(self) -> float | None:
-        return None if self.latency is None else self.latency.quantile(0.95)
-
-    def plus(self, other: Stats) -> Stats:
-        mine, theirs = self.latency, other.latency
-        latency = mine.plus(theirs) if mine and theirs else (mine or theirs)
-        return Stats(self.requests + other.requests, self.errors + other.errors, latency)
-
-
-def pooled(stats: Iterable[Stats]) -> Stats:
-    total = Stats()
-    for one in stats:
-        total = total.plus(one)
-    return total
-
-
-@dataclass(frozen=True, slots=True)
-class NodeView:
-    """One node's judged models (``unknown`` apart), or its problem."""
-
-    name: str
-    base: str | None
-    models: Mapping[str, Stats]
-    unknown: Stats
-    problem: str | None
-    source: str
-
-    @property
-    def total(self) -> Stats:
-        return pooled(self.models.values())
-
-
-def kind(model: str, base: str | None) -> str:
-    """base, adapter or unknown, by served name."""
-    if model == UNKNOWN_MODEL:
-        return "unknown"
-    if model == base or (base is None and "@" not in model):
-        return "base"
-    return "adapter"
-
-
-def view(scrape: NodeScrape) -> NodeView:
-    models = {name: Stats.of(c) for name, c in scrape.models.items() if name != UNKNOWN_MODEL}
-    bases = [name for name in models if kind(name, scrape.base) == "base"]
-    base = scrape.base or (bases[0] if len(bases) == 1 else None)
-    unknown = scrape.models.get(UNKNOWN_MODEL)
-    unknown_stats = Stats() if unknown is None else Stats.of(unknown)
-    return NodeView(scrape.node, base, models, unknown_stats, scrape.problem, scrape.source)
+from adapterctl.serving.scrape import UNKNOWN_MODEL, NodeScrape
+from adapterctl.serving.triage_findings import (
+    Finding,
+    Verdict,
+    adapter_specific,
+    base_specific,
+    gateway_down,
+    infrastructure,
+)
+from adapterctl.serving.triage_nodes import NodeView, by_base, by_model, kind, view
+from adapterctl.serving.triage_stats import Stats, Thresholds, judged, pooled
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +42,6 @@ class Row:
     nodes: tuple[str, ...]
     stats: Stats
     note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    verdict: Verdict
-    subject: str
-    nodes: tuple[str, ...]
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,160 +63,7 @@ class Triage:
         return self.findings[0].verdict if self.findings else Verdict.NONE
 
 
-# --- judging ---------------------------------------------------------------------------
-
-
-def judged(stats: Stats, t: Thresholds) -> bool:
-    return stats.requests >= t.min_requests
-
-
-def errors_above(cell: Stats, reference: Stats, t: Thresholds) -> bool:
-    rate, other = cell.error_rate, reference.error_rate
-    if rate is None or rate < t.error_rate:
-        return False
-    return other is None or rate >= t.ratio * other
-
-
-def latency_above(cell: Stats, reference: Stats, t: Thresholds) -> bool:
-    mine, theirs = cell.p95_s, reference.p95_s
-    return mine is not None and theirs is not None and theirs > 0 and mine >= t.ratio * theirs
-
-
-def above(cell: Stats, reference: Stats, t: Thresholds) -> bool:
-    """Elevated against a reference (both judged)."""
-    if not (judged(cell, t) and judged(reference, t)):
-        return False
-    return errors_above(cell, reference, t) or latency_above(cell, reference, t)
-
-
-def elevated(stats: Stats, t: Thresholds) -> bool:
-    """Elevated with no reference: the absolute thresholds."""
-    rate, p95 = stats.error_rate, stats.p95_s
-    return (rate is not None and rate >= t.error_rate) or (p95 is not None and p95 >= t.latency_s)
-
-
-def node_degraded(node: NodeView, others: Sequence[NodeView], t: Thresholds) -> bool:
-    """Its pooled numbers are elevated, and so is every model the others serve too."""
-    if not others or not above(node.total, pooled(o.total for o in others), t):
-        return False
-    for model, stats in node.models.items():
-        theirs = pooled(o.models[model] for o in others if model in o.models)
-        if judged(stats, t) and judged(theirs, t) and not above(stats, theirs, t):
-            return False
-    return True
-
-
-def infrastructure(views: Sequence[NodeView], t: Thresholds) -> list[Finding]:
-    reachable = [v for v in views if v.problem is None]
-    findings = [_down(v) for v in views if v.problem is not None]
-    for node in reachable:
-        others = [v for v in reachable if v is not node]
-        if node_degraded(node, others, t):
-            findings.append(_degraded(node, pooled(o.total for o in others)))
-    return findings
-
-
-def _down(node: NodeView) -> Finding:
-    message = f"node {node.name} cannot be read: {node.problem}"
-    return Finding(Verdict.INFRASTRUCTURE, node.name, (node.name,), message)
-
-
-def _degraded(node: NodeView, others: Stats) -> Finding:
-    message = (
-        f"node {node.name} is elevated across all its models: {numbers(node.total)}, "
-        f"against {numbers(others)} on the other nodes"
-    )
-    return Finding(Verdict.INFRASTRUCTURE, node.name, (node.name,), message)
-
-
-def base_specific(views: Sequence[NodeView], t: Thresholds) -> list[Finding]:
-    findings = []
-    for base, family in _families(views).items():
-        if _all_elevated(base, family, t):
-            findings.append(_base_finding(base, family, t))
-    return findings
-
-
-def _families(views: Sequence[NodeView]) -> dict[str, list[NodeView]]:
-    families: dict[str, list[NodeView]] = {}
-    for node in views:
-        if node.base is not None:
-            families.setdefault(node.base, []).append(node)
-    return families
-
-
-def _all_elevated(base: str, family: Sequence[NodeView], t: Thresholds) -> bool:
-    cells = [(n, s) for node in family for n, s in node.models.items() if judged(s, t)]
-    names = {name for name, _ in cells}
-    if not cells or (len(names) < 2 and base not in names):
-        return False
-    return all(elevated(stats, t) for _, stats in cells)
-
-
-def _base_finding(base: str, family: Sequence[NodeView], t: Thresholds) -> Finding:
-    per_model = _per_model(family)
-    shown = "; ".join(f"{name} {numbers(s)}" for name, s in per_model.items() if judged(s, t))
-    message = (
-        f"base {base}: it and every revision on it are elevated on every node "
-        f"({', '.join(n.name for n in family)}): {shown}"
-    )
-    if len(family) == 1:
-        message += " (one node only: a fault of that node cannot be ruled out)"
-    return Finding(Verdict.BASE, base, tuple(n.name for n in family), message)
-
-
-def adapter_specific(views: Sequence[NodeView], t: Thresholds) -> list[Finding]:
-    findings = []
-    for model in _adapters(views):
-        serving = [v for v in views if model in v.models and judged(v.models[model], t)]
-        if serving and all(_stands_out(v, model, t) for v in serving):
-            findings.append(_adapter_finding(model, serving))
-    return findings
-
-
-def _adapters(views: Sequence[NodeView]) -> list[str]:
-    names = {n for v in views for n in v.models if kind(n, v.base) == "adapter"}
-    return sorted(names)
-
-
-def _rest(node: NodeView, model: str) -> Stats:
-    return pooled(stats for name, stats in node.models.items() if name != model)
-
-
-def _stands_out(node: NodeView, model: str, t: Thresholds) -> bool:
-    rest = _rest(node, model)
-    return not elevated(rest, t) and above(node.models[model], rest, t)
-
-
-def _adapter_finding(model: str, serving: Sequence[NodeView]) -> Finding:
-    mine = pooled(v.models[model] for v in serving)
-    rest = pooled(_rest(v, model) for v in serving)
-    names = tuple(v.name for v in serving)
-    message = (
-        f"{model} is elevated on every node that serves it ({', '.join(names)}): "
-        f"{numbers(mine)}, against {numbers(rest)} for the base and other revisions there"
-    )
-    return Finding(Verdict.ADAPTER, model, names, message)
-
-
-def numbers(stats: Stats) -> str:
-    """``error rate 30.0% (31 of 100), p95 0.29 s`` (n/a where unknown)."""
-    rate = stats.error_rate
-    shown = "n/a" if rate is None else f"{rate:.1%}"
-    p95 = stats.p95_s
-    latency = "n/a" if p95 is None else f"{p95:.3g} s"
-    return f"error rate {shown} ({stats.errors:g} of {stats.requests:g}), p95 {latency}"
-
-
 # --- tables ----------------------------------------------------------------------------
-
-
-def _per_model(views: Sequence[NodeView]) -> dict[str, Stats]:
-    found: dict[str, Stats] = {}
-    for node in views:
-        for name, stats in node.models.items():
-            found[name] = found.get(name, Stats()).plus(stats)
-    return dict(sorted(found.items()))
 
 
 def _note(stats: Stats, t: Thresholds) -> str:
@@ -327,7 +73,7 @@ def _note(stats: Stats, t: Thresholds) -> str:
 def revision_rows(views: Sequence[NodeView], t: Thresholds) -> list[Row]:
     reachable = [v for v in views if v.problem is None]
     rows = []
-    for name, stats in _per_model(reachable).items():
+    for name, stats in by_model(reachable).items():
         nodes = tuple(v.name for v in reachable if name in v.models)
         owner = next(v for v in reachable if name in v.models)
         rows.append(Row(name, kind(name, owner.base), nodes, stats, _note(stats, t)))
@@ -342,7 +88,7 @@ def revision_rows(views: Sequence[NodeView], t: Thresholds) -> list[Row]:
 def base_rows(views: Sequence[NodeView], t: Thresholds) -> list[Row]:
     reachable = [v for v in views if v.problem is None]
     rows = []
-    for base, family in sorted(_families(reachable).items()):
+    for base, family in sorted(by_base(reachable).items()):
         stats = pooled(v.total for v in family)
         nodes = tuple(v.name for v in family)
         rows.append(Row(base, "base and its revisions", nodes, stats, _note(stats, t)))
@@ -377,7 +123,7 @@ def triage(
     """The tables and the findings for these scrapes (and these gateways' series)."""
     t = t or Thresholds()
     views = [view(s) for s in (combine(scrapes, gateways) if gateways else scrapes)]
-    findings = infrastructure(views, t) + [_gateway_down(g) for g in gateways if g.problem]
+    findings = infrastructure(views, t) + [gateway_down(g) for g in gateways if g.problem]
     faulty = {f.subject for f in findings}
     healthy = [v for v in views if v.problem is None and v.name not in faulty]
     findings += base_specific(healthy, t)
@@ -394,11 +140,6 @@ def triage(
         limits(views) + gateway_limits(scrapes, gateways),
         gateway_rows(gateways),
     )
-
-
-def _gateway_down(gateway: GatewayScrape) -> Finding:
-    message = f"gateway {gateway.url} cannot be read: {gateway.problem}"
-    return Finding(Verdict.INFRASTRUCTURE, gateway.url, (), message)
 
 
 def gateway_rows(gateways: Sequence[GatewayScrape]) -> list[Row]:

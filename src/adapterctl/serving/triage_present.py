@@ -11,7 +11,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from adapterctl.serving.triage import Row, Stats, Triage, Verdict
+from adapterctl.serving.triage import Row, Triage
+from adapterctl.serving.triage_findings import Verdict
+from adapterctl.serving.triage_stats import Stats
 
 TRIAGE_FORMAT = "adapterctl/triage/v1"
 
