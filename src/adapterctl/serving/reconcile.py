@@ -6,9 +6,9 @@ state: more revisions loaded than needed, never an alias without one. A stop req
 (SIGTERM in the agent) is honoured between calls, never inside one.
 
 A node's reconcile is a coroutine: its calls to the node wait in the event loop that drives
-every node of a sync, and the blocking steps (fetching and hashing an artifact, writing the
-record, waiting for a lock or for gateways to drain) run in worker threads, so no node holds
-up the others.
+every node of a sync, and the blocking steps (fetching and hashing an artifact, writing a
+record that says something new, waiting for a lock or for gateways to drain) run in worker
+threads, so no node holds up the others.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from adapterctl.serving.drain import Drain
 from adapterctl.serving.lock import node_lock
 from adapterctl.serving.nodeconfig import Node
 from adapterctl.serving.plan import Load, Plan, make_plan
-from adapterctl.serving.record import SyncRecord, read_record, write_record
+from adapterctl.serving.record import SyncRecord, only_time_differs, read_record, write_record
 from adapterctl.serving.vllm import Card, NodeCallError, VllmClient
 from adapterctl.store.base import Store
 
@@ -119,12 +119,12 @@ async def reconcile(node: Node, ctx: SyncContext, client: VllmClient) -> NodeRes
         async with _locked(node, ctx):
             result = await _apply(run)
             if not ctx.dry_run:
-                await asyncio.to_thread(_record, node, ctx.desired, result)
+                await _record(node, ctx.desired, result)
             return result
     except NodeCallError as exc:
         result = run.result(error=exc)
         if exc.reason != "locked" and not ctx.dry_run:
-            await asyncio.to_thread(_record, node, ctx.desired, result)
+            await _record(node, ctx.desired, result)
         return result
 
 
@@ -232,7 +232,10 @@ async def _unload(run: _Run, name: str) -> None:
     run.done.append(f"unload {name}")
 
 
-def _record(node: Node, desired: DesiredState, result: NodeResult) -> None:
+async def _record(node: Node, desired: DesiredState, result: NodeResult) -> None:
+    """Write the node's record: at once when it says nothing new but the time (one small
+    write in place), in a worker thread when it does (a new file renamed over the old one,
+    which a slow disk must not make every other node wait for)."""
     previous = read_record(node.cache_dir)
     last_success = desired.commit if result.ok else None
     if last_success is None and previous is not None:
@@ -247,6 +250,13 @@ def _record(node: Node, desired: DesiredState, result: NodeResult) -> None:
         loaded=result.loaded,
         last_success_commit=last_success,
     )
+    if only_time_differs(previous, record):
+        _write(node.cache_dir, record, previous)
+    else:
+        await asyncio.to_thread(_write, node.cache_dir, record, previous)
+
+
+def _write(cache_dir: Path, record: SyncRecord, previous: SyncRecord | None) -> None:
     # A full disk must not turn a finished sync into a crash; status then says "unknown".
     with contextlib.suppress(OSError):
-        write_record(node.cache_dir, record, previous)
+        write_record(cache_dir, record, previous)

@@ -43,9 +43,13 @@ def write_record(cache_dir: Path, record: SyncRecord, previous: SyncRecord | Non
     document = {"format": FORMAT, **asdict(record)}
     text = json.dumps(document, indent=2) + "\n"
     path = cache_dir / RECORD_FILE
-    only_time = previous is not None and replace(previous, finished=record.finished) == record
-    if not (only_time and _overwrite(path, text.encode())):
+    if not (only_time_differs(previous, record) and _overwrite(path, text.encode())):
         write_atomic(path, text, durable=False)  # the next sync writes it again
+
+
+def only_time_differs(previous: SyncRecord | None, record: SyncRecord) -> bool:
+    """Whether ``record`` says nothing that ``previous`` did not, but the time."""
+    return previous is not None and replace(previous, finished=record.finished) == record
 
 
 def _overwrite(path: Path, data: bytes) -> bool:
