@@ -59,11 +59,9 @@ class LocalBases:
         return self._paths[path]
 
 
-def check_base(
-    node: Node, base: BaseManifest, cards: list[Card], local: LocalBases | None = None
-) -> None:
-    """Raise ``base-mismatch`` or ``base-fingerprint`` when the node is on another base."""
-    local = local or LocalBases()
+def check_base(node: Node, base: BaseManifest, cards: list[Card], local: LocalBases) -> None:
+    """Raise ``base-mismatch`` or ``base-fingerprint`` when the node is on another base
+    (``local``: what this sync or status has already read of the local folders)."""
     expected_id = node.base_served_name(str(base.name))
     label = f"{base.name} {base.revision}"
     bases = [card for card in cards if card.parent is None]

@@ -102,8 +102,8 @@ class Sources:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._keys: dict[tuple[str, str], threading.Lock] = {}
-        self._roots: dict[tuple[str, str], Path] = {}
+        self._entries: dict[tuple[str, str], tuple[threading.Lock, Path]] = {}
+        """(store, digest) → the lock its one fetch is made under, and the folder it goes to."""
         self._folder: Path | None = None
         """Made by the first fetch, so a sync that fetches nothing makes nothing."""
         self._unusable = False
@@ -118,10 +118,9 @@ class Sources:
             folder = None if self._unusable else self._temporary_folder()
             if folder is None:
                 return None
-            if key not in self._keys:
-                self._keys[key] = threading.Lock()
-                self._roots[key] = folder / str(len(self._roots))
-            key_lock, root = self._keys[key], self._roots[key]
+            if key not in self._entries:
+                self._entries[key] = (threading.Lock(), folder / str(len(self._entries)))
+            key_lock, root = self._entries[key]
         with key_lock:
             if self._unusable:
                 return None
